@@ -1,0 +1,3 @@
+from pgforklint.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The pipeline: discover -> read -> extract -> model -> rules -> (suppress, select) -> diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from pgforklint.config import Config
+from pgforklint.diagnostics import Diagnostic, Location
+from pgforklint.discover import discover
+from pgforklint.extract import gunicorn
+from pgforklint.extract.launch import Launch, all_launches, app_json_env
+from pgforklint.model import DeploymentModel, ProcessType, Quantity
+from pgforklint.project import Project
+from pgforklint.registry import select_codes
+from pgforklint.rules import CHECKS
+from pgforklint.suppress import PerFileIgnores, is_suppressed
+
+Adapter = Callable[[Project, list[Launch], DeploymentModel], None]
+
+
+def gunicorn_adapter(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
+    env, _ = app_json_env(project)
+    for launch, server in gunicorn.gunicorn_servers(project, launches, env):
+        model.servers.append(server)
+        if launch is not None:
+            attach_process_type(model, launch, server)
+
+
+def attach_process_type(model: DeploymentModel, launch: Launch, server) -> None:
+    """The process type a server runs in; one per launch (a Procfile line, a Compose service ...)."""
+    for existing in model.process_types:
+        if existing.name == launch.name and existing.location == launch.location:
+            existing.server = existing.server or server
+            return
+    model.process_types.append(ProcessType(
+        name=launch.name, command=launch.text, location=launch.location,
+        instances=Quantity.default(1, "instance count unknown; counted as 1"),
+        server=server, env=dict(launch.env), transient=launch.name == "release",
+    ))
+
+
+ADAPTERS: list[Adapter] = [gunicorn_adapter]
+
+
+def build_model(project: Project) -> DeploymentModel:
+    model = DeploymentModel(root=str(project.root))
+    launches = all_launches(project)
+    for adapter in ADAPTERS:
+        adapter(project, launches, model)
+    return model
+
+
+@dataclass
+class LintResult:
+    root: Path
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    suppressed: int = 0
+    files: int = 0
+    model: DeploymentModel | None = None
+
+
+def run_rules(model: DeploymentModel) -> list[Diagnostic]:
+    found: list[Diagnostic] = list(model.diagnostics)
+    for check in CHECKS:
+        found.extend(check(model))
+    return found
+
+
+def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple] = set()
+    out = []
+    for diagnostic in sorted(diagnostics, key=Diagnostic.sort_key):
+        key = (diagnostic.code, diagnostic.location.path, diagnostic.location.line, diagnostic.key)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(diagnostic)
+    return out
+
+
+def lint_project(root: Path, config: Config, only_files: set[str] | None = None) -> LintResult:
+    root = root.resolve()
+    base = config.base_dir or root
+    excludes = [(base, [*config.exclude, *config.extend_exclude])]
+    discovery = discover(root, excludes, config.respect_gitignore)
+    project = Project(root, discovery, config)
+    for rel, reason in discovery.problems:
+        project.report_unreadable(rel, reason)
+    model = build_model(project)
+    found = run_rules(model)
+    found.extend(project.unreadable.values())
+    found.extend(project.notices)
+    chosen = select_codes(config.select, config.extend_select, config.ignore)
+    try:
+        base_prefix = base.resolve().relative_to(root).as_posix()
+    except ValueError:
+        base_prefix = ""
+    per_file = PerFileIgnores(config.per_file_ignores, "" if base_prefix == "." else base_prefix)
+    result = LintResult(root=root, files=len(discovery.files), model=model)
+    for diagnostic in _dedupe(found):
+        if diagnostic.code not in chosen or per_file.ignores(diagnostic):
+            continue
+        if only_files is not None and diagnostic.location.path not in only_files:
+            continue
+        if is_suppressed(diagnostic, _lines(project, diagnostic.location)):
+            result.suppressed += 1
+            continue
+        result.diagnostics.append(diagnostic)
+    return result
+
+
+def _lines(project: Project, location: Location) -> list[str] | None:
+    source = project.discovery.get(location.path)
+    if source is None:
+        return None
+    try:
+        data = source.path.read_bytes()[:4 * 1024 * 1024]
+    except OSError:
+        return None
+    return data.decode("utf-8", errors="replace").splitlines()

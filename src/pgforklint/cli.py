@@ -1,0 +1,193 @@
+"""The command line: `pgforklint [PATH ...]`, `pgforklint budget [PATH]`.
+
+Exit 0 when nothing at or above `fail-on` was found, 1 when something was, 2 on usage,
+configuration or internal errors (one clear line; a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from pgforklint import __version__
+from pgforklint.diagnostics import Severity
+from pgforklint.errors import ConfigError, PgforklintError
+from pgforklint.registry import RULES, unknown_selectors
+from pgforklint.report import FORMATS
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
+        raise PgforklintError(f"usage: {message} (see `pgforklint --help`)")
+
+
+def _codes(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def lint_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pgforklint",
+        description="Find PostgreSQL connection bugs under forking servers: connections opened before the fork, "
+                    "missing or wrong post-fork resets, and connection budgets that do not fit.",
+        epilog="Subcommand: `pgforklint budget [PATH]` prints the connection budget.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="project folders to lint (default: .)")
+    parser.add_argument("--format", choices=FORMATS, help="output format (default: text; github when GITHUB_ACTIONS=true)")
+    parser.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to enable (replaces the default)")
+    parser.add_argument("--extend-select", type=_codes, help="codes or prefixes to enable in addition")
+    parser.add_argument("--ignore", type=_codes, help="codes or prefixes to disable")
+    parser.add_argument("--fail-on", choices=("info", "warning", "error"), help="lowest severity that fails (default: warning)")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
+    parser.add_argument("--explain", metavar="CODE", help="show the documentation of a rule")
+    parser.add_argument("--list-rules", action="store_true", help="list every rule with its code and severity")
+    parser.add_argument("--statistics", action="store_true", help="print a count per rule instead of each finding")
+    parser.add_argument("--config", metavar="FILE", help="use this pyproject.toml or .pgforklint.toml")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    parser.add_argument("--version", action="version", version=f"pgforklint {__version__}")
+    return parser
+
+
+def _choose_format(requested: str | None) -> str:
+    if requested:
+        return requested
+    env_format = os.environ.get("PGFORKLINT_FORMAT")
+    if env_format in FORMATS:
+        return env_format
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return "github"
+    return "text"
+
+
+def _use_colour(stream) -> bool:
+    if "NO_COLOR" in os.environ:
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _load_config(args, start: Path):
+    from pgforklint.config import Config, find_config, load_config_file
+
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(f"{args.config}: configuration file not found")
+        config = load_config_file(path)
+    else:
+        config = find_config(start) if start.exists() else Config()
+    for option in ("select", "extend_select", "ignore"):
+        values = getattr(args, option, None)
+        if values is not None:
+            bad = unknown_selectors(values)
+            if bad:
+                raise PgforklintError(f"--{option.replace('_', '-')}: unknown rule code(s) {', '.join(bad)}")
+            if option == "extend_select":
+                config.extend_select = [*config.extend_select, *values]
+            elif option == "ignore":
+                config.ignore = [*config.ignore, *values]
+            else:
+                config.select = values
+    if getattr(args, "fail_on", None):
+        config.fail_on = Severity.parse(args.fail_on)
+    return config
+
+
+def _explain(code: str) -> int:
+    from pgforklint.docs import rule_doc
+
+    code = code.strip().upper()
+    if code not in RULES:
+        raise PgforklintError(f"--explain: unknown rule code {code!r} (see `pgforklint --list-rules`)")
+    doc = rule_doc(code)
+    info = RULES[code]
+    sys.stdout.write(doc if doc else f"# {code} {info.name}\n\n{info.summary}\n")
+    return EXIT_OK
+
+
+def _list_rules() -> int:
+    for info in RULES.values():
+        sys.stdout.write(f"{info.code}  {info.severity.label:<8} {info.name:<34} {info.summary}\n")
+    return EXIT_OK
+
+
+def run_lint(argv: list[str]) -> int:
+    from pgforklint.analyze import lint_project
+    from pgforklint.report import json_format, relocate, text
+
+    args = lint_parser().parse_args(argv)
+    if args.explain:
+        return _explain(args.explain)
+    if args.list_rules:
+        return _list_rules()
+    paths = [Path(p) for p in (args.paths or ["."])]
+    for path in paths:
+        if not path.exists():
+            raise PgforklintError(f"{path}: no such file or directory")
+    output_format = _choose_format(args.format)
+    diagnostics = []
+    suppressed = 0
+    fail_on = Severity.WARNING
+    for path in paths:
+        config = _load_config(args, path)
+        fail_on = config.fail_on
+        if path.is_dir():
+            result = lint_project(path, config)
+        else:
+            root = path.resolve().parent
+            result = lint_project(root, config, only_files={path.resolve().relative_to(root).as_posix()})
+        suppressed += result.suppressed
+        diagnostics.extend(relocate(d, result.root) for d in result.diagnostics)
+    diagnostics.sort(key=lambda d: d.sort_key())
+    out = sys.stdout
+    if args.statistics:
+        out.write(text.statistics(diagnostics))
+    elif output_format == "json":
+        out.write(json_format.render(diagnostics))
+    elif output_format == "github":
+        from pgforklint.report import github
+
+        out.write(github.render(diagnostics))
+    elif output_format == "sarif":
+        from pgforklint.report import sarif
+
+        out.write(sarif.render(diagnostics))
+    else:
+        out.write(text.render(diagnostics, colour=_use_colour(out)))
+        out.write(text.summary(diagnostics, suppressed))
+    if args.exit_zero:
+        return EXIT_OK
+    return EXIT_FINDINGS if any(d.severity >= fail_on for d in diagnostics) else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        if argv and argv[0] == "budget":
+            from pgforklint.budget_cli import run_budget
+
+            return run_budget(argv[1:])
+        if argv and argv[0] == "check":
+            argv = argv[1:]
+        return run_lint(argv)
+    except PgforklintError as exc:
+        sys.stderr.write(f"pgforklint: error: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("pgforklint: interrupted\n")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - an internal error must not print a traceback to users
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"pgforklint: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+        return EXIT_ERROR

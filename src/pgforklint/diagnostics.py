@@ -1,0 +1,73 @@
+"""The one diagnostic model every rule produces and every reporter renders."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected info, warning or error)") from None
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file. `path` is relative to the project root, '/'-separated; lines and columns are 1-based."""
+
+    path: str
+    line: int = 1
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Related:
+    location: Location
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    location: Location
+    message: str
+    related: tuple[Related, ...] = ()
+    fix_hint: str | None = None
+    # A semantic key (process type, engine, setting) for fingerprints that survive line shifts.
+    key: str = ""
+    severity_override: Severity | None = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        from pgforklint.registry import RULES
+
+        return RULES[self.code].name
+
+    @property
+    def severity(self) -> Severity:
+        if self.severity_override is not None:
+            return self.severity_override
+        from pgforklint.registry import RULES
+
+        return RULES[self.code].severity
+
+    def sort_key(self) -> tuple:
+        loc = self.location
+        return (loc.path, loc.line, loc.column, self.code, self.message)

@@ -1,0 +1,1 @@
+"""Adapters: one per server, framework or platform. Each turns parsed files into neutral model facts."""

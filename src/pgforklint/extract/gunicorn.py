@@ -1,0 +1,341 @@
+"""gunicorn: launch commands, `gunicorn.conf.py` (or any `-c` target), GUNICORN_CMD_ARGS, hooks.
+
+Precedence is gunicorn's own: built-in defaults, then the configuration file, then
+GUNICORN_CMD_ARGS, then the command line (https://docs.gunicorn.org/en/stable/configure.html).
+With `preload_app` the arbiter imports the app before `os.fork()`; without it each worker imports
+the app after the fork. The configuration file itself is always imported by the master, so
+whatever it imports runs in the parent too. Child-side hooks: `post_fork(server, worker)` and
+`post_worker_init(worker)`; parent-side: `on_starting`, `when_ready`, `pre_fork`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from pgforklint.diagnostics import Location
+from pgforklint.extract.forking import add_at_fork_hooks, call_hook, load_app, parse_app_ref, run_phase
+from pgforklint.extract.importtime import Interpreter, ModuleVal
+from pgforklint.extract.launch import Launch
+from pgforklint.extract.pyvalues import StaticValue, module_assignments
+from pgforklint.model import (
+    AppRef,
+    Flag,
+    Hook,
+    Origin,
+    OriginKind,
+    ProcessEffects,
+    Quantity,
+    Server,
+    ServerKind,
+)
+from pgforklint.project import Project
+from pgforklint.read.command import Command, Word, python_module_invocation
+
+NO_VALUE_FLAGS = {
+    "--preload", "--reload", "-D", "--daemon", "--spew", "--check-config", "--print-config", "--capture-output",
+    "--enable-stdio-inheritance", "--reuse-port", "--no-sendfile", "--log-syslog", "--strip-header-spaces",
+    "--disable-redirect-access-to-syslog", "--suppress-ragged-eofs", "--do-handshake-on-connect", "--proxy-protocol",
+    "--version", "-v", "--help", "-h", "--paste-global", "--dev",
+}
+OPTION_SETTINGS = {
+    "-w": "workers", "--workers": "workers", "-k": "worker_class", "--worker-class": "worker_class",
+    "--threads": "threads", "-c": "config", "--config": "config", "--chdir": "chdir", "--pythonpath": "pythonpath",
+    "--worker-connections": "worker_connections", "--max-requests": "max_requests", "-b": "bind", "--bind": "bind",
+    "--preload": "preload_app",
+}
+CHILD_HOOKS = ("post_fork", "post_worker_init")
+PARENT_HOOKS_BEFORE_APP = ("on_starting",)
+PARENT_HOOKS_AFTER_APP = ("when_ready", "pre_fork")
+CONFIG_DEFAULT = "gunicorn.conf.py"
+
+
+@dataclass
+class Setting:
+    value: object  # str, int, bool
+    location: Location
+    origin: OriginKind = OriginKind.FILE
+    env_var: str | None = None
+    symbolic: str | None = None
+
+
+@dataclass
+class GunicornInvocation:
+    launch: Launch | None
+    command: Command | None
+    settings: dict[str, Setting] = field(default_factory=dict)
+    app_text: Setting | None = None
+
+
+def is_gunicorn(command: Command) -> list[Word] | None:
+    """The arguments after `gunicorn` (also `python -m gunicorn`), or None."""
+    if command.program == "gunicorn":
+        return command.argv[1:]
+    module = python_module_invocation(command)
+    if module and module[0] == "gunicorn":
+        return module[1]
+    return None
+
+
+def _word_setting(word: Word, location: Location) -> Setting:
+    origin = OriginKind.FILE
+    env_var = None
+    symbolic = None
+    for ref in word.refs:
+        env_var = ref.name
+        if ref.source == "default":
+            origin = OriginKind.ENV_DEFAULT
+        elif ref.source == "unset":
+            origin = OriginKind.ENV_UNSET
+            symbolic = word.raw
+    return Setting(word.text, location, origin, env_var, symbolic)
+
+
+def parse_arguments(words: list[Word], location: Location) -> tuple[dict[str, Setting], Setting | None]:
+    settings: dict[str, Setting] = {}
+    app: Setting | None = None
+    index = 0
+    while index < len(words):
+        word = words[index]
+        text = word.text
+        if text.startswith("--") and "=" in text:
+            option, value = text.split("=", 1)
+            if option in OPTION_SETTINGS:
+                settings[OPTION_SETTINGS[option]] = _word_setting(Word(value, word.raw.split("=", 1)[-1], word.refs), location)
+            index += 1
+            continue
+        if text.startswith("-") and len(text) > 1:
+            if text in NO_VALUE_FLAGS:
+                if text == "--preload":
+                    settings["preload_app"] = Setting(True, location)
+                index += 1
+                continue
+            if len(text) > 2 and not text.startswith("--") and text[:2] in OPTION_SETTINGS:  # -w4
+                settings[OPTION_SETTINGS[text[:2]]] = _word_setting(Word(text[2:], word.raw[2:], word.refs), location)
+                index += 1
+                continue
+            if index + 1 < len(words):
+                if text in OPTION_SETTINGS:
+                    settings[OPTION_SETTINGS[text]] = _word_setting(words[index + 1], location)
+                index += 2
+                continue
+            index += 1
+            continue
+        if app is None:
+            app = _word_setting(word, location)
+        index += 1
+    return settings, app
+
+
+def invocations(launches: list[Launch]) -> list[GunicornInvocation]:
+    found = []
+    for launch in launches:
+        for command in launch.commands:
+            words = is_gunicorn(command)
+            if words is None:
+                continue
+            settings, app = parse_arguments(words, launch.location)
+            env = {**launch.env, **command.env}
+            if "GUNICORN_CMD_ARGS" in env:
+                try:
+                    env_words = [Word(w, w) for w in shlex.split(env["GUNICORN_CMD_ARGS"])]
+                except ValueError:
+                    env_words = []
+                env_location = launch.env_locations.get("GUNICORN_CMD_ARGS", launch.location)
+                env_settings, env_app = parse_arguments(env_words, env_location)
+                settings = {**env_settings, **settings}
+            found.append(GunicornInvocation(launch, command, settings, app))
+    return found
+
+
+def _config_rel(project: Project, invocation: GunicornInvocation, roots: list[str]) -> str | None:
+    config = invocation.settings.get("config")
+    if config is not None and isinstance(config.value, str) and config.value:
+        value = config.value
+        if value.startswith("python:"):
+            return project.module_file(value[len("python:"):], roots)
+        rel = value[2:] if value.startswith("./") else value
+        return rel if project.exists(rel) else None
+    return CONFIG_DEFAULT if project.exists(CONFIG_DEFAULT) else None
+
+
+def _static_setting(values: dict[str, StaticValue], name: str) -> Setting | None:
+    value = values.get(name)
+    if value is None:
+        return None
+    origin = OriginKind.FILE
+    if value.env_var and value.env_default_used:
+        origin = OriginKind.ENV_DEFAULT
+    elif value.env_var and not value.known:
+        origin = OriginKind.ENV_UNSET
+    return Setting(value.value if value.known else None, value.location, origin, value.env_var, value.symbolic)
+
+
+def _quantity(setting: Setting | None, default: Quantity) -> Quantity:
+    if setting is None:
+        return default
+    number = None
+    if isinstance(setting.value, bool):
+        number = int(setting.value)
+    elif isinstance(setting.value, int):
+        number = setting.value
+    elif isinstance(setting.value, str):
+        try:
+            number = int(setting.value.strip())
+        except ValueError:
+            number = None
+    detail = ""
+    if setting.origin is OriginKind.ENV_DEFAULT:
+        detail = f"${setting.env_var} not set in the repo; its default is used"
+    elif setting.origin is OriginKind.ENV_UNSET:
+        detail = f"${setting.env_var} has no value in the repo"
+    return Quantity(number, Origin(setting.origin, setting.location, detail), symbolic=setting.symbolic,
+                    env_var=setting.env_var)
+
+
+def _truthy(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off", ""):
+            return False
+    return None
+
+
+def build_server(project: Project, invocation: GunicornInvocation, env: dict[str, str]) -> Server:
+    roots = project.default_module_roots()
+    config_rel = _config_rel(project, invocation, roots)
+    file_values: dict[str, StaticValue] = {}
+    if config_rel is not None:
+        source = project.python(config_rel)
+        if source is not None:
+            file_values = module_assignments(source.tree, config_rel, env)[0]
+    merged: dict[str, Setting] = {}
+    for name in ("workers", "threads", "worker_class", "preload_app", "wsgi_app", "chdir", "pythonpath",
+                 "worker_connections", "max_requests", "bind"):
+        setting = _static_setting(file_values, name)
+        if setting is not None:
+            merged[name] = setting
+    merged.update(invocation.settings)
+    app_setting = invocation.app_text or merged.get("wsgi_app")
+
+    chdir = merged.get("chdir")
+    if chdir is not None and isinstance(chdir.value, str) and chdir.value not in ("", "."):
+        roots.insert(0, chdir.value.strip("./") or "")
+    pythonpath = merged.get("pythonpath")
+    if pythonpath is not None and isinstance(pythonpath.value, str):
+        roots.extend(p.strip().strip("./") for p in pythonpath.value.split(",") if p.strip())
+
+    location = invocation.launch.location if invocation.launch else (
+        merged["wsgi_app"].location if "wsgi_app" in merged else Location(config_rel or CONFIG_DEFAULT, 1))
+    preload_setting = merged.get("preload_app")
+    preload_value = _truthy(preload_setting.value) if preload_setting else False
+    if preload_setting is not None and preload_value is not None:
+        preload = Flag(preload_value, Origin(preload_setting.origin, preload_setting.location,
+                                             "--preload" if preload_setting.value is True and invocation.settings.get("preload_app") is preload_setting else "preload_app"))
+    else:
+        preload = Flag(False, Origin(OriginKind.DEFAULT, None, "gunicorn's default preload_app = False"))
+
+    if "WEB_CONCURRENCY" in env:
+        default_workers = Quantity(int(env["WEB_CONCURRENCY"]) if env["WEB_CONCURRENCY"].isdigit() else None,
+                                   Origin(OriginKind.FILE, None, "$WEB_CONCURRENCY (gunicorn's default for workers)"),
+                                   env_var="WEB_CONCURRENCY")
+    else:
+        default_workers = Quantity(1, Origin(OriginKind.DEFAULT, None, "gunicorn's default: $WEB_CONCURRENCY or 1"),
+                                   env_var="WEB_CONCURRENCY")
+    workers = _quantity(merged.get("workers"), default_workers)
+    threads = _quantity(merged.get("threads"), Quantity.default(1, "gunicorn's default threads = 1"))
+    worker_class_setting = merged.get("worker_class")
+    worker_class = str(worker_class_setting.value) if worker_class_setting and worker_class_setting.value else "sync"
+    if worker_class == "sync" and (threads.value or 1) > 1:
+        worker_class = "gthread"  # gunicorn switches sync to gthread when threads > 1
+
+    app = None
+    if app_setting is not None and isinstance(app_setting.value, str):
+        app = parse_app_ref(app_setting.value, app_setting.location)
+    server = Server(ServerKind.GUNICORN, location, forks=True, loads_app_in_parent=preload, processes=workers,
+                    threads=threads, worker_class=worker_class, app=app, config_path=config_rel)
+    server.settings = {name: setting for name, setting in merged.items()}
+    if merged.get("worker_connections"):
+        server.settings["worker_connections_quantity"] = _quantity(merged["worker_connections"], Quantity.default(1000, ""))
+    _walk(project, server, config_rel, roots)
+    return server
+
+
+def _walk(project: Project, server: Server, config_rel: str | None, roots: list[str]) -> None:
+    interp = Interpreter(project, roots)
+    server.extra_interpreter = interp  # type: ignore[attr-defined]  # adapters for frameworks reuse it
+    parent = server.parent_effects
+    config_module: ModuleVal | None = None
+    if config_rel is not None and project.python(config_rel) is not None:
+        config_module = ModuleVal("__config__", {"__name__": None}, config_rel)
+        config_module.namespace = {}
+        source = project.python(config_rel)
+
+        def import_config() -> None:
+            interp.walk_body(source.tree.body, _frame(config_module))
+
+        run_phase(interp, parent, import_config)
+
+    def hook(name: str):
+        if config_module is None:
+            return None
+        return config_module.namespace.get(name)
+
+    def run_parent_hooks(names: tuple[str, ...]) -> None:
+        for name in names:
+            function = hook(name)
+            if function is not None:
+                effects = call_hook(interp, function, _hook_location(function, config_rel), args=2)
+                _merge(parent, effects)
+
+    run_parent_hooks(PARENT_HOOKS_BEFORE_APP)
+    registered_before = len(interp.registered)
+    if server.loads_app_in_parent.value and server.app is not None:
+        run_phase(interp, parent, lambda: load_app(interp, server.app))
+    run_parent_hooks(PARENT_HOOKS_AFTER_APP)
+    for name in CHILD_HOOKS:
+        function = hook(name)
+        if function is not None:
+            loc = _hook_location(function, config_rel)
+            server.hooks.append(Hook(name, loc, True, call_hook(interp, function, loc, args=2)))
+    add_at_fork_hooks(interp, server, 0)
+    if not server.loads_app_in_parent.value and server.app is not None:
+        child = ProcessEffects()
+        run_phase(interp, child, lambda: load_app(interp, server.app))
+        server.hooks.append(Hook("worker imports the app", server.app.location, True, child))
+        add_at_fork_hooks(interp, server, registered_before)
+
+
+def _frame(module: ModuleVal):
+    from pgforklint.extract.importtime import Frame
+
+    return Frame(module, None)
+
+
+def _hook_location(function, config_rel: str | None) -> Location:
+    node = getattr(function, "node", None)
+    module = getattr(function, "module", None)
+    path = getattr(module, "path", None) or config_rel or CONFIG_DEFAULT
+    return Location(path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
+
+
+def _merge(target: ProcessEffects, source: ProcessEffects) -> None:
+    target.engines.extend(e for e in source.engines if e not in target.engines)
+    target.opens.extend(source.opens)
+    target.open_seq.extend(source.open_seq)
+    target.resets.extend(source.resets)
+    target.escapes.extend(source.escapes)
+    target.pid_guards.extend(source.pid_guards)
+
+
+def gunicorn_servers(project: Project, launches: list[Launch], env: dict[str, str]) -> list[tuple[Launch | None, Server]]:
+    found = invocations(launches)
+    if not found and project.exists(CONFIG_DEFAULT):
+        found = [GunicornInvocation(None, None)]
+    return [(inv.launch, build_server(project, inv, {**env, **(inv.launch.env if inv.launch else {})})) for inv in found]

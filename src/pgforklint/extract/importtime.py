@@ -1,0 +1,937 @@
+"""What runs when a process imports the application: an abstract walk of the project's own code.
+
+Nothing is executed. Module bodies are walked in order (not `if __name__ == "__main__":`), class
+bodies and decorators too; functions and app factories that module-level code calls are followed
+into the project's own modules (depth-bounded, with a recursion guard); project-local imports are
+followed transitively, absolute and relative. Library calls are recognised by qualified name, so
+aliases (`import sqlalchemy as sa`, `from sqlalchemy import create_engine as ce`) work.
+
+The walk records, in order, the engines and pools created, the operations that open a real
+connection, the resets (dispose, close), engines handed to code pgforklint cannot see, and the
+fork hooks registered. Adapters for servers (gunicorn, Celery, uWSGI ...) drive it.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from pgforklint.diagnostics import Location
+from pgforklint.extract.pyvalues import StaticEvaluator, _is_main_guard
+from pgforklint.model import (
+    ConnectionOpen,
+    Engine,
+    EngineEscape,
+    EngineKind,
+    ProcessEffects,
+    Quantity,
+    Reset,
+    ResetKind,
+)
+from pgforklint.project import MAX_CALL_DEPTH, MAX_IMPORT_DEPTH, MAX_MODULES, Project
+
+# --- abstract values -----------------------------------------------------------------------
+
+
+class Value:
+    """Something an expression evaluates to. `Unknown` for anything pgforklint does not model."""
+
+
+class Unknown(Value):
+    pass
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(eq=False)
+class ModuleVal(Value):
+    name: str
+    namespace: dict[str, Value] = field(default_factory=dict)
+    path: str | None = None
+
+
+@dataclass(eq=False)
+class ExternalVal(Value):
+    """A name from outside the project: `sqlalchemy.create_engine`, `os.environ`."""
+
+    qualname: str
+
+
+@dataclass(eq=False)
+class FunctionVal(Value):
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+    module: ModuleVal
+    closure: dict[str, Value] | None = None
+    bound_self: Value | None = None
+
+    @property
+    def name(self) -> str:
+        return getattr(self.node, "name", "<lambda>")
+
+
+@dataclass(eq=False)
+class ClassVal(Value):
+    name: str
+    module: ModuleVal
+    namespace: dict[str, Value]
+    bases: list[Value]
+    node: ast.ClassDef
+
+
+@dataclass(eq=False)
+class InstanceVal(Value):
+    cls: ClassVal
+
+
+@dataclass(eq=False)
+class EngineVal(Value):
+    engine: Engine
+
+
+@dataclass(eq=False)
+class ConnVal(Value):
+    """A checked-out connection (SQLAlchemy Connection, DB-API connection from a pool)."""
+
+    engine: Engine
+    raw: bool = False
+
+
+@dataclass(eq=False)
+class SessionFactoryVal(Value):
+    engine: Engine | None
+
+
+@dataclass(eq=False)
+class SessionVal(Value):
+    engine: Engine | None
+
+
+@dataclass(eq=False)
+class QueryVal(Value):
+    engine: Engine | None
+
+
+@dataclass(eq=False)
+class FlaskSQLAVal(Value):
+    engine: Engine
+
+
+@dataclass(eq=False)
+class ConstVal(Value):
+    value: object
+
+
+@dataclass(eq=False)
+class BoundMethod(Value):
+    obj: Value
+    name: str
+
+
+@dataclass(eq=False)
+class ContainerVal(Value):
+    """A list/tuple/dict literal: kept so that engines inside are not lost (e.g. SQLALCHEMY_ENGINE_OPTIONS)."""
+
+    items: list[Value]
+    node: ast.AST | None = None
+
+
+# --- qualified names the walk understands ---------------------------------------------------
+
+SQLALCHEMY_ENGINE_FACTORIES = {
+    "sqlalchemy.create_engine", "sqlalchemy.engine.create_engine", "sqlalchemy.engine.create.create_engine",
+    "sqlalchemy.ext.asyncio.create_async_engine", "sqlalchemy.ext.asyncio.engine.create_async_engine",
+    "sqlalchemy.engine_from_config", "sqlalchemy.engine.engine_from_config",
+    "sqlalchemy.ext.asyncio.async_engine_from_config", "sqlmodel.create_engine",
+}
+SESSION_FACTORIES = {
+    "sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker", "sqlalchemy.orm.scoped_session",
+    "sqlalchemy.orm.scoping.scoped_session", "sqlalchemy.ext.asyncio.async_sessionmaker",
+    "sqlalchemy.ext.asyncio.async_scoped_session",
+}
+SESSION_CLASSES = {
+    "sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session", "sqlalchemy.ext.asyncio.AsyncSession",
+    "sqlmodel.Session", "sqlmodel.orm.session.Session",
+}
+RAW_CONNECT = {"psycopg2.connect", "psycopg.connect", "psycopg.Connection.connect", "asyncpg.connect",
+               "psycopg.AsyncConnection.connect", "pg8000.connect", "pg8000.native.Connection"}
+PSYCOPG2_POOLS = {"psycopg2.pool.SimpleConnectionPool", "psycopg2.pool.ThreadedConnectionPool",
+                  "psycopg2.pool.AbstractConnectionPool", "psycopg2.pool.PersistentConnectionPool"}
+PSYCOPG_POOLS = {"psycopg_pool.ConnectionPool", "psycopg_pool.AsyncConnectionPool", "psycopg_pool.NullConnectionPool",
+                 "psycopg_pool.pool.ConnectionPool", "psycopg_pool.AsyncNullConnectionPool"}
+ASYNCPG_POOLS = {"asyncpg.create_pool", "asyncpg.pool.create_pool"}
+FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
+NULL_POOLS = ("NullPool",)
+
+ENGINE_OPENING_METHODS = {"connect", "begin", "raw_connection", "execute", "scalar", "table_names", "has_table",
+                          "run_callable", "transaction"}
+ENGINE_HARMLESS_METHODS = {"execution_options", "update_execution_options", "get_execution_options", "dispose",
+                           "clear_compiled_cache", "sync_engine", "url", "dialect", "pool", "name", "driver", "echo"}
+SESSION_EXECUTING_METHODS = {"execute", "scalar", "scalars", "get", "get_one", "flush", "commit", "connection",
+                             "merge", "refresh", "run_sync", "stream", "stream_scalars"}
+QUERY_TERMINALS = {"all", "first", "one", "one_or_none", "scalar", "count", "get", "exists", "delete", "update",
+                   "__iter__", "paginate"}
+METADATA_OPENING_METHODS = {"create_all", "drop_all", "reflect"}
+POOL_OPENING_METHODS = {"getconn", "connection", "open", "wait", "acquire"}
+POOL_CLOSING_METHODS = {"closeall", "close", "terminate"}
+
+# Packages whose functions are known not to connect when handed an engine at import time.
+SAFE_PACKAGES = {
+    "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "flask_migrate", "flask", "logging", "builtins", "typing",
+    "functools", "os", "sys", "json", "atexit", "dataclasses", "contextlib", "warnings", "weakref", "fastapi",
+    "starlette", "structlog", "abc", "enum", "collections", "itertools", "alembic", "celery", "gunicorn",
+}
+BUILTIN_NAMES = set(dir(__builtins__)) if isinstance(__builtins__, dict) is False else set(__builtins__)
+
+
+# --- the walk -----------------------------------------------------------------------------
+
+
+@dataclass
+class Frame:
+    module: ModuleVal
+    locals: dict[str, Value] | None  # None at module level (globals are the module namespace)
+    closure: dict[str, Value] | None = None
+    return_value: Value | None = None
+
+    def lookup(self, name: str) -> Value | None:
+        if self.locals is not None and name in self.locals:
+            return self.locals[name]
+        if self.closure is not None and name in self.closure:
+            return self.closure[name]
+        return self.module.namespace.get(name)
+
+    def bind(self, name: str, value: Value) -> None:
+        target = self.locals if self.locals is not None else self.module.namespace
+        target[name] = value
+
+
+@dataclass
+class Hooks:
+    """Callbacks for framework adapters that need more than the generic walk."""
+
+    on_call: list[Callable[["Interpreter", str, ast.Call, list[Value], dict[str, Value], Frame], Value | None]] = field(
+        default_factory=list
+    )
+    on_decorated: list[Callable[["Interpreter", Value, FunctionVal, ast.AST, Frame], None]] = field(default_factory=list)
+    on_class: list[Callable[["Interpreter", ClassVal, Frame], None]] = field(default_factory=list)
+
+
+class Interpreter:
+    """One process's view of the project: modules imported once, engines with stable identities.
+
+    `effects` is where recorded facts go; adapters switch it between the parent and child phases.
+    """
+
+    def __init__(self, project: Project, module_roots: list[str], hooks: Hooks | None = None):
+        self.project = project
+        self.module_roots = module_roots
+        self.hooks = hooks or Hooks()
+        self.modules: dict[str, ModuleVal] = {}
+        self.effects = ProcessEffects()
+        self.chain: list[Location] = []  # call sites from the entry to the current statement
+        self._import_depth = 0
+        self._call_stack: list[int] = []
+        self._seq = 0
+        self.bound_notices: set[str] = set()
+        self.registered: list[tuple[str, Value, Location]] = []  # (kind, target, where): e.g. ("at_fork_child", fn, loc)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def loc(self, module: ModuleVal, node: ast.AST) -> Location:
+        end_col = getattr(node, "end_col_offset", None)
+        return Location(module.path or module.name, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1,
+                        getattr(node, "end_lineno", None), end_col + 1 if end_col is not None else None)
+
+    def record_open(self, engine: Engine, location: Location, operation: str) -> None:
+        self.effects.opens.append(ConnectionOpen(engine, location, operation, tuple(self.chain)))
+        self.effects.open_seq.append(self.next_seq())
+
+    def record_reset(self, reset: Reset) -> None:
+        self.effects.resets.append((self.next_seq(), reset))
+
+    def record_engine(self, engine: Engine) -> None:
+        if engine not in self.effects.engines:
+            self.effects.engines.append(engine)
+
+    def notice_bound(self, what: str, location: Location) -> None:
+        if what not in self.bound_notices:
+            self.bound_notices.add(what)
+            self.project.notices.append(_bound_notice(what, location))
+
+    # -- modules ------------------------------------------------------------------------------
+
+    def import_module(self, name: str, location: Location | None = None) -> ModuleVal | None:
+        """Import a project module (and its parent packages first), walking its body once."""
+        if name in self.modules:
+            return self.modules[name]
+        rel = self.project.module_file(name, self.module_roots)
+        if rel is None:
+            if self.project.is_package_dir(name, self.module_roots):
+                module = ModuleVal(name, {}, None)
+                self.modules[name] = module
+                return module
+            return None
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            parent = ".".join(parts[:i])
+            if parent not in self.modules:
+                self.import_module(parent, location)
+        if len(self.modules) >= MAX_MODULES:
+            self.notice_bound(f"more than {MAX_MODULES} modules", location or Location(rel, 1))
+            return None
+        if self._import_depth >= MAX_IMPORT_DEPTH:
+            self.notice_bound(f"imports nested deeper than {MAX_IMPORT_DEPTH}", location or Location(rel, 1))
+            return None
+        module = ModuleVal(name, {"__name__": ConstVal(name)}, rel)
+        self.modules[name] = module  # registered before walking: import cycles see the partial module
+        if len(parts) > 1 and parts[0] in self.modules:
+            parent_module = self.modules[".".join(parts[:-1])] if ".".join(parts[:-1]) in self.modules else None
+            if parent_module is not None:
+                parent_module.namespace.setdefault(parts[-1], module)
+        source = self.project.python(rel)
+        if source is None:
+            return module
+        self._import_depth += 1
+        if location is not None:
+            self.chain.append(location)
+        try:
+            self.walk_body(source.tree.body, Frame(module, None))
+        finally:
+            self._import_depth -= 1
+            if location is not None:
+                self.chain.pop()
+        return module
+
+    def resolve_relative(self, frame: Frame, module: str | None, level: int) -> str | None:
+        if level == 0:
+            return module
+        package_parts = frame.module.name.split(".")
+        is_package = bool(frame.module.path and frame.module.path.endswith("__init__.py"))
+        if not is_package:
+            package_parts = package_parts[:-1]
+        if level > 1:
+            if level - 1 > len(package_parts):
+                return None
+            package_parts = package_parts[: len(package_parts) - (level - 1)]
+        base = ".".join(package_parts)
+        if module:
+            return f"{base}.{module}" if base else module
+        return base or None
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def walk_body(self, body: list[ast.stmt], frame: Frame) -> None:
+        for stmt in body:
+            self.walk_stmt(stmt, frame)
+
+    def walk_stmt(self, stmt: ast.stmt, frame: Frame) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                loc = self.loc(frame.module, stmt)
+                module = self.import_module(alias.name, loc)
+                if alias.asname:
+                    frame.bind(alias.asname, module if module else ExternalVal(alias.name))
+                else:
+                    head = alias.name.split(".")[0]
+                    head_module = self.modules.get(head) if module else None
+                    frame.bind(head, head_module if head_module else ExternalVal(head))
+        elif isinstance(stmt, ast.ImportFrom):
+            self._import_from(stmt, frame)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = FunctionVal(stmt, frame.module, frame.locals)
+            value: Value = function
+            for decorator in reversed(stmt.decorator_list):
+                deco = self.eval(decorator, frame)
+                for hook in self.hooks.on_decorated:
+                    hook(self, deco, function, decorator, frame)
+                self._note_decorator(deco, function, decorator, frame)
+            frame.bind(stmt.name, value)
+        elif isinstance(stmt, ast.ClassDef):
+            bases = [self.eval(b, frame) for b in stmt.bases]
+            for keyword in stmt.keywords:
+                self.eval(keyword.value, frame)
+            for decorator in stmt.decorator_list:
+                self.eval(decorator, frame)
+            namespace: dict[str, Value] = {}
+            cls = ClassVal(stmt.name, frame.module, namespace, bases, stmt)
+            class_frame = Frame(frame.module, namespace, closure=frame.locals)
+            self.walk_body(stmt.body, class_frame)
+            frame.bind(stmt.name, cls)
+            for hook in self.hooks.on_class:
+                hook(self, cls, frame)
+        elif isinstance(stmt, ast.Assign):
+            value = self.eval(stmt.value, frame)
+            for target in stmt.targets:
+                self.assign(target, value, frame)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, self.eval(stmt.value, frame), frame)
+        elif isinstance(stmt, ast.AugAssign):
+            self.eval(stmt.value, frame)
+        elif isinstance(stmt, ast.Expr):
+            self.eval(stmt.value, frame)
+        elif isinstance(stmt, ast.If):
+            if _is_main_guard(stmt.test) or _is_type_checking(stmt.test):
+                self.walk_body(stmt.orelse, frame)
+                return
+            self.eval(stmt.test, frame)
+            self.walk_body(stmt.body, frame)
+            self.walk_body(stmt.orelse, frame)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            iterable = self.eval(stmt.iter, frame)
+            self._iterate(iterable, stmt.iter, frame)
+            self.assign(stmt.target, UNKNOWN, frame)
+            self.walk_body(stmt.body, frame)
+            self.walk_body(stmt.orelse, frame)
+        elif isinstance(stmt, ast.While):
+            self.eval(stmt.test, frame)
+            self.walk_body(stmt.body, frame)
+            self.walk_body(stmt.orelse, frame)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                value = self.eval(item.context_expr, frame)
+                entered = self._enter_context(value, item.context_expr, frame)
+                if item.optional_vars is not None:
+                    self.assign(item.optional_vars, entered, frame)
+            self.walk_body(stmt.body, frame)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            self.walk_body(stmt.body, frame)
+            for handler in stmt.handlers:
+                if handler.type is not None:
+                    self.eval(handler.type, frame)
+                self.walk_body(handler.body, frame)
+            self.walk_body(stmt.orelse, frame)
+            self.walk_body(stmt.finalbody, frame)
+        elif isinstance(stmt, ast.Return):
+            if stmt.value is not None:
+                value = self.eval(stmt.value, frame)
+                if frame.return_value is None or isinstance(frame.return_value, Unknown):
+                    frame.return_value = value
+        elif isinstance(stmt, ast.Raise):
+            if stmt.exc is not None:
+                self.eval(stmt.exc, frame)
+        elif isinstance(stmt, ast.Assert):
+            self.eval(stmt.test, frame)
+        elif type(stmt).__name__ == "Match":
+            self.eval(stmt.subject, frame)
+            for case in stmt.cases:
+                self.walk_body(case.body, frame)
+
+    def _import_from(self, stmt: ast.ImportFrom, frame: Frame) -> None:
+        loc = self.loc(frame.module, stmt)
+        name = self.resolve_relative(frame, stmt.module, stmt.level)
+        if name is None:
+            return
+        module = self.import_module(name, loc)
+        for alias in stmt.names:
+            if alias.name == "*":
+                if module is not None:
+                    for key, value in list(module.namespace.items()):
+                        if not key.startswith("_"):
+                            frame.bind(key, value)
+                continue
+            local = alias.asname or alias.name
+            if module is None:
+                frame.bind(local, ExternalVal(f"{name}.{alias.name}") if not stmt.level else UNKNOWN)
+                continue
+            if alias.name in module.namespace:
+                frame.bind(local, module.namespace[alias.name])
+                continue
+            submodule = self.import_module(f"{name}.{alias.name}", loc)
+            frame.bind(local, submodule if submodule is not None else UNKNOWN)
+
+    def assign(self, target: ast.AST, value: Value, frame: Frame) -> None:
+        if isinstance(target, ast.Name):
+            if isinstance(value, EngineVal) and frame.locals is None and value.engine.symbol.endswith(">"):
+                value.engine.symbol = f"{frame.module.name}:{target.id}"
+            frame.bind(target.id, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            items = value.items if isinstance(value, ContainerVal) and len(value.items) == len(target.elts) else None
+            for index, element in enumerate(target.elts):
+                self.assign(element, items[index] if items else UNKNOWN, frame)
+        elif isinstance(target, ast.Attribute):
+            base = self.eval(target.value, frame)
+            if isinstance(base, (ModuleVal,)):
+                base.namespace[target.attr] = value
+            elif isinstance(base, InstanceVal):
+                base.cls.namespace.setdefault(target.attr, value)
+        elif isinstance(target, ast.Subscript):
+            self.eval(target.value, frame)
+            self.eval(target.slice, frame)
+        elif isinstance(target, ast.Starred):
+            self.assign(target.value, UNKNOWN, frame)
+
+    # -- expressions --------------------------------------------------------------------------
+
+    def eval(self, node: ast.AST, frame: Frame) -> Value:
+        if isinstance(node, ast.Name):
+            value = frame.lookup(node.id)
+            if value is not None:
+                return value
+            if node.id in BUILTIN_NAMES:
+                return ExternalVal(f"builtins.{node.id}")
+            return UNKNOWN
+        if isinstance(node, ast.Constant):
+            return ConstVal(node.value)
+        if isinstance(node, ast.Attribute):
+            return self.get_attribute(self.eval(node.value, frame), node.attr, node, frame)
+        if isinstance(node, ast.Call):
+            return self.eval_call(node, frame)
+        if isinstance(node, ast.Await):
+            return self.eval(node.value, frame)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            return ContainerVal([self.eval(e, frame) for e in node.elts], node)
+        if isinstance(node, ast.Dict):
+            items = []
+            for key, value in zip(node.keys, node.values):
+                if key is not None:
+                    self.eval(key, frame)
+                items.append(self.eval(value, frame))
+            return ContainerVal(items, node)
+        if isinstance(node, ast.Lambda):
+            return FunctionVal(node, frame.module, frame.locals)
+        if isinstance(node, ast.NamedExpr):
+            value = self.eval(node.value, frame)
+            self.assign(node.target, value, frame)
+            return value
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            for generator in node.generators:
+                iterable = self.eval(generator.iter, frame)
+                if not isinstance(node, ast.GeneratorExp):
+                    self._iterate(iterable, generator.iter, frame)
+            return UNKNOWN
+        if isinstance(node, ast.Starred):
+            return self.eval(node.value, frame)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self.eval(child, frame)
+        return UNKNOWN
+
+    def get_attribute(self, base: Value, attr: str, node: ast.AST, frame: Frame) -> Value:
+        if isinstance(base, ModuleVal):
+            if attr in base.namespace:
+                return base.namespace[attr]
+            sub = self.import_module(f"{base.name}.{attr}") if base.path is None or base.path.endswith("__init__.py") else None
+            return sub if sub is not None else UNKNOWN
+        if isinstance(base, ExternalVal):
+            return ExternalVal(f"{base.qualname}.{attr}")
+        if isinstance(base, ClassVal):
+            if attr in base.namespace:
+                value = base.namespace[attr]
+                return value
+            for parent in base.bases:
+                if isinstance(parent, ClassVal):
+                    inherited = self.get_attribute(parent, attr, node, frame)
+                    if not isinstance(inherited, Unknown):
+                        return inherited
+            if attr == "query" and any(isinstance(b, BoundMethod) and b.name == "Model" for b in base.bases):
+                owner = next(b.obj for b in base.bases if isinstance(b, BoundMethod) and b.name == "Model")
+                if isinstance(owner, FlaskSQLAVal):
+                    return QueryVal(owner.engine)
+            return UNKNOWN
+        if isinstance(base, InstanceVal):
+            value = base.cls.namespace.get(attr)
+            if isinstance(value, FunctionVal):
+                return FunctionVal(value.node, value.module, value.closure, bound_self=base)
+            return value if value is not None else UNKNOWN
+        if isinstance(base, EngineVal) and attr in ("sync_engine", "engine"):
+            return base
+        if isinstance(base, FlaskSQLAVal):
+            if attr == "engine":
+                return EngineVal(base.engine)
+            if attr == "session":
+                return SessionVal(base.engine)
+        if isinstance(base, SessionFactoryVal) and attr == "session_factory":
+            return base
+        if isinstance(base, (EngineVal, ConnVal, SessionVal, SessionFactoryVal, QueryVal, FlaskSQLAVal)):
+            return BoundMethod(base, attr)
+        if isinstance(base, (Unknown, ConstVal, ContainerVal, FunctionVal, BoundMethod)):
+            return BoundMethod(base, attr)
+        return UNKNOWN
+
+    def qualname_of(self, value: Value) -> str | None:
+        if isinstance(value, ExternalVal):
+            return value.qualname
+        return None
+
+    def eval_call(self, node: ast.Call, frame: Frame) -> Value:
+        func = self.eval(node.func, frame)
+        args = [self.eval(a, frame) for a in node.args]
+        kwargs: dict[str, Value] = {}
+        for keyword in node.keywords:
+            value = self.eval(keyword.value, frame)
+            if keyword.arg is not None:
+                kwargs[keyword.arg] = value
+        qualname = self.qualname_of(func)
+        for hook in self.hooks.on_call:
+            result = hook(self, qualname or "", node, args, kwargs, frame) if qualname else None
+            if result is not None:
+                return result
+        loc = self.loc(frame.module, node)
+        if qualname is not None:
+            return self._call_external(qualname, node, args, kwargs, frame, loc)
+        if isinstance(func, FunctionVal):
+            return self.call_function(func, args, kwargs, loc)
+        if isinstance(func, ClassVal):
+            return self._instantiate(func, args, kwargs, loc)
+        if isinstance(func, BoundMethod):
+            return self._call_method(func, node, args, kwargs, frame, loc)
+        if isinstance(func, SessionFactoryVal):
+            return SessionVal(func.engine)
+        return UNKNOWN
+
+    def call_function(self, function: FunctionVal, args: list[Value], kwargs: dict[str, Value], loc: Location | None
+                      ) -> Value:
+        key = id(function.node)
+        if key in self._call_stack:
+            return UNKNOWN  # recursion guard
+        if len(self._call_stack) >= MAX_CALL_DEPTH:
+            self.notice_bound(f"calls nested deeper than {MAX_CALL_DEPTH}", loc or Location(function.module.path or "", 1))
+            return UNKNOWN
+        local: dict[str, Value] = {}
+        params = function.node.args
+        positional = [*params.posonlyargs, *params.args]
+        supplied = list(args)
+        if function.bound_self is not None:
+            supplied.insert(0, function.bound_self)
+        for index, param in enumerate(positional):
+            local[param.arg] = supplied[index] if index < len(supplied) else kwargs.get(param.arg, UNKNOWN)
+        for param in params.kwonlyargs:
+            local[param.arg] = kwargs.get(param.arg, UNKNOWN)
+        if params.vararg:
+            local[params.vararg.arg] = UNKNOWN
+        if params.kwarg:
+            local[params.kwarg.arg] = UNKNOWN
+        frame = Frame(function.module, local, closure=function.closure)
+        self._call_stack.append(key)
+        if loc is not None:
+            self.chain.append(loc)
+        try:
+            if isinstance(function.node, ast.Lambda):
+                return self.eval(function.node.body, frame)
+            self.walk_body(function.node.body, frame)
+        finally:
+            self._call_stack.pop()
+            if loc is not None:
+                self.chain.pop()
+        return frame.return_value if frame.return_value is not None else UNKNOWN
+
+    def _instantiate(self, cls: ClassVal, args: list[Value], kwargs: dict[str, Value], loc: Location) -> Value:
+        instance = InstanceVal(cls)
+        init = cls.namespace.get("__init__")
+        if isinstance(init, FunctionVal):
+            self.call_function(FunctionVal(init.node, init.module, init.closure, bound_self=instance), args, kwargs, loc)
+        return instance
+
+    # -- library semantics --------------------------------------------------------------------
+
+    def _engine_arg(self, args: list[Value], kwargs: dict[str, Value], position: int | None, *names: str) -> Engine | None:
+        candidates: list[Value] = []
+        for name in names:
+            if name in kwargs:
+                candidates.append(kwargs[name])
+        if position is not None and position < len(args):
+            candidates.append(args[position])
+        for value in candidates:
+            engine = engine_of(value)
+            if engine is not None:
+                return engine
+        return None
+
+    def _call_external(self, qualname: str, node: ast.Call, args: list[Value], kwargs: dict[str, Value],
+                       frame: Frame, loc: Location) -> Value:
+        short = qualname.rsplit(".", 1)[-1]
+        if qualname in SQLALCHEMY_ENGINE_FACTORIES:
+            engine = Engine(EngineKind.SQLALCHEMY, f"{frame.module.name}:<{short}@{loc.line}>", loc)
+            engine.nullpool = _is_null_pool(kwargs.get("poolclass"))
+            engine.pool_size = _int_kwarg(node, "pool_size", loc, frame, self)
+            engine.max_overflow = _int_kwarg(node, "max_overflow", loc, frame, self)
+            engine.extra["async"] = "async" in qualname
+            engine.extra["poolclass"] = _poolclass_name(kwargs.get("poolclass"))
+            self.record_engine(engine)
+            return EngineVal(engine)
+        if qualname in FLASK_SQLALCHEMY:
+            engine = Engine(EngineKind.FLASK_SQLALCHEMY, f"{frame.module.name}:<SQLAlchemy@{loc.line}>", loc)
+            self.record_engine(engine)
+            return FlaskSQLAVal(engine)
+        if qualname in SESSION_FACTORIES:
+            return SessionFactoryVal(self._engine_arg(args, kwargs, 0, "bind"))
+        if qualname in SESSION_CLASSES:
+            return SessionVal(self._engine_arg(args, kwargs, 0, "bind"))
+        if qualname in RAW_CONNECT:
+            engine = Engine(EngineKind.RAW_CONNECTION, f"{frame.module.name}:<{qualname}@{loc.line}>", loc, eager=True)
+            self.record_engine(engine)
+            self.record_open(engine, loc, f"{qualname}()")
+            return ConnVal(engine, raw=True)
+        if qualname in PSYCOPG2_POOLS:
+            minconn = _int_arg(node, 0, "minconn", loc, frame, self)
+            maxconn = _int_arg(node, 1, "maxconn", loc, frame, self)
+            engine = Engine(EngineKind.PSYCOPG2_POOL, f"{frame.module.name}:<{short}@{loc.line}>", loc,
+                            eager=not (minconn and minconn.value == 0), max_size=maxconn)
+            engine.extra["min_size"] = minconn
+            self.record_engine(engine)
+            if engine.eager:
+                self.record_open(engine, loc, f"{short}(minconn=...) opens its connections at construction")
+            return EngineVal(engine)
+        if qualname in PSYCOPG_POOLS:
+            open_arg = kwargs.get("open")
+            opened = not (isinstance(open_arg, ConstVal) and open_arg.value is False)
+            if "NullConnectionPool" in qualname:
+                min_size = Quantity.default(0, "NullConnectionPool keeps no connections")
+            else:
+                min_size = _int_kwarg(node, "min_size", loc, frame, self) or Quantity.default(4, "psycopg_pool min_size default 4")
+            max_size = _int_kwarg(node, "max_size", loc, frame, self)
+            engine = Engine(EngineKind.PSYCOPG_POOL, f"{frame.module.name}:<{short}@{loc.line}>", loc,
+                            eager=opened and (min_size.value or 0) > 0, max_size=max_size)
+            engine.extra["min_size"] = min_size
+            engine.extra["async"] = "Async" in qualname
+            self.record_engine(engine)
+            if engine.eager and "Async" not in qualname:
+                self.record_open(engine, loc, f"{short}() opens its pool at construction (open=True is the default)")
+            return EngineVal(engine)
+        if qualname in ASYNCPG_POOLS:
+            engine = Engine(EngineKind.ASYNCPG_POOL, f"{frame.module.name}:<create_pool@{loc.line}>", loc, eager=True,
+                            max_size=_int_kwarg(node, "max_size", loc, frame, self))
+            engine.extra["min_size"] = _int_kwarg(node, "min_size", loc, frame, self)
+            self.record_engine(engine)
+            self.record_open(engine, loc, "asyncpg.create_pool() opens min_size connections")
+            return EngineVal(engine)
+        if qualname in ("sqlalchemy.inspect", "sqlalchemy.engine.reflection.Inspector.from_engine"):
+            engine = self._engine_arg(args, kwargs, 0, "subject", "bind")
+            if engine is not None:
+                self.record_open(engine, loc, "inspect(engine)")
+            return UNKNOWN
+        if qualname in ("sqlalchemy.Table", "sqlalchemy.schema.Table"):
+            engine = self._engine_arg([], kwargs, None, "autoload_with")
+            if engine is not None:
+                self.record_open(engine, loc, "Table(..., autoload_with=engine)")
+            return UNKNOWN
+        if qualname.startswith("pandas.") and short.startswith("read_sql"):
+            engine = self._engine_arg(args, kwargs, 1, "con")
+            if engine is not None:
+                self.record_open(engine, loc, f"pandas.{short}(..., engine)")
+            return UNKNOWN
+        if qualname.endswith("DataFrame.to_sql"):
+            return UNKNOWN
+        if qualname in ("sqlalchemy.event.listens_for", "sqlalchemy.event.listen"):
+            target = self._engine_arg(args, kwargs, 0)
+            event_name = args[1].value if len(args) > 1 and isinstance(args[1], ConstVal) else None
+            if qualname.endswith("listen") and len(args) > 2 and target is not None:
+                self._maybe_pid_guard(target, event_name, args[2], loc)
+            if target is not None and qualname.endswith("listens_for"):
+                return _ListenerDecorator(target, event_name, loc)
+            return UNKNOWN
+        if qualname == "os.register_at_fork":
+            child = kwargs.get("after_in_child")
+            if isinstance(child, (FunctionVal, BoundMethod)):
+                self.registered.append(("at_fork_child", child, loc))
+            return UNKNOWN
+        if qualname in ("asyncio.run", "asyncio.get_event_loop.run_until_complete"):
+            return args[0] if args else UNKNOWN
+        # An engine or session handed to code pgforklint cannot see, at import time.
+        package = qualname.split(".", 1)[0]
+        if package not in SAFE_PACKAGES and not qualname.startswith("builtins."):
+            for value in [*args, *kwargs.values()]:
+                engine = engine_of(value, sessions=True)
+                if engine is not None and engine.kind is not EngineKind.DJANGO:
+                    self.effects.escapes.append(EngineEscape(engine, loc, qualname, tuple(self.chain)))
+        return UNKNOWN
+
+    def _call_method(self, method: BoundMethod, node: ast.Call, args: list[Value], kwargs: dict[str, Value],
+                     frame: Frame, loc: Location) -> Value:
+        obj, name = method.obj, method.name
+        if isinstance(obj, EngineVal):
+            engine = obj.engine
+            if engine.kind in (EngineKind.SQLALCHEMY, EngineKind.FLASK_SQLALCHEMY):
+                if name == "dispose":
+                    close = kwargs.get("close", args[0] if args else None)
+                    keep = isinstance(close, ConstVal) and close.value is False
+                    self.record_reset(Reset(ResetKind.DISPOSE_KEEP if keep else ResetKind.DISPOSE_CLOSE, engine, loc))
+                    return UNKNOWN
+                if name in ENGINE_OPENING_METHODS:
+                    self.record_open(engine, loc, f"{engine.label}.{name}()")
+                    return ConnVal(engine)
+                if name in ("execution_options",):
+                    return obj
+                return UNKNOWN
+            if name in POOL_OPENING_METHODS:
+                if not (engine.eager and name == "open"):
+                    self.record_open(engine, loc, f"{engine.label}.{name}()")
+                return ConnVal(engine, raw=True)
+            if name in POOL_CLOSING_METHODS:
+                self.record_reset(Reset(ResetKind.CLOSE, engine, loc))
+            return UNKNOWN
+        if isinstance(obj, ConnVal):
+            if name == "close" and obj.raw and obj.engine.kind is EngineKind.RAW_CONNECTION:
+                self.record_reset(Reset(ResetKind.CLOSE, obj.engine, loc))
+            if name in ("cursor", "execute", "begin", "execution_options"):
+                return obj
+            return UNKNOWN
+        if isinstance(obj, SessionFactoryVal):
+            if name in ("begin",):
+                if obj.engine is not None:
+                    self.record_open(obj.engine, loc, "sessionmaker.begin()")
+                return SessionVal(obj.engine)
+            if name == "configure":
+                engine = self._engine_arg(args, kwargs, None, "bind")
+                if engine is not None:
+                    obj.engine = engine
+                return UNKNOWN
+            if name in SESSION_EXECUTING_METHODS or name == "query":  # scoped_session proxies the session
+                return self._call_method(BoundMethod(SessionVal(obj.engine), name), node, args, kwargs, frame, loc)
+            if name == "remove":
+                return UNKNOWN
+            return UNKNOWN
+        if isinstance(obj, SessionVal):
+            if name in SESSION_EXECUTING_METHODS:
+                if obj.engine is not None:
+                    self.record_open(obj.engine, loc, f"session.{name}()")
+                return UNKNOWN
+            if name == "query":
+                return QueryVal(obj.engine)
+            if name == "begin":
+                return obj
+            return UNKNOWN
+        if isinstance(obj, QueryVal):
+            if name in QUERY_TERMINALS:
+                if obj.engine is not None:
+                    self.record_open(obj.engine, loc, f"query.{name}()")
+                return UNKNOWN
+            return obj
+        if isinstance(obj, FlaskSQLAVal):
+            if name in METADATA_OPENING_METHODS:
+                self.record_open(obj.engine, loc, f"db.{name}()")
+                return UNKNOWN
+            if name == "init_app":
+                return UNKNOWN
+            if name == "Model":
+                return UNKNOWN
+            return UNKNOWN
+        if name in METADATA_OPENING_METHODS:
+            engine = self._engine_arg(args, kwargs, 0, "bind")
+            if engine is not None:
+                self.record_open(engine, loc, f"metadata.{name}(engine)")
+            return UNKNOWN
+        if name in ("run_sync",) and args:
+            return UNKNOWN
+        if isinstance(obj, (Unknown, ConstVal, ContainerVal)) and name in ("init_app",):
+            return UNKNOWN
+        return UNKNOWN
+
+    def _iterate(self, iterable: Value, node: ast.AST, frame: Frame) -> None:
+        if isinstance(iterable, QueryVal) and iterable.engine is not None:
+            self.record_open(iterable.engine, self.loc(frame.module, node), "iterating a query")
+
+    def _enter_context(self, value: Value, node: ast.AST, frame: Frame) -> Value:
+        if isinstance(value, SessionFactoryVal):
+            return SessionVal(value.engine)
+        if isinstance(value, EngineVal) and value.engine.kind in (EngineKind.PSYCOPG_POOL, EngineKind.ASYNCPG_POOL):
+            return value
+        return value
+
+    def _maybe_pid_guard(self, engine: Engine, event_name: object, listener: Value, loc: Location) -> None:
+        if event_name != "checkout" or not isinstance(listener, FunctionVal):
+            return
+        if _mentions_getpid(listener.node):
+            engine.pid_guarded = True
+            self.effects.pid_guards.append((engine, loc))
+
+    def _note_decorator(self, decorator: Value, function: FunctionVal, node: ast.AST, frame: Frame) -> None:
+        if isinstance(decorator, _ListenerDecorator):
+            self._maybe_pid_guard(decorator.engine, decorator.event, function, decorator.location)
+
+
+@dataclass(eq=False)
+class _ListenerDecorator(Value):
+    engine: Engine
+    event: object
+    location: Location
+
+
+def engine_of(value: Value, sessions: bool = False) -> Engine | None:
+    if isinstance(value, EngineVal):
+        return value.engine
+    if isinstance(value, FlaskSQLAVal):
+        return value.engine
+    if isinstance(value, ConnVal):
+        return value.engine
+    if sessions and isinstance(value, (SessionVal, SessionFactoryVal)):
+        return value.engine
+    return None
+
+
+def _is_null_pool(value: Value | None) -> bool:
+    return isinstance(value, ExternalVal) and value.qualname.rsplit(".", 1)[-1] in NULL_POOLS
+
+
+def _poolclass_name(value: Value | None) -> str | None:
+    if isinstance(value, ExternalVal):
+        return value.qualname.rsplit(".", 1)[-1]
+    return None
+
+
+def _static(interp: Interpreter, frame: Frame, node: ast.AST):
+    source = interp.project.python(frame.module.path) if frame.module.path else None
+    names = {}
+    if source is not None and frame.locals is None:
+        from pgforklint.extract.pyvalues import module_assignments
+
+        cache_key = ("static-names", frame.module.path)
+        cached = interp.project._cache.get(cache_key)
+        if cached is None:
+            cached = module_assignments(source.tree, frame.module.path)[0]
+            interp.project._cache[cache_key] = cached
+        names = cached
+    return StaticEvaluator(frame.module.path or frame.module.name, dict(names)).evaluate(node)
+
+
+def _int_kwarg(node: ast.Call, name: str, loc: Location, frame: Frame, interp: Interpreter) -> Quantity | None:
+    for keyword in node.keywords:
+        if keyword.arg == name:
+            value = _static(interp, frame, keyword.value)
+            return value.as_quantity(f"{name}=")
+    return None
+
+
+def _int_arg(node: ast.Call, position: int, name: str, loc: Location, frame: Frame, interp: Interpreter
+             ) -> Quantity | None:
+    if position < len(node.args) and not isinstance(node.args[position], ast.Starred):
+        return _static(interp, frame, node.args[position]).as_quantity(f"{name}=")
+    return _int_kwarg(node, name, loc, frame, interp)
+
+
+def _mentions_getpid(node: ast.AST) -> bool:
+    for child in ast.walk(node):
+        if isinstance(child, ast.Attribute) and child.attr == "getpid":
+            return True
+        if isinstance(child, ast.Name) and child.id == "getpid":
+            return True
+    return False
+
+
+def _is_type_checking(test: ast.AST) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _bound_notice(what: str, location: Location):
+    from pgforklint.diagnostics import Diagnostic
+
+    return Diagnostic(
+        "PGF101", location,
+        f"analysis bound reached: {what}; findings beyond this point may be missing",
+        key=f"bound:{what}",
+    )
+
+
+def iter_functions(module: ModuleVal) -> Iterator[tuple[str, FunctionVal]]:
+    for name, value in module.namespace.items():
+        if isinstance(value, FunctionVal) and value.module is module:
+            yield name, value

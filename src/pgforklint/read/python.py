@@ -1,0 +1,63 @@
+"""Python sources: PEP 263 encoding cookies and BOMs, parsed with the stdlib `ast` for the read-only scan.
+
+libcst stays the tree for anything that rewrites code (see `pgforklint.fix`).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgforklint.errors import ReadError
+from pgforklint.read.text import read_bytes
+
+
+@dataclass
+class PythonSource:
+    text: str
+    tree: ast.Module
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+def decode_python(data: bytes) -> str:
+    if b"\x00" in data:
+        raise ReadError("binary file (contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise ReadError(f"bad encoding declaration: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            line = data[: exc.start].count(b"\n") + 1
+            raise ReadError(f"cannot decode as {encoding} (byte 0x{data[exc.start]:02x}); add a PEP 263 encoding cookie", line=line) from None
+        raise ReadError(f"unknown encoding {encoding!r}") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=filename)
+    except SyntaxError as exc:
+        raise ReadError(f"syntax error: {exc.msg}", line=exc.lineno or 1, column=exc.offset or 1) from None
+    except (RecursionError, MemoryError):
+        raise ReadError("too deeply nested to parse") from None
+    except ValueError as exc:  # e.g. source code string cannot contain null bytes
+        raise ReadError(f"cannot parse: {exc}") from None
+
+
+def read_python(path: Path) -> PythonSource:
+    text = decode_python(read_bytes(path))
+    return PythonSource(text=text, tree=parse_python(text, str(path)))

@@ -1,0 +1,174 @@
+"""YAML (safe_load only, with line numbers), TOML, INI and JSON readers."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import sys
+from typing import Any
+
+import yaml
+
+from pgforklint.errors import ReadError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# Aliases beyond this are refused: expanding them while walking the document could blow up (billion laughs).
+MAX_YAML_ALIASES = 500
+
+
+class LineDict(dict):
+    """A mapping that remembers the line of each key (1-based)."""
+
+    lines: dict[Any, int]
+    line: int
+
+    def line_of(self, key: Any, default: int | None = None) -> int | None:
+        return self.lines.get(key, default if default is not None else getattr(self, "line", None))
+
+
+class LineList(list):
+    line: int
+    item_lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._alias_count = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._alias_count += 1
+            if self._alias_count > MAX_YAML_ALIASES:
+                event = self.peek_event()
+                raise yaml.YAMLError(
+                    f"more than {MAX_YAML_ALIASES} YAML aliases (line {event.start_mark.line + 1}); refusing to expand"
+                )
+        return super().compose_node(parent, index)
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.lines = {}
+    result.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark
+            ) from None
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_yaml_documents(text: str) -> list[Any]:
+    """All documents of a YAML stream, through the safe loader only."""
+    try:
+        return [doc for doc in yaml.load_all(text, Loader=_LineLoader) if doc is not None]  # noqa: S506 - safe subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        column = mark.column + 1 if mark else 1
+        raise ReadError(f"invalid YAML: {exc.problem or exc.context or 'syntax error'}", line=line, column=column) from None
+    except yaml.YAMLError as exc:
+        raise ReadError(f"invalid YAML: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise ReadError("YAML too deeply nested to parse") from None
+
+
+def load_toml(text: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
+        raise ReadError(f"invalid TOML: {exc}", line=line) from None
+    except RecursionError:
+        raise ReadError("TOML too deeply nested to parse") from None
+
+
+def _line_from_message(message: str) -> int:
+    import re
+
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else 1
+
+
+def load_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReadError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
+    except RecursionError:
+        raise ReadError("JSON too deeply nested to parse") from None
+
+
+class IniFile:
+    """An INI file: sections of key -> (value, line). Repeated keys keep every value (uWSGI allows repeats)."""
+
+    def __init__(self) -> None:
+        self.sections: dict[str, list[tuple[str, str, int]]] = {}
+
+    def section(self, name: str) -> list[tuple[str, str, int]] | None:
+        return self.sections.get(name)
+
+    def get(self, section: str, key: str) -> tuple[str, int] | None:
+        found = None
+        for name, value, line in self.sections.get(section, []):
+            if name == key:
+                found = (value, line)
+        return found
+
+
+def load_ini(text: str) -> IniFile:
+    """A small line-based INI reader with line numbers (configparser loses them and rejects repeated keys)."""
+    result = IniFile()
+    current: list[tuple[str, str, int]] | None = None
+    last: tuple[list, int] | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                raise ReadError(f"invalid INI: unterminated section header {line!r}", line=number)
+            current = result.sections.setdefault(line[1:-1].strip(), [])
+            last = None
+            continue
+        if raw[:1] in (" ", "\t") and last is not None:
+            entries, index = last
+            key, value, where = entries[index]
+            entries[index] = (key, (value + "\n" + line).strip(), where)
+            continue
+        if current is None:
+            raise ReadError("invalid INI: key outside of a [section]", line=number)
+        for separator in ("=", ":"):
+            if separator in line:
+                key, value = line.split(separator, 1)
+                break
+        else:
+            key, value = line, "true"
+        current.append((key.strip(), value.strip(), number))
+        last = (current, len(current) - 1)
+    return result
+
+
+__all__ = ["LineDict", "LineList", "IniFile", "load_yaml_documents", "load_toml", "load_json", "load_ini", "configparser"]

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pgforklint.discover import MAX_FILE_BYTES
+from pgforklint.errors import ReadError
+
+
+def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except PermissionError:
+        raise ReadError("permission denied") from None
+    except IsADirectoryError:
+        raise ReadError("is a directory") from None
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise ReadError(f"file is larger than the {limit // (1024 * 1024)} MiB size cap; not analysed")
+    return data
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without a BOM). Configuration formats have no encoding cookies."""
+    if b"\x00" in data:
+        raise ReadError("binary file (contains NUL bytes)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ReadError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line=line) from None
+
+
+def read_text(path: Path) -> str:
+    return decode_text(read_bytes(path))

@@ -1,0 +1,190 @@
+"""PGF001, PGF002, PGF003: connections that cross the fork, and resets in the child."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from pgforklint.diagnostics import Diagnostic, Location, Related
+from pgforklint.model import (
+    ConnectionOpen,
+    DeploymentModel,
+    Engine,
+    EngineKind,
+    Hook,
+    Reset,
+    ResetKind,
+    Server,
+    ServerKind,
+)
+
+CHILD_RESET_KINDS_BAD = (ResetKind.DISPOSE_CLOSE, ResetKind.CLOSE)
+
+
+def forking_servers(model: DeploymentModel) -> Iterator[Server]:
+    for server in model.servers:
+        if server.forks:
+            yield server
+
+
+def live_at_fork(server: Server) -> list[ConnectionOpen]:
+    """Connections opened in the parent and not disposed or closed there before the fork."""
+    parent = server.parent_effects
+    live = []
+    for open_, seq in zip(parent.opens, parent.open_seq):
+        engine = open_.engine
+        if engine.nullpool:
+            continue  # NullPool closes each connection when it is released
+        if any(later > seq and reset.engine is engine for later, reset in parent.resets):
+            continue
+        live.append(open_)
+    return live
+
+
+def child_resets(server: Server, engine: Engine) -> list[tuple[Hook, Reset]]:
+    found = []
+    for hook in server.hooks:
+        if not hook.runs_in_child or not hook.effective:
+            continue
+        for _, reset in hook.effects.resets:
+            if reset.engine is engine or (reset.engine is None and engine.kind is EngineKind.DJANGO):
+                found.append((hook, reset))
+    return found
+
+
+def server_name(server: Server) -> str:
+    return server.kind.value
+
+
+def _children(server: Server) -> str:
+    count = server.processes.value
+    noun = {ServerKind.CELERY: "child processes", ServerKind.RQ: "work horses"}.get(server.kind, "workers")
+    if count is None:
+        symbolic = server.processes.symbolic or "its"
+        return f"the {symbolic} {noun}"
+    return f"the {count} {noun}" if count != 1 else f"the {noun[:-1] if noun.endswith('s') else noun}"
+
+
+def why_in_parent(server: Server, open_: ConnectionOpen) -> tuple[str, list[Related]]:
+    related: list[Related] = []
+    first = open_.chain[0] if open_.chain else None
+    if server.config_path and first is not None and first.path == server.config_path:
+        return (f"{server_name(server)}'s master imports it through `{server.config_path}`",
+                [Related(first, "imported by the server's configuration in the master process")])
+    flag = server.loads_app_in_parent
+    if flag.origin.location is not None:
+        related.append(Related(flag.origin.location, f"{flag.origin.detail or 'this setting'} makes the parent load the app"))
+    reason = {
+        ServerKind.GUNICORN: "gunicorn's master imports the app before forking (preload)",
+        ServerKind.UWSGI: "uWSGI's master loads the app before forking (no lazy-apps)",
+        ServerKind.CELERY: "the Celery worker imports the app and tasks before forking its prefork pool",
+        ServerKind.RQ: "the RQ worker imports this before forking a work horse per job",
+        ServerKind.MULTIPROCESSING: "the process holds it when it forks multiprocessing children",
+    }.get(server.kind, "the parent loads the app before forking")
+    return reason, related
+
+
+def reset_advice(server: Server, engine: Engine) -> str:
+    name = engine.label
+    if engine.kind is EngineKind.RAW_CONNECTION:
+        return "open the connection in the child instead, or close it in the parent before the fork"
+    if engine.kind is EngineKind.PSYCOPG2_POOL:
+        return f"create the pool in the child (after the fork), or call `{name}.closeall()` in the parent before forking"
+    if engine.kind is EngineKind.PSYCOPG_POOL:
+        return f"create it with `open=False` and call `{name}.open()` in the child after the fork"
+    if engine.kind is EngineKind.ASYNCPG_POOL:
+        return "create the pool in the child (for example in the app's startup/lifespan handler)"
+    if engine.kind is EngineKind.DJANGO:
+        return "close Django's connections in the parent before the fork (`django.db.connections.close_all()`)"
+    expr = f"{name}.dispose(close=False)" if engine.kind is EngineKind.SQLALCHEMY else "db.engine.dispose(close=False)"
+    hook = {
+        ServerKind.GUNICORN: f"`def post_fork(server, worker): {expr}` in {server.config_path or 'gunicorn.conf.py'}",
+        ServerKind.CELERY: f"a `worker_process_init` handler that calls `{expr}`",
+        ServerKind.UWSGI: f"a `@uwsgidecorators.postfork` function that calls `{expr}`",
+        ServerKind.MULTIPROCESSING: f"`initializer=` that calls `{expr}`",
+        ServerKind.RQ: f"`{expr}` at the start of each job, or a worker class that resets after the fork",
+    }.get(server.kind, f"`{expr}` in the child after the fork")
+    return f"reset it in the child: {hook}"
+
+
+def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
+    """PGF001: a live connection in the parent, not reset before or after the fork."""
+    for server in forking_servers(model):
+        for open_ in live_at_fork(server):
+            engine = open_.engine
+            if engine.pid_guarded:
+                continue
+            resets = child_resets(server, engine)
+            if resets:
+                continue  # a correct reset, or a wrong one reported by PGF003
+            reason, related = why_in_parent(server, open_)
+            related = [*related, *(Related(loc, "reached from here at import") for loc in open_.chain[:3])]
+            related.append(Related(server.location, f"{server_name(server)} started here"))
+            if server.processes.origin.location is not None:
+                related.append(Related(server.processes.origin.location, "number of worker processes"))
+            message = (
+                f"`{open_.operation}` opens a PostgreSQL connection in the parent process: {reason}, "
+                f"so {_children(server)} inherit the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
+                f"wrong rows); {reset_advice(server, engine)}"
+            )
+            yield Diagnostic("PGF001", open_.location, message, tuple(_unique(related)), key=f"{engine.symbol}")
+
+
+def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
+    """PGF002: an engine handed at import time to code pgforklint cannot see, with no reset anywhere."""
+    for server in forking_servers(model):
+        live_engines = {o.engine for o in live_at_fork(server)}
+        parent = server.parent_effects
+        for escape in parent.escapes:
+            engine = escape.engine
+            if engine in live_engines or engine.nullpool or engine.pid_guarded:
+                continue
+            if child_resets(server, engine):
+                continue
+            if any(reset.engine is engine for _, reset in parent.resets):
+                continue
+            message = (
+                f"`{engine.label}` is handed to `{escape.callee}` while the parent process loads the app, before "
+                f"{server_name(server)} forks; pgforklint cannot see whether that opens a connection, and nothing resets "
+                f"the pool after the fork: {reset_advice(server, engine)}"
+            )
+            related = [Related(engine.location, "engine created here"), Related(server.location, f"{server_name(server)} started here")]
+            yield Diagnostic("PGF002", escape.location, message, tuple(related), key=f"{engine.symbol}:{escape.callee}")
+
+
+def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
+    """PGF003: a child-side reset that closes inherited sockets the parent or siblings still hold."""
+    for server in forking_servers(model):
+        live = {o.engine: o for o in live_at_fork(server)}
+        for engine, open_ in live.items():
+            for hook, reset in child_resets(server, engine):
+                if reset.kind not in CHILD_RESET_KINDS_BAD:
+                    continue
+                if reset.kind is ResetKind.DISPOSE_CLOSE:
+                    fix = f"call `{engine.label}.dispose(close=False)` instead (SQLAlchemy >= 1.4.33)"
+                    what = f"`{engine.label}.dispose()` in `{hook.name}`"
+                else:
+                    fix = "drop the inherited object in the child without closing it, and open a new one"
+                    what = f"closing `{engine.label}` in `{hook.name}`"
+                message = (
+                    f"{what} runs in every child and closes the connection it inherited from the parent "
+                    f"(opened at {open_.location}); that socket is shared with the parent and the other children, so "
+                    f"closing it ends the server session for all of them: {fix}"
+                )
+                related = (Related(open_.location, "connection opened in the parent"),
+                           Related(hook.location, f"`{hook.name}` runs in each child after the fork"))
+                yield Diagnostic("PGF003", reset.location, message, related, key=f"{engine.symbol}:{hook.name}")
+
+
+def _unique(items: list[Related]) -> list[Related]:
+    seen: set[tuple] = set()
+    out = []
+    for item in items:
+        key = (item.location.path, item.location.line, item.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+__all__ = ["connection_before_fork", "no_post_fork_reset", "child_closes_parent_connections", "live_at_fork",
+           "child_resets", "Location"]
