@@ -9,7 +9,7 @@ from typing import Callable
 from pgforklint.config import Config
 from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
-from pgforklint.extract import gunicorn
+from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
 from pgforklint.model import DeploymentModel, ProcessType, Quantity
 from pgforklint.project import Project
@@ -41,7 +41,18 @@ def attach_process_type(model: DeploymentModel, launch: Launch, server) -> None:
     ))
 
 
-ADAPTERS: list[Adapter] = [gunicorn_adapter]
+# Order matters: servers first, then frameworks that refine them, then platform and database facts.
+ADAPTERS: list[Adapter] = [
+    gunicorn_adapter,
+    uwsgi.adapt,
+    celery.adapt,
+    rq.adapt,
+    multiproc.adapt,
+    django.adapt,
+    platform.adapt,
+    database.adapt,
+    agents.adapt,
+]
 
 
 def build_model(project: Project) -> DeploymentModel:

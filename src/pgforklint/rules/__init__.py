@@ -6,7 +6,7 @@ from typing import Callable, Iterator
 
 from pgforklint.diagnostics import Diagnostic
 from pgforklint.model import DeploymentModel
-from pgforklint.rules import fork
+from pgforklint.rules import budget, fork
 
 Check = Callable[[DeploymentModel], Iterator[Diagnostic]]
 
@@ -14,4 +14,5 @@ CHECKS: list[Check] = [
     fork.connection_before_fork,
     fork.no_post_fork_reset,
     fork.child_closes_parent_connections,
+    *budget.CHECKS,
 ]
