@@ -1,0 +1,68 @@
+"""PGF001 / PGF002 under gunicorn: preload + import-time query, and the two fixes.
+
+Hazard (``rt_gunicorn_preload``): ``preload_app = True`` and a ``SELECT 1`` at import, so the
+master holds a pooled connection that every sync worker inherits.  Fixes: the same app with
+``post_fork`` calling ``engine.dispose(close=False)`` (``rt_gunicorn_postfork``) and with
+preload off (``rt_gunicorn_nopreload``).  A fourth project (``rt_gunicorn_preload_cli``) turns
+preload on with ``--preload`` in the Procfile instead of the config file.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+DRIVERS = ["psycopg2", "psycopg"]
+REQUESTS = 400
+CONCURRENCY = 16
+SLEEP = 0.005
+
+
+def run_gunicorn(rt, procs, pg, fixture, driver, *, requests=REQUESTS, concurrency=CONCURRENCY,
+                 sleep=SLEEP, url=None, name=None):
+    argv = rt.procfile_command(fixture, "web")
+    port = rt.free_port()
+    env = rt.base_env(DATABASE_URL=url or pg.url(driver))
+    proc = procs.start(name or f"gunicorn-{fixture.name}-{driver}",
+                       argv + ["--bind", f"127.0.0.1:{port}"], cwd=fixture, env=env)
+    proc.wait_for_port(port)
+    proc.wait_for_text(r"Booting worker with pid", count=_workers(fixture))
+    load = rt.http_load(port, requests=requests, concurrency=concurrency, sleep=sleep)
+    return load, proc
+
+
+def _workers(fixture) -> int:
+    import re
+
+    conf = fixture / "gunicorn.conf.py"
+    text = conf.read_text() if conf.exists() else ""
+    m = re.search(r"^workers\s*=\s*(\d+)", text, re.M) or re.search(
+        r"(?:-w|--workers)[ =](\d+)", (fixture / "Procfile").read_text())
+    return int(m.group(1)) if m else 1
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("fixture_name", ["rt_gunicorn_preload", "rt_gunicorn_preload_cli"])
+def test_preload_import_query_shares_connection(rt, pg, procs, fixture_name, driver):
+    fixture = rt.fixture_dir(fixture_name)
+    load, proc = run_gunicorn(rt, procs, pg, fixture, driver)
+    rt.record(f"PGF001 gunicorn {fixture_name} {driver} (hazard)", **load.as_record())
+    assert len(load.worker_pids) >= 2, f"load did not reach several workers: {load.describe()}"
+    assert load.sharing_shown(), (
+        "expected the hazard (failures, wrong rows, or workers sharing one backend), got "
+        f"{load.describe()}\n{proc.tail()}"
+    )
+    rt.assert_static(fixture, ["PGF001"])
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("fixture_name", ["rt_gunicorn_postfork", "rt_gunicorn_nopreload"])
+def test_fix_gives_each_worker_its_own_connection(rt, pg, procs, fixture_name, driver):
+    fixture = rt.fixture_dir(fixture_name)
+    load, proc = run_gunicorn(rt, procs, pg, fixture, driver)
+    rt.record(f"PGF001 gunicorn {fixture_name} {driver} (fix)", **load.as_record())
+    assert len(load.worker_pids) >= 2, f"load did not reach several workers: {load.describe()}"
+    assert load.failures == 0 and load.wrong_rows == 0 and load.unfinished == 0, (
+        f"{load.describe()}\n{proc.tail()}")
+    assert not load.shared_backends, load.describe()
+    assert len(load.backend_pids) == len(load.worker_pids), load.describe()
+    rt.assert_static(fixture, [], absent_codes=["PGF001", "PGF002", "PGF003"])
