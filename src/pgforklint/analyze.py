@@ -70,6 +70,7 @@ class LintResult:
     suppressed: int = 0
     files: int = 0
     model: DeploymentModel | None = None
+    project: Project | None = None  # the files read, for fixers (pgforklint.fix)
 
 
 def run_rules(model: DeploymentModel) -> list[Diagnostic]:
@@ -109,7 +110,7 @@ def lint_project(root: Path, config: Config, only_files: set[str] | None = None)
     except ValueError:
         base_prefix = ""
     per_file = PerFileIgnores(config.per_file_ignores, "" if base_prefix == "." else base_prefix)
-    result = LintResult(root=root, files=len(discovery.files), model=model)
+    result = LintResult(root=root, files=len(discovery.files), model=model, project=project)
     for diagnostic in _dedupe(found):
         if diagnostic.code not in chosen or per_file.ignores(diagnostic):
             continue

@@ -44,6 +44,14 @@ class Related:
 
 
 @dataclass(frozen=True)
+class FixInfo:
+    """A fix `pgforklint --fix` can apply: `applicability` is "safe" or "unsafe" (needs --unsafe-fixes)."""
+
+    applicability: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     location: Location
@@ -53,6 +61,8 @@ class Diagnostic:
     # A semantic key (process type, engine, setting) for fingerprints that survive line shifts.
     key: str = ""
     severity_override: Severity | None = field(default=None, compare=False)
+    # Set by `pgforklint.fix.annotate` when a fix exists for this finding.
+    fix: FixInfo | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
