@@ -55,22 +55,45 @@ def lint_parser() -> argparse.ArgumentParser:
 
 
 def _choose_format(requested: str | None) -> str:
+    """--format, else $PGFORKLINT_FORMAT, else github under GitHub Actions, else text."""
     if requested:
         return requested
-    env_format = os.environ.get("PGFORKLINT_FORMAT")
-    if env_format in FORMATS:
-        return env_format
+    env_format = os.environ.get("PGFORKLINT_FORMAT", "").strip()
+    if env_format:
+        if env_format.lower() not in FORMATS:
+            raise PgforklintError(f"PGFORKLINT_FORMAT={env_format!r}: expected one of {', '.join(FORMATS)}")
+        return env_format.lower()
     if os.environ.get("GITHUB_ACTIONS") == "true":
         return "github"
     return "text"
 
 
 def _use_colour(stream) -> bool:
-    if "NO_COLOR" in os.environ:
+    """ANSI colour only on a terminal; never when NO_COLOR is set to a non-empty value (no-color.org)."""
+    if os.environ.get("NO_COLOR", ""):
         return False
-    if os.environ.get("FORCE_COLOR"):
+    if os.environ.get("FORCE_COLOR", ""):
         return True
-    return hasattr(stream, "isatty") and stream.isatty()
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _write_step_summary(diagnostics, suppressed: int) -> bool:
+    """Append the full findings table to $GITHUB_STEP_SUMMARY when it is set; a failure is a warning."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY", "")
+    if not target:
+        return False
+    from pgforklint.report import github
+
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(github.step_summary(diagnostics, suppressed))
+    except OSError as exc:
+        sys.stderr.write(f"pgforklint: warning: cannot write GITHUB_STEP_SUMMARY {target}: {exc.strerror or exc}\n")
+        return False
+    return True
 
 
 def _load_config(args, start: Path):
@@ -138,6 +161,8 @@ def run_lint(argv: list[str]) -> int:
     for path in paths:
         config = _load_config(args, path)
         fail_on = config.fail_on
+        if args.debug:
+            sys.stderr.write(f"pgforklint: debug: {path}: settings from {config.path or 'built-in defaults'}\n")
         if path.is_dir():
             result = lint_project(path, config)
         else:
@@ -145,16 +170,17 @@ def run_lint(argv: list[str]) -> int:
             result = lint_project(root, config, only_files={path.resolve().relative_to(root).as_posix()})
         suppressed += result.suppressed
         diagnostics.extend(relocate(d, result.root) for d in result.diagnostics)
-    diagnostics.sort(key=lambda d: d.sort_key())
+    diagnostics = sorted(set(diagnostics), key=lambda d: d.sort_key())
     out = sys.stdout
     if args.statistics:
-        out.write(text.statistics(diagnostics))
+        out.write(json_format.statistics(diagnostics) if output_format == "json" else text.statistics(diagnostics))
     elif output_format == "json":
         out.write(json_format.render(diagnostics))
     elif output_format == "github":
         from pgforklint.report import github
 
-        out.write(github.render(diagnostics))
+        written = _write_step_summary(diagnostics, suppressed)
+        out.write(github.render(diagnostics, summary_written=written))
     elif output_format == "sarif":
         from pgforklint.report import sarif
 
@@ -181,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     except PgforklintError as exc:
         sys.stderr.write(f"pgforklint: error: {exc}\n")
         return EXIT_ERROR
+    except SystemExit as exc:  # argparse's --help and --version
+        code = exc.code
+        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_ERROR)
     except KeyboardInterrupt:
         sys.stderr.write("pgforklint: interrupted\n")
         return EXIT_ERROR

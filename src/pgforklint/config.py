@@ -1,16 +1,21 @@
-"""`[tool.pgforklint]` in pyproject.toml or `.pgforklint.toml`: found from the linted path upwards.
+"""`[tool.pgforklint]` in pyproject.toml, or `.pgforklint.toml` / `pgforklint.toml` (same keys at top level).
 
-The closest file that has pgforklint settings wins (Ruff's model); `--config FILE` overrides.
-Unknown keys and wrong types are errors that name the file, the key and what was expected.
+Found from the linted path upwards, stopping at the repository top: the closest file that has
+pgforklint settings wins (Ruff's model, no merging); a `pyproject.toml` without `[tool.pgforklint]` is
+skipped; `--config FILE` overrides. Unknown keys, wrong types and unparseable files are errors: one
+line naming the file, the key and what was expected (exit 2).
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pgforklint.diagnostics import Severity
+from pgforklint.discover import DEFAULT_EXCLUDE
 from pgforklint.errors import ConfigError
 from pgforklint.registry import unknown_selectors
 
@@ -19,6 +24,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
+
+KEYS = (
+    "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "fail-on",
+    "respect-gitignore", "max-connections", "reserved-connections", "scale", "cache-dir",
+)
+
 
 @dataclass
 class Config:
@@ -26,14 +38,15 @@ class Config:
     select: list[str] | None = None
     extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
+    # gitignore-style patterns relative to the config file's folder; `exclude` replaces the defaults
+    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
     extend_exclude: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     fail_on: Severity = Severity.WARNING
     respect_gitignore: bool = True
     max_connections: int | None = None
     reserved_connections: int | None = None
-    scale: dict[str, int] = field(default_factory=dict)
+    scale: dict[str, int] = field(default_factory=dict)  # process type -> instances
     cache_dir: str | None = None
 
     @property
@@ -41,113 +54,168 @@ class Config:
         return self.path.parent if self.path else None
 
 
-def _str_list(file: Path, key: str, value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{file}: `{key}` must be a list of strings, got {_type_name(value)}")
-    return list(value)
+def shown(file: Path) -> str:
+    """A path for messages: relative to the current directory when below it."""
+    try:
+        rel = os.path.relpath(file)
+    except ValueError:
+        return str(file)
+    return str(file) if rel.startswith("..") else rel
 
 
 def _type_name(value: object) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}.get(
-        type(value), type(value).__name__
-    )
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+             dict: "a table"}
+    return names.get(type(value), type(value).__name__)
 
 
-def _int(file: Path, key: str, value: object, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{file}: `{key}` must be an integer >= {minimum}, got {value!r}")
-    return value
+def _describe(value: object) -> str:
+    if isinstance(value, (dict, list)):
+        return _type_name(value)
+    return f"{_type_name(value)} ({value!r})" if not isinstance(value, bool) else f"a boolean ({str(value).lower()})"
 
 
-def _selectors(file: Path, key: str, value: object) -> list[str]:
-    items = _str_list(file, key, value)
-    bad = unknown_selectors(items)
-    if bad:
-        raise ConfigError(f"{file}: `{key}` names unknown rule code(s) {', '.join(bad)} (see `pgforklint --list-rules`)")
-    return items
+class _Reader:
+    def __init__(self, file: Path, table_name: str):
+        self.file = file
+        self.table_name = table_name
+
+    def error(self, key: str, expected: str, value: object = ..., note: str = "") -> ConfigError:
+        where = f"{self.table_name} " if self.table_name else ""
+        got = "" if value is ... else f", got {_describe(value)}"
+        return ConfigError(f"{shown(self.file)}: {where}`{key}`: expected {expected}{got}{note}")
+
+    def str_list(self, key: str, value: object) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, "an array of strings", value)
+        return list(value)
+
+    def selectors(self, key: str, value: object) -> list[str]:
+        items = self.str_list(key, value)
+        bad = unknown_selectors(items)
+        if bad:
+            raise self.error(key, "rule codes or prefixes such as \"PGF001\" or \"PGF\"",
+                             note=f", got unknown {', '.join(repr(b) for b in bad)} (see `pgforklint --list-rules`)")
+        return [s.strip().upper() for s in items]
+
+    def integer(self, key: str, value: object, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(key, f"an integer >= {minimum}", value)
+        return value
 
 
-def parse_settings(file: Path, table: object) -> Config:
+def parse_settings(file: Path, table: object, table_name: str = "") -> Config:
+    reader = _Reader(file, table_name)
     if not isinstance(table, dict):
-        raise ConfigError(f"{file}: [tool.pgforklint] must be a table")
+        raise ConfigError(f"{shown(file)}: `{table_name or 'settings'}`: expected a table, got {_describe(table)}")
     config = Config(path=file)
     for key, value in table.items():
         if key == "select":
-            config.select = _selectors(file, key, value)
+            config.select = reader.selectors(key, value)
         elif key == "extend-select":
-            config.extend_select = _selectors(file, key, value)
+            config.extend_select = reader.selectors(key, value)
         elif key == "ignore":
-            config.ignore = _selectors(file, key, value)
+            config.ignore = reader.selectors(key, value)
         elif key == "exclude":
-            config.exclude = _str_list(file, key, value)
+            config.exclude = reader.str_list(key, value)
         elif key == "extend-exclude":
-            config.extend_exclude = _str_list(file, key, value)
+            config.extend_exclude = reader.str_list(key, value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
-                raise ConfigError(f"{file}: `per-file-ignores` must be a table of pattern = [codes], got {_type_name(value)}")
+                raise reader.error(key, "a table of \"glob\" = [codes]", value)
             config.per_file_ignores = {
-                pattern: _selectors(file, f"per-file-ignores.{pattern}", codes) for pattern, codes in value.items()
+                pattern: reader.selectors(f"per-file-ignores.\"{pattern}\"", codes) for pattern, codes in value.items()
             }
         elif key == "fail-on":
-            if not isinstance(value, str) or value.lower() not in ("info", "warning", "error"):
-                raise ConfigError(f"{file}: `fail-on` must be one of \"info\", \"warning\", \"error\", got {value!r}")
+            if not isinstance(value, str) or value.strip().lower() not in ("info", "warning", "error"):
+                raise reader.error(key, "one of \"info\", \"warning\", \"error\"", value)
             config.fail_on = Severity.parse(value)
         elif key == "respect-gitignore":
             if not isinstance(value, bool):
-                raise ConfigError(f"{file}: `respect-gitignore` must be a boolean, got {value!r}")
+                raise reader.error(key, "a boolean (true or false)", value)
             config.respect_gitignore = value
         elif key == "max-connections":
-            config.max_connections = _int(file, key, value, minimum=1)
+            config.max_connections = reader.integer(key, value, minimum=1)
         elif key == "reserved-connections":
-            config.reserved_connections = _int(file, key, value)
+            config.reserved_connections = reader.integer(key, value, minimum=0)
         elif key == "scale":
             if not isinstance(value, dict):
-                raise ConfigError(f"{file}: `scale` must be a table of process type = instances, got {_type_name(value)}")
-            config.scale = {name: _int(file, f"scale.{name}", count) for name, count in value.items()}
+                raise reader.error(key, "a table of process type = instances, e.g. `web = 3`", value)
+            config.scale = {name: reader.integer(f"scale.{name}", count, minimum=0) for name, count in value.items()}
         elif key == "cache-dir":
-            if not isinstance(value, str):
-                raise ConfigError(f"{file}: `cache-dir` must be a string, got {value!r}")
+            if not isinstance(value, str) or not value.strip():
+                raise reader.error(key, "a folder path (a non-empty string)", value)
             config.cache_dir = value
         else:
-            raise ConfigError(f"{file}: unknown key `{key}` in pgforklint settings")
+            raise reader.error(key, f"one of the known keys ({', '.join(KEYS)})", note=_unknown_key_note(key, table_name))
     return config
 
 
-def _load_table(file: Path) -> object | None:
+def _unknown_key_note(key: str, table_name: str) -> str:
+    note = ": unknown key"
+    dashed = key.replace("_", "-").lower()
+    if dashed in KEYS:
+        return f"{note} (did you mean `{dashed}`?)"
+    close = difflib.get_close_matches(dashed, KEYS, n=1)
+    if close:
+        return f"{note} (did you mean `{close[0]}`?)"
+    if key == "tool" and not table_name:
+        return f"{note} (in this file the settings go at top level, without [tool.pgforklint])"
+    return note
+
+
+def _load_toml(file: Path) -> dict:
     try:
-        data = tomllib.loads(file.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{file}: not valid UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
+        with open(file, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
-    if file.name == "pyproject.toml":
-        tool = data.get("tool", {})
-        return tool.get("pgforklint") if isinstance(tool, dict) else None
-    return data
+        raise ConfigError(f"{shown(file)}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{shown(file)}: not valid UTF-8 (line {line}); TOML files must be UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{shown(file)}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{shown(file)}: invalid TOML: nested too deeply") from None
+
+
+def _settings_table(file: Path) -> tuple[object | None, str]:
+    """The pgforklint settings of a file (None when a pyproject.toml has none) and how to name them."""
+    data = _load_toml(file)
+    if file.name != "pyproject.toml":
+        return data, ""
+    tool = data.get("tool")
+    if tool is None:
+        return None, "[tool.pgforklint]"
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{shown(file)}: `tool`: expected a table, got {_describe(tool)}")
+    return tool.get("pgforklint"), "[tool.pgforklint]"
 
 
 def load_config_file(file: Path) -> Config:
-    table = _load_table(file)
+    """Settings from one file given with `--config`: a pyproject.toml without the table gives the defaults."""
+    table, name = _settings_table(file)
     if table is None:
-        if file.name == "pyproject.toml":
-            return Config(path=file)
-        raise ConfigError(f"{file}: no pgforklint settings")
-    return parse_settings(file, table)
+        return Config(path=file)
+    return parse_settings(file, table, name)
 
 
 def find_config(start: Path) -> Config:
-    """The closest `.pgforklint.toml`, or `pyproject.toml` with a [tool.pgforklint] table, from `start` upwards."""
+    """The closest `.pgforklint.toml`, `pgforklint.toml`, or `pyproject.toml` with `[tool.pgforklint]`,
+    from `start` upwards to the repository top (or the filesystem root outside a repository)."""
     start = start.resolve()
     directory = start if start.is_dir() else start.parent
     for folder in (directory, *directory.parents):
-        for name in (".pgforklint.toml", "pgforklint.toml", "pyproject.toml"):
+        for name in CONFIG_NAMES:
             candidate = folder / name
             if candidate.is_file():
-                table = _load_table(candidate)
+                table, table_name = _settings_table(candidate)
                 if table is not None:
-                    return parse_settings(candidate, table)
+                    return parse_settings(candidate, table, table_name)
         if (folder / ".git").exists():
             break
     return Config()

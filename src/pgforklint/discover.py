@@ -1,7 +1,12 @@
 """Walk the project tree and classify the files that matter.
 
-Respects `.gitignore` (pathspec's git semantics) and `exclude`, skips VCS folders, virtualenvs,
-`node_modules` and build output, never leaves the tree through a symlink and never loops.
+Respects `.gitignore` (git's semantics through pathspec: nested files, negation, the ancestors up to the
+repository top, `.git/info/exclude`) and `exclude`/`extend-exclude`, always skips VCS folders and
+virtualenvs, never leaves the tree through a symlink and never loops.
+
+What cannot be listed or read at this stage is recorded in `Discovery.problems` (it becomes PGF100),
+except things that are normal in a checkout and not evidence of a broken analysis (symlinks that leave
+the tree, for files that are not deployment entry points); those go to `Discovery.skipped`.
 """
 
 from __future__ import annotations
@@ -14,11 +19,18 @@ from pathlib import Path
 
 import pathspec
 
-SKIP_DIRS = {
-    ".git", ".hg", ".svn", ".bzr", "node_modules", "__pycache__", ".tox", ".nox", ".venv", "venv",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".eggs", "build", "dist", "site-packages",
-    ".pgforklint_cache", ".idea", ".vscode",
-}
+# Never project code, whatever `exclude` says.
+ALWAYS_SKIP_DIRS = {".git", ".hg", ".svn", ".bzr", "_darcs", ".jj"}
+
+# The default `exclude` (gitignore patterns, matched at any depth). Setting `exclude` replaces it,
+# `extend-exclude` adds to it (Ruff's semantics).
+DEFAULT_EXCLUDE = [
+    "node_modules/", "__pycache__/", ".tox/", ".nox/", ".venv/", "venv/", ".mypy_cache/", ".pytest_cache/",
+    ".ruff_cache/", ".hypothesis/", ".eggs/", "*.egg-info/", "build/", "dist/", "site-packages/",
+    ".pgforklint_cache/", ".idea/", ".vscode/", ".direnv/", "__pypackages__/",
+]
+# Kept for callers that used the old name: the folder names of DEFAULT_EXCLUDE plus the VCS folders.
+SKIP_DIRS = ALWAYS_SKIP_DIRS | {p.rstrip("/") for p in DEFAULT_EXCLUDE if "*" not in p}
 
 # Files larger than this are not parsed; one that matters becomes PGF100.
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -59,8 +71,10 @@ class SourceFile:
 class Discovery:
     root: Path
     files: list[SourceFile] = field(default_factory=list)
-    # (relative path, reason) for files that could not be listed or read at this stage
+    # (relative path, reason) for files that matter and could not be listed or read at this stage: PGF100
     problems: list[tuple[str, str]] = field(default_factory=list)
+    # (relative path, reason) for entries deliberately not followed (shown with --debug, never an error)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def by_kind(self, *kinds: FileKind) -> list[SourceFile]:
         return [f for f in self.files if f.kind in kinds]
@@ -113,75 +127,197 @@ def classify(name: str) -> FileKind | None:
     return None
 
 
+def is_entry_point(name: str, kind: FileKind) -> bool:
+    """A file that always matters when present (a launch command or server/database configuration).
+
+    Discovery reports these as PGF100 when they exist but cannot be followed (a dangling symlink, a link
+    out of the tree, a FIFO); other files are only read when the analysis reaches them.
+    """
+    lower = name.lower()
+    if kind in (FileKind.PROCFILE, FileKind.APP_JSON, FileKind.COMPOSE, FileKind.POSTGRESQL_CONF):
+        return True
+    if lower in ("gunicorn.conf.py", "gunicorn_config.py", "gunicorn.py", "pyproject.toml", "newrelic.ini",
+                 "pgbouncer.ini", "celeryconfig.py", "settings.py", "wsgi.py", "asgi.py"):
+        return True
+    return "uwsgi" in lower and kind in (FileKind.INI, FileKind.YAML, FileKind.XML, FileKind.JSON)
+
+
 def _is_virtualenv(directory: Path) -> bool:
-    return (directory / "pyvenv.cfg").is_file() or (directory / "conda-meta").is_dir()
+    try:
+        return (directory / "pyvenv.cfg").is_file() or (directory / "conda-meta").is_dir()
+    except OSError:
+        return False
 
 
-class _IgnoreRules:
-    """Stacked .gitignore files plus `exclude` patterns, evaluated on root-relative paths."""
+def git_top(start: Path) -> Path | None:
+    """The working-tree top of the git repository containing `start` (a resolved directory), if any."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _git_dir(top: Path) -> Path | None:
+    dot_git = top / ".git"
+    if dot_git.is_dir():
+        return dot_git
+    try:  # a worktree or submodule: `.git` is a file "gitdir: <path>"
+        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if text.startswith("gitdir:"):
+        target = Path(text[len("gitdir:"):].strip())
+        return target if target.is_absolute() else (top / target)
+    return None
+
+
+class _Spec:
+    """One gitignore-style pattern file. Paths are root-relative; `strip` is the in-tree folder the file
+    lives in (its patterns only apply below it), `prepend` the path from an ancestor folder to the root."""
+
+    __slots__ = ("strip", "prepend", "spec")
+
+    def __init__(self, spec: pathspec.PathSpec, strip: str = "", prepend: str = ""):
+        self.spec, self.strip, self.prepend = spec, strip, prepend
+
+    def check(self, rel: str) -> bool | None:
+        if self.strip:
+            if not rel.startswith(self.strip + "/"):
+                return None
+            rel = rel[len(self.strip) + 1:]
+        return self.spec.check_file(self.prepend + rel).include
+
+
+def _read_patterns(file: Path) -> list[str] | None:
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES)
+    except OSError:
+        return None
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def _placement(base: Path, root: Path) -> tuple[str, str] | None:
+    """(strip, prepend) for patterns anchored at `base`, evaluated on `root`-relative paths; None when the
+    two folders are unrelated."""
+    try:
+        inside = base.relative_to(root).as_posix()
+        return ("" if inside == "." else inside, "")
+    except ValueError:
+        pass
+    try:
+        above = root.relative_to(base).as_posix()
+        return ("", "" if above == "." else above + "/")
+    except ValueError:
+        return None  # unrelated folders: the patterns cannot apply to this tree
+
+
+class IgnoreRules:
+    """`exclude` patterns (any match excludes) and .gitignore files (git's precedence: the deepest file
+    and the last matching line win, `!pattern` re-includes)."""
 
     def __init__(self, root: Path, excludes: list[tuple[Path, list[str]]], respect_gitignore: bool):
         self.root = root
         self.respect_gitignore = respect_gitignore
-        self.specs: list[tuple[str, pathspec.PathSpec]] = []  # (directory prefix relative to root, spec)
+        self.excludes: list[_Spec] = []
         for base, patterns in excludes:
-            if patterns:
-                try:
-                    prefix = base.resolve().relative_to(root).as_posix()
-                except ValueError:
-                    prefix = ""
-                self.specs.append(("" if prefix == "." else prefix, pathspec.GitIgnoreSpec.from_lines(patterns)))
+            if not patterns:
+                continue
+            # A config file outside the tree (`--config /elsewhere/x.toml`): its patterns apply from the root.
+            placement = _placement(Path(base).resolve(), root) or ("", "")
+            self.excludes.append(_Spec(pathspec.GitIgnoreSpec.from_lines(patterns), *placement))
+        self.gitignores: list[_Spec] = []  # shallow first
         if respect_gitignore:
-            info_exclude = root / ".git" / "info" / "exclude"
-            if info_exclude.is_file():
-                self._add_file("", info_exclude)
+            self._load_ancestors()
 
-    def _add_file(self, prefix: str, file: Path) -> None:
-        try:
-            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
+    def _add(self, file: Path, strip: str = "", prepend: str = "") -> None:
+        lines = _read_patterns(file)
+        if lines:
+            self.gitignores.append(_Spec(pathspec.GitIgnoreSpec.from_lines(lines), strip, prepend))
+
+    def _load_ancestors(self) -> None:
+        top = git_top(self.root)
+        if top is None:
             return
-        self.specs.append((prefix, pathspec.GitIgnoreSpec.from_lines(lines)))
+        git_dir = _git_dir(top)
+        if git_dir is not None:
+            placement = _placement(top, self.root)
+            if placement is not None:
+                self._add(git_dir / "info" / "exclude", *placement)
+        # .gitignore files of the folders between the repository top and the root (the root's own
+        # file is read when the walk enters it).
+        if top != self.root:
+            for folder in reversed(self.root.parents):
+                if folder == top or top in folder.parents:
+                    placement = _placement(folder, self.root)
+                    if placement is not None:
+                        self._add(folder / ".gitignore", *placement)
 
     def enter_directory(self, prefix: str, directory: Path) -> None:
         if self.respect_gitignore:
             gitignore = directory / ".gitignore"
             if gitignore.is_file():
-                self._add_file(prefix, gitignore)
+                self._add(gitignore, prefix)
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
-        for prefix, spec in self.specs:
-            if prefix:
-                if not rel.startswith(prefix + "/"):
-                    continue
-                sub = rel[len(prefix) + 1 :]
-            else:
-                sub = rel
-            if spec.match_file(sub + "/" if is_dir else sub):
+        path = rel + "/" if is_dir else rel
+        for spec in self.excludes:
+            if spec.check(path):
                 return True
-        return False
+        verdict = None
+        for spec in self.gitignores:
+            include = spec.check(path)
+            if include is not None:
+                verdict = include
+        return bool(verdict)
 
 
-def discover(root: Path, exclude: list[tuple[Path, list[str]]] = (), respect_gitignore: bool = True) -> Discovery:
-    """List and classify the files under `root` (a directory), deterministically sorted."""
+def _kind_of_special(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    return "not a regular file"
+
+
+def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, respect_gitignore: bool = True) -> Discovery:
+    """List and classify the files under `root` (a directory), deterministically sorted.
+
+    `exclude` is a list of (base folder, gitignore-style patterns); None means the default excludes
+    anchored at the root.
+    """
     root = root.resolve()
+    if exclude is None:
+        exclude = [(root, DEFAULT_EXCLUDE)]
     result = Discovery(root=root)
-    rules = _IgnoreRules(root, list(exclude), respect_gitignore)
+    rules = IgnoreRules(root, list(exclude), respect_gitignore)
     seen_dirs: set[tuple[int, int]] = set()
+
+    def problem_or_skip(rel: str, name: str, reason: str) -> None:
+        kind = classify(name)
+        if kind is None:
+            return
+        if is_entry_point(name, kind):
+            result.problems.append((rel, reason))
+        else:
+            result.skipped.append((rel, reason))
 
     def walk(directory: Path, prefix: str) -> None:
         try:
             st = directory.stat()
         except OSError as exc:
-            result.problems.append((prefix or ".", f"cannot list directory: {exc.strerror}"))
+            result.problems.append((prefix or ".", f"cannot list directory: {exc.strerror or exc}"))
             return
         key = (st.st_dev, st.st_ino)
         if key in seen_dirs:
-            return
+            return  # reached again through a symlink: a loop or an alias, already walked
         seen_dirs.add(key)
         rules.enter_directory(prefix, directory)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            with os.scandir(directory) as iterator:
+                entries = sorted(iterator, key=lambda e: e.name)
         except OSError as exc:
             result.problems.append((prefix or ".", f"cannot list directory: {exc.strerror or exc}"))
             return
@@ -190,21 +326,28 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] = (), respect_git
             try:
                 is_link = entry.is_symlink()
                 if is_link:
-                    target = Path(entry.path).resolve()
+                    try:
+                        target = Path(entry.path).resolve(strict=True)
+                    except (OSError, RuntimeError):
+                        problem_or_skip(rel, entry.name, "dangling or looping symbolic link; not followed")
+                        continue
                     if target != root and root not in target.parents:
-                        continue  # never leave the tree
+                        if entry.name not in ALWAYS_SKIP_DIRS:
+                            problem_or_skip(rel, entry.name,
+                                            f"symbolic link to `{target}`, outside the project; not followed")
+                        continue
                     st_entry = target.stat()
                 else:
                     st_entry = entry.stat(follow_symlinks=False)
-            except (OSError, RuntimeError):
-                continue  # dangling link or a loop: nothing to read
+            except OSError as exc:
+                problem_or_skip(rel, entry.name, f"cannot stat: {exc.strerror or exc}")
+                continue
             if stat.S_ISDIR(st_entry.st_mode):
-                if entry.name in SKIP_DIRS or entry.name.endswith(".egg-info"):
-                    continue
-                if rules.ignored(rel, True):
+                if entry.name in ALWAYS_SKIP_DIRS or rules.ignored(rel, True):
                     continue
                 child = Path(entry.path)
                 if _is_virtualenv(child):
+                    result.skipped.append((rel, "virtualenv"))
                     continue
                 walk(child, rel)
             elif stat.S_ISREG(st_entry.st_mode):
@@ -212,7 +355,14 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] = (), respect_git
                 if kind is None or rules.ignored(rel, False):
                     continue
                 result.files.append(SourceFile(Path(entry.path), rel, kind, st_entry.st_size))
+            else:
+                kind = classify(entry.name)
+                if kind is not None and not rules.ignored(rel, False):
+                    # Never opened: reading a FIFO would block forever.
+                    result.problems.append((rel, f"{_kind_of_special(st_entry.st_mode)}, not a regular file; not read"))
 
     walk(root, "")
     result.files.sort(key=lambda f: f.rel)
+    result.problems.sort()
+    result.skipped.sort()
     return result

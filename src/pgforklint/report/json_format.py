@@ -34,3 +34,15 @@ def fingerprint(d: Diagnostic) -> str:
 
 def render(diagnostics: list[Diagnostic]) -> str:
     return json.dumps({"version": 1, "diagnostics": [as_dict(d) for d in diagnostics]}, indent=2, sort_keys=False) + "\n"
+
+
+def statistics(diagnostics: list[Diagnostic]) -> str:
+    """`--statistics --format json`: one object per rule, most frequent first."""
+    from collections import Counter
+
+    counts = Counter(d.code for d in diagnostics)
+    rows = []
+    for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        sample = next(d for d in diagnostics if d.code == code)
+        rows.append({"code": code, "name": sample.name, "severity": sample.severity.label, "count": count})
+    return json.dumps({"version": 1, "statistics": rows}, indent=2) + "\n"

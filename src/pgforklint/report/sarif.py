@@ -4,15 +4,22 @@ stable partialFingerprints, and a complete document even with no results."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+from urllib.parse import quote
 
 from pgforklint import __version__
 from pgforklint.diagnostics import Diagnostic, Severity
-from pgforklint.docs import help_uri, rule_doc
+from pgforklint.docs import description, help_uri, rule_doc
 from pgforklint.registry import RULES
 from pgforklint.report.json_format import fingerprint
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def _clip(text: str, limit: int = 1024) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
 def _rule(code: str) -> dict:
@@ -21,13 +28,27 @@ def _rule(code: str) -> dict:
     return {
         "id": code,
         "name": info.name,
-        "shortDescription": {"text": info.summary[:1024]},
-        "fullDescription": {"text": info.summary[:1024]},
+        "shortDescription": {"text": _clip(info.summary)},
+        "fullDescription": {"text": _clip(description(code, info.summary))},
         "help": {"text": doc, "markdown": doc},
         "helpUri": help_uri(code),
         "defaultConfiguration": {"level": _LEVEL[info.severity]},
         "properties": {"tags": ["postgresql", "reliability"], "precision": "high"},
     }
+
+
+def artifact_location(path: str, cwd: Path | None = None) -> dict:
+    """A relative, percent-encoded URI against %SRCROOT% (the current directory); a path that leaves the
+    current directory becomes an absolute file URI, which code scanning relativises against the checkout."""
+    if path.startswith("../") or path == ".." or os.path.isabs(path):
+        absolute = Path(os.path.normpath((cwd or Path.cwd()) / path))
+        return {"uri": absolute.as_uri()}
+    return {"uri": quote(path, safe="/"), "uriBaseId": "%SRCROOT%"}
+
+
+def _srcroot(cwd: Path | None = None) -> str:
+    uri = (cwd or Path.cwd()).resolve().as_uri()
+    return uri if uri.endswith("/") else uri + "/"
 
 
 def _region(line: int, column: int, end_line: int | None, end_column: int | None) -> dict:
@@ -39,7 +60,7 @@ def _region(line: int, column: int, end_line: int | None, end_column: int | None
     return region
 
 
-def render(diagnostics: list[Diagnostic]) -> str:
+def render(diagnostics: list[Diagnostic], cwd: Path | None = None) -> str:
     codes = sorted({d.code for d in diagnostics} | set(RULES))
     index = {code: i for i, code in enumerate(codes)}
     results = []
@@ -51,7 +72,7 @@ def render(diagnostics: list[Diagnostic]) -> str:
             "level": _LEVEL[d.severity],
             "message": {"text": d.message},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": loc.path, "uriBaseId": "%SRCROOT%"},
+                "artifactLocation": artifact_location(loc.path, cwd),
                 "region": _region(loc.line, loc.column, loc.end_line, loc.end_column),
             }}],
             "partialFingerprints": {"pgforklint/v1": fingerprint(d)},
@@ -59,7 +80,7 @@ def render(diagnostics: list[Diagnostic]) -> str:
         if d.related:
             result["relatedLocations"] = [
                 {"id": i, "message": {"text": r.message}, "physicalLocation": {
-                    "artifactLocation": {"uri": r.location.path, "uriBaseId": "%SRCROOT%"},
+                    "artifactLocation": artifact_location(r.location.path, cwd),
                     "region": {"startLine": max(1, r.location.line)}}}
                 for i, r in enumerate(d.related, start=1)
             ]
@@ -77,7 +98,7 @@ def render(diagnostics: list[Diagnostic]) -> str:
             }},
             "automationDetails": {"id": "pgforklint/"},
             "columnKind": "unicodeCodePoints",
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": _srcroot(cwd)}},
             "invocations": [{"executionSuccessful": True}],
             "results": results,
         }],
