@@ -2,7 +2,9 @@
 
 Respects `.gitignore` (git's semantics through pathspec: nested files, negation, the ancestors up to the
 repository top, `.git/info/exclude`) and `exclude`/`extend-exclude`, always skips VCS folders and
-virtualenvs, never leaves the tree through a symlink and never loops.
+virtualenvs, never leaves the tree through a symlink and never loops (symlinked folders are not
+descended into: their target is either outside the tree or walked at its real path; symlinked files
+inside the tree are listed under their own name, e.g. `gunicorn.conf.py -> deploy/gunicorn.py`).
 
 What cannot be listed or read at this stage is recorded in `Discovery.problems` (it becomes PGF100),
 except things that are normal in a checkout and not evidence of a broken analysis (symlinks that leave
@@ -88,6 +90,16 @@ class Discovery:
             index = {f.rel: f for f in self.files}
             self._rel_index = index
         return index
+
+
+def _printable(name: str) -> str:
+    """A file name that is not valid UTF-8 (surrogate-escaped by the OS layer), shown as `caf\\xe9`: reports must
+    be printable; the file itself is opened through its real path."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name
 
 
 def classify(name: str) -> FileKind | None:
@@ -322,7 +334,7 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
             result.problems.append((prefix or ".", f"cannot list directory: {exc.strerror or exc}"))
             return
         for entry in entries:
-            rel = f"{prefix}/{entry.name}" if prefix else entry.name
+            rel = f"{prefix}/{_printable(entry.name)}" if prefix else _printable(entry.name)
             try:
                 is_link = entry.is_symlink()
                 if is_link:
@@ -344,6 +356,11 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
                 continue
             if stat.S_ISDIR(st_entry.st_mode):
                 if entry.name in ALWAYS_SKIP_DIRS or rules.ignored(rel, True):
+                    continue
+                if is_link:
+                    # Its target is inside the tree and is walked under its real path; walking the alias
+                    # too would list every file twice (and a link to an ancestor would loop).
+                    result.skipped.append((rel, "symbolic link to a folder inside the project; walked at its real path"))
                     continue
                 child = Path(entry.path)
                 if _is_virtualenv(child):

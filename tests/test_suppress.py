@@ -1,0 +1,112 @@
+"""Suppression comments and per-file-ignores."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pgforklint.analyze import lint_project
+from pgforklint.config import Config
+from pgforklint.diagnostics import Diagnostic, Location
+from pgforklint.suppress import PerFileIgnores, is_suppressed, line_suppresses
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def diag(path: str, line: int, code: str = "PGF001") -> Diagnostic:
+    return Diagnostic(code, Location(path, line, 1), "message")
+
+
+@pytest.mark.parametrize("line, python, expected", [
+    ("x = 1  # pgforklint: ignore[PGF001]", False, True),
+    ("x = 1  # pgforklint: ignore[PGF002, PGF001]", False, True),
+    ("x = 1  #pgforklint:ignore[pgf001]", False, True),
+    ("x = 1  # PGFORKLINT: IGNORE[PGF001,]", False, True),
+    ("x = 1  # pgforklint: ignore[PGF002]", False, False),
+    ("x = 1  # pgforklint: ignore[PGF00]", False, False),  # codes in full, no prefixes
+    ("x = 1  # pgforklint: ignore", False, False),  # no blanket form
+    ("x = 1  # pgforklint: ignore[]", False, False),
+    ("x = 1  # noqa: PGF001", True, True),
+    ("x = 1  # noqa:PGF001,E501", True, True),
+    ("x = 1  # noqa: E501 PGF001", True, True),
+    ("x = 1  # NOQA: pgf001", True, True),
+    ("x = 1  # noqa: PGF001", False, False),  # noqa is Python-only
+    ("x = 1  # noqa", True, False),  # a bare noqa is for other tools
+    ("x = 1  # noqa: E501", True, False),
+    ("x = 1  # noqa: F401 because PGF001 is fine", True, False),  # codes end at the first non-code word
+    ("x = 1", True, False),
+])
+def test_line_suppresses(line, python, expected):
+    assert line_suppresses(line, "PGF001", python) is expected
+
+
+def test_reported_line_or_comment_block_above():
+    lines = [
+        "import x",
+        "# pgforklint: ignore[PGF001]",
+        "# the warm-up query is harmless here: the pool is disposed below",
+        "engine.connect()",
+        "engine.connect()",
+        "",
+        "# pgforklint: ignore[PGF001]",
+        "",
+        "engine.connect()",
+    ]
+    assert is_suppressed(diag("app.py", 4), lines)
+    assert not is_suppressed(diag("app.py", 5), lines)  # the comment covers the next code line only
+    assert not is_suppressed(diag("app.py", 9), lines)  # a blank line breaks the block
+    assert not is_suppressed(diag("app.py", 4, "PGF002"), lines)
+    assert not is_suppressed(diag("app.py", 99), lines)
+    assert not is_suppressed(diag("app.py", 1), [])
+
+
+def test_noqa_on_the_line_above_does_not_count():
+    lines = ["# noqa: PGF001", "engine.connect()"]
+    assert not is_suppressed(diag("app.py", 2), lines)
+
+
+@pytest.mark.parametrize("path, lines, line", [
+    ("Procfile", ["web: gunicorn --preload app:app  # pgforklint: ignore[PGF001]"], 1),
+    ("docker-compose.yml", ["services:", "  web:", "    # pgforklint: ignore[PGF001]", "    command: gunicorn"], 4),
+    ("uwsgi.ini", ["[uwsgi]", "master = true  # pgforklint: ignore[PGF001]"], 2),
+    ("pyproject.toml", ["# pgforklint: ignore[PGF001]", "x = 1"], 2),
+    (".env", ["WEB_CONCURRENCY=8 # pgforklint: ignore[PGF001]"], 1),
+    ("Dockerfile", ["# pgforklint: ignore[PGF001]", "CMD gunicorn --preload app:app"], 2),
+])
+def test_every_hash_comment_format(path, lines, line):
+    assert is_suppressed(diag(path, line), lines)
+
+
+def test_json_has_no_comments():
+    assert not is_suppressed(diag("app.json", 1), ['{"formation": "# pgforklint: ignore[PGF001]"}'])
+
+
+def test_per_file_ignores():
+    ignores = PerFileIgnores({"tests/**": ["PGF0"], "Procfile.dev": ["PGF004"], "legacy/*.py": ["ALL"]})
+    assert ignores.ignores(diag("tests/unit/test_x.py", 1, "PGF001"))
+    assert not ignores.ignores(diag("tests/unit/test_x.py", 1, "PGF100"))
+    assert ignores.ignores(diag("Procfile.dev", 1, "PGF004"))
+    assert not ignores.ignores(diag("Procfile", 1, "PGF004"))
+    assert ignores.ignores(diag("legacy/old.py", 1, "PGF100"))
+    nested = PerFileIgnores({"app/*.py": ["PGF001"]}, base_prefix="svc")
+    assert nested.ignores(diag("svc/app/db.py", 1))
+    assert not nested.ignores(diag("app/db.py", 1))
+
+
+def test_end_to_end_with_a_fixture(tmp_path):
+    root = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "gunicorn_warmup_query", root)
+    before = lint_project(root, Config())
+    [finding] = [d for d in before.diagnostics if d.code == "PGF001"]
+    source = root / finding.location.path
+    lines = source.read_text(encoding="utf-8").splitlines()
+    lines[finding.location.line - 1] += "  # noqa: PGF001"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    after = lint_project(root, Config())
+    assert not [d for d in after.diagnostics if d.code == "PGF001"]
+    assert after.suppressed == before.suppressed + 1
+    lines[finding.location.line - 1] = lines[finding.location.line - 1].replace("# noqa: PGF001", "# noqa: PGF002")
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert [d for d in lint_project(root, Config()).diagnostics if d.code == "PGF001"]
