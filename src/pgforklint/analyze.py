@@ -59,7 +59,10 @@ def build_model(project: Project) -> DeploymentModel:
     model = DeploymentModel(root=str(project.root))
     launches = all_launches(project)
     for adapter in ADAPTERS:
-        adapter(project, launches, model)
+        try:
+            adapter(project, launches, model)
+        except RecursionError:  # input nested deeper than an adapter can follow: PGF100, never a crash
+            project.report_too_deep()
     return model
 
 

@@ -13,7 +13,7 @@ from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import Discovery, FileKind, SourceFile
 from pgforklint.errors import ReadError
 from pgforklint.read import structured
-from pgforklint.read.python import PythonSource, read_python
+from pgforklint.read.python import PythonSource, deepest_node, read_python, read_python_text
 from pgforklint.read.text import read_text
 
 # Analysis bounds: reaching one is reported, never silent.
@@ -53,11 +53,67 @@ class Project:
                 "PGF100", Location(rel, line, column), f"cannot analyse `{rel}`: {reason}", key=f"{rel}"
             )
 
+    def report_too_deep(self, rel: str | None = None) -> None:
+        """The analysis ran out of recursion depth (code nested deeper than the walk can follow).
+
+        Blames `rel` when known, else the most deeply nested Python file read so far, at the line of
+        its deepest expression. Findings made before that point are kept.
+        """
+        candidates = []
+        for (path, flavour), value in list(self._cache.items()):
+            if flavour == "python" and isinstance(value, PythonSource) and (rel is None or path == rel):
+                depth, line = deepest_node(value.tree)
+                candidates.append((depth, path, line))
+        if not candidates:
+            if rel is not None:
+                self.report_unreadable(rel, "nested too deeply to analyse; findings in this file may be missing")
+            return
+        depth, path, line = max(candidates)
+        self.report_unreadable(
+            path, f"nested too deeply to analyse (about {depth} levels at line {line}); findings in this file may be missing",
+            line,
+        )
+
     def python(self, rel: str) -> PythonSource | None:
         return self._read(rel, "python", read_python)
 
     def text(self, rel: str) -> str | None:
+        """The file's text. Python sources honour their PEP 263 encoding cookie (and BOM)."""
+        source = self.discovery.get(rel)
+        if source is not None and source.kind is FileKind.PYTHON:
+            return self._read(rel, "text", read_python_text)
         return self._read(rel, "text", read_text)
+
+    def contains(self, rel: str, *needles: bytes) -> bool:
+        """Byte-level prefilter: does the file contain one of `needles`? Never reports anything.
+
+        Use it before reading files that matter only when they mention something (every Python file
+        that might call `newrelic.agent.initialize`): a file the prefilter rules out is not read, so a
+        broken file that does not matter is not reported. Files over the size cap are scanned too, in
+        chunks, so that one which does matter is then reported by the read that follows.
+        """
+        source = self.discovery.get(rel)
+        if source is None or not needles:
+            return False
+        key = (rel, "contains:" + "\x00".join(n.hex() for n in needles))
+        if key in self._cache:
+            return self._cache[key]
+        overlap = max(len(n) for n in needles) - 1
+        found = False
+        try:
+            with open(source.path, "rb") as handle:
+                tail = b""
+                while not found:
+                    chunk = handle.read(1024 * 1024)
+                    if not chunk:
+                        break
+                    window = tail + chunk
+                    found = any(n in window for n in needles)
+                    tail = window[-overlap:] if overlap else b""
+        except OSError:
+            found = True  # cannot tell: let the real read report why
+        self._cache[key] = found
+        return found
 
     def yaml_documents(self, rel: str) -> list | None:
         return self._read(rel, "yaml", lambda p: structured.load_yaml_documents(read_text(p)))

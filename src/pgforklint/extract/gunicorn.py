@@ -278,7 +278,10 @@ def _walk(project: Project, server: Server, config_rel: str | None, roots: list[
         source = project.python(config_rel)
 
         def import_config() -> None:
-            interp.walk_body(source.tree.body, _frame(config_module))
+            try:
+                interp.walk_body(source.tree.body, _frame(config_module))
+            except RecursionError:  # nested deeper than the walk can follow: PGF100; the app is still analysed
+                project.report_too_deep(config_rel)
 
         run_phase(interp, parent, import_config)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pgforklint.errors import ReadError
-from pgforklint.read.text import read_bytes
+from pgforklint.read.text import check_conflict_markers, read_bytes
 
 
 @dataclass
@@ -35,11 +35,15 @@ def decode_python(data: bytes) -> str:
         raise ReadError(f"bad encoding declaration: {exc.msg if hasattr(exc, 'msg') else exc}") from None
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        if isinstance(exc, UnicodeDecodeError):
-            line = data[: exc.start].count(b"\n") + 1
-            raise ReadError(f"cannot decode as {encoding} (byte 0x{data[exc.start]:02x}); add a PEP 263 encoding cookie", line=line) from None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        byte = f" (byte 0x{data[exc.start]:02x})" if 0 <= exc.start < len(data) else ""
+        hint = "add a PEP 263 encoding cookie" if encoding == "utf-8" else "check the PEP 263 encoding cookie"
+        raise ReadError(f"cannot decode as {encoding}{byte}; {hint}", line=line) from None
+    except LookupError:  # a codec that is not a text encoding (`coding: rot13`, `hex`)
         raise ReadError(f"unknown encoding {encoding!r}") from None
+    except (UnicodeError, ValueError) as exc:  # codecs such as idna/punycode raise their own errors
+        raise ReadError(f"cannot decode as {encoding}: {exc}") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
@@ -58,6 +62,27 @@ def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
         raise ReadError(f"cannot parse: {exc}") from None
 
 
+def read_python_text(path: Path) -> str:
+    """The text of a Python file, decoded as Python does (PEP 263 cookie, BOM), without parsing it."""
+    text = decode_python(read_bytes(path))
+    check_conflict_markers(text)
+    return text
+
+
 def read_python(path: Path) -> PythonSource:
     text = decode_python(read_bytes(path))
+    check_conflict_markers(text)
     return PythonSource(text=text, tree=parse_python(text, str(path)))
+
+
+def deepest_node(tree: ast.AST) -> tuple[int, int]:
+    """(depth, line) of the most deeply nested node, found without recursion."""
+    best = (0, 1)
+    stack: list[tuple[ast.AST, int, int]] = [(tree, 0, 1)]
+    while stack:
+        node, depth, line = stack.pop()
+        line = getattr(node, "lineno", None) or line
+        if depth > best[0]:
+            best = (depth, line)
+        stack.extend((child, depth + 1, line) for child in ast.iter_child_nodes(node))
+    return best

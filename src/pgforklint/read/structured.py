@@ -18,6 +18,11 @@ else:  # pragma: no cover
 
 # Aliases beyond this are refused: expanding them while walking the document could blow up (billion laughs).
 MAX_YAML_ALIASES = 500
+# A document whose aliases expand to more nodes than this is refused too: a few aliases nested a few
+# levels deep (`b: [*a, *a, ...]`, `c: [*b, *b, ...]`) already expand to billions of nodes.
+MAX_YAML_EXPANDED_NODES = 200_000
+# Template engines whose syntax is not YAML (Helm/Go templates, Jinja, ERB).
+_TEMPLATE_MARKERS = ("{{", "{%", "<%")
 
 
 class LineDict(dict):
@@ -50,12 +55,65 @@ class _LineLoader(yaml.SafeLoader):
                 )
         return super().compose_node(parent, index)
 
+    def get_node(self):
+        node = super().get_node()
+        if node is not None and self._alias_count:
+            size = expanded_size(node, MAX_YAML_EXPANDED_NODES)
+            if size > MAX_YAML_EXPANDED_NODES:
+                raise yaml.YAMLError(
+                    f"aliases expand to more than {MAX_YAML_EXPANDED_NODES} nodes (line {node.start_mark.line + 1}); "
+                    "refusing to expand (billion laughs)"
+                )
+        return node
+
+
+def expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many nodes the document has once every alias is expanded (capped just above `limit`).
+
+    Iterative (no recursion on deep documents); a node that contains itself counts once (the
+    constructor refuses such recursive nodes).
+    """
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            visiting.discard(key)
+            total = 1
+            for child in children:
+                total += sizes.get(id(child), 0)
+                if total > limit:
+                    break
+            sizes[key] = min(total, limit + 1)
+            continue
+        if key in sizes or key in visiting:
+            continue
+        visiting.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes and id(child) not in visiting)
+    return sizes.get(id(root), 1)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
+    # Keys written in this mapping: a repeat among them is an error (YAML 1.2, Compose and kubectl refuse
+    # it); keys merged in with `<<: *anchor` may be overridden, that is what merging is for.
+    explicit = {id(key_node) for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge"}
     loader.flatten_mapping(node)
     result = LineDict()
     result.lines = {}
     result.line = node.start_mark.line + 1
+    written: dict[Any, int] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -64,8 +122,16 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineD
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark
             ) from None
+        line = key_node.start_mark.line + 1
+        if id(key_node) in explicit:
+            if key in written:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found duplicate key {key!r} (first at line {written[key]})", key_node.start_mark,
+                )
+            written[key] = line
         result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = key_node.start_mark.line + 1
+        result.lines[key] = line
     return result
 
 
@@ -88,11 +154,25 @@ def load_yaml_documents(text: str) -> list[Any]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         column = mark.column + 1 if mark else 1
-        raise ReadError(f"invalid YAML: {exc.problem or exc.context or 'syntax error'}", line=line, column=column) from None
+        reason = f"invalid YAML: {exc.problem or exc.context or 'syntax error'}"
+        raise ReadError(reason + _template_hint(text), line=line, column=column) from None
     except yaml.YAMLError as exc:
-        raise ReadError(f"invalid YAML: {exc}") from None
+        raise ReadError(f"invalid YAML: {exc}" + _template_hint(text)) from None
     except (RecursionError, MemoryError):
         raise ReadError("YAML too deeply nested to parse") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar its tag cannot hold: `!!int x`, `!!timestamp 2020-13-01`
+        raise ReadError(f"invalid YAML value: {_short(exc)}") from None
+
+
+def _template_hint(text: str) -> str:
+    if any(marker in text for marker in _TEMPLATE_MARKERS):
+        return " (the file contains template syntax such as `{{ ... }}`; render it first, e.g. `helm template`, and lint the output)"
+    return ""
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_toml(text: str) -> dict:
@@ -103,6 +183,8 @@ def load_toml(text: str) -> dict:
         raise ReadError(f"invalid TOML: {exc}", line=line) from None
     except RecursionError:
         raise ReadError("TOML too deeply nested to parse") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer beyond Python's digit limit
+        raise ReadError(f"invalid TOML value: {_short(exc)}") from None
 
 
 def _line_from_message(message: str) -> int:
@@ -119,6 +201,8 @@ def load_json(text: str) -> Any:
         raise ReadError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
     except RecursionError:
         raise ReadError("JSON too deeply nested to parse") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer beyond Python's digit limit
+        raise ReadError(f"invalid JSON value: {_short(exc)}") from None
 
 
 class IniFile:

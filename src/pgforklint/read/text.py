@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pgforklint.discover import MAX_FILE_BYTES
@@ -34,5 +35,21 @@ def decode_text(data: bytes) -> str:
         raise ReadError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line=line) from None
 
 
+_CONFLICT_START = re.compile(r"^<{7}(?: |$)", re.MULTILINE)
+_CONFLICT_END = re.compile(r"^>{7}(?: |$)", re.MULTILINE)
+
+
+def check_conflict_markers(text: str) -> None:
+    """An unresolved merge (`<<<<<<<` ... `>>>>>>>` at the start of lines) makes any format unreadable."""
+    if "<<<<<<<" not in text:
+        return
+    start = _CONFLICT_START.search(text)
+    if start is not None and _CONFLICT_END.search(text, start.end()):
+        line = text.count("\n", 0, start.start()) + 1 if "\n" in text else text.count("\r", 0, start.start()) + 1
+        raise ReadError("unresolved merge conflict (`<<<<<<<` marker)", line=line)
+
+
 def read_text(path: Path) -> str:
-    return decode_text(read_bytes(path))
+    text = decode_text(read_bytes(path))
+    check_conflict_markers(text)
+    return text
