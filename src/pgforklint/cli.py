@@ -49,6 +49,9 @@ def lint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--statistics", action="store_true", help="print a count per rule instead of each finding")
     parser.add_argument("--config", metavar="FILE", help="use this pyproject.toml or .pgforklint.toml")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    from pgforklint.fix.cli import add_arguments as add_fix_arguments  # --fix, --unsafe-fixes, --diff
+
+    add_fix_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     parser.add_argument("--version", action="version", version=f"pgforklint {__version__}")
     return parser
@@ -158,6 +161,7 @@ def run_lint(argv: list[str]) -> int:
     diagnostics = []
     suppressed = 0
     fail_on = Severity.WARNING
+    fix_reports = []
     for path in paths:
         config = _load_config(args, path)
         fail_on = config.fail_on
@@ -168,9 +172,15 @@ def run_lint(argv: list[str]) -> int:
         else:
             root = path.resolve().parent
             result = lint_project(root, config, only_files={path.resolve().relative_to(root).as_posix()})
+        from pgforklint.fix import cli as fix_cli
+
+        result, fix_report = fix_cli.process(args, result, config, path)
+        fix_reports.append(fix_report)
         suppressed += result.suppressed
         diagnostics.extend(relocate(d, result.root) for d in result.diagnostics)
     diagnostics = sorted(set(diagnostics), key=lambda d: d.sort_key())
+    if args.diff:
+        return fix_cli.finish_diff(fix_reports)
     out = sys.stdout
     if args.statistics:
         out.write(json_format.statistics(diagnostics) if output_format == "json" else text.statistics(diagnostics))
@@ -188,6 +198,8 @@ def run_lint(argv: list[str]) -> int:
     else:
         out.write(text.render(diagnostics, colour=_use_colour(out)))
         out.write(text.summary(diagnostics, suppressed))
+    if args.fix:
+        (out if output_format == "text" and not args.statistics else sys.stderr).write(fix_cli.summaries(fix_reports))
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if any(d.severity >= fail_on for d in diagnostics) else EXIT_OK

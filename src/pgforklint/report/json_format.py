@@ -21,6 +21,7 @@ def as_dict(d: Diagnostic) -> dict:
         "message": d.message,
         "related": [{"path": r.location.path, "line": r.location.line, "message": r.message} for r in d.related],
         "fix_hint": d.fix_hint,
+        "fix": {"applicability": d.fix.applicability, "message": d.fix.message} if d.fix is not None else None,
         "fingerprint": fingerprint(d),
     }
 

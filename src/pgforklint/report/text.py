@@ -19,7 +19,8 @@ def render(diagnostics: list[Diagnostic], colour: bool = False, show_related: bo
         if colour:
             head = f"{_BOLD}{head}{_RESET}"
             code = f"{_COLOURS[d.severity]}{code}{_RESET}"
-        lines.append(f"{head} {code} {d.message}")
+        fixable = "[*] " if d.fix is not None and d.fix.applicability == "safe" else ""  # ruff's marker: --fix fixes it
+        lines.append(f"{head} {code} {fixable}{d.message}")
         if show_related:
             for related in d.related:
                 text = f"    {related.location.path}:{related.location.line}: {related.message}"
@@ -37,6 +38,12 @@ def summary(diagnostics: list[Diagnostic], suppressed: int) -> str:
         text = f"Found {len(diagnostics)} problem{'s' if len(diagnostics) != 1 else ''} ({', '.join(parts)})."
     if suppressed:
         text += f" {suppressed} suppressed by comments."
+    safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
+    unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability != "safe")
+    if safe:
+        text += f"\n[*] {safe} fixable with `pgforklint --fix`."
+    if unsafe:
+        text += f"\n{unsafe} more fixable with `pgforklint --fix --unsafe-fixes`."
     return text + "\n"
 
 

@@ -1,0 +1,272 @@
+"""The vocabulary of fixes: edits, fixes, the planning context, and the reset recipe for one engine."""
+
+from __future__ import annotations
+
+import ast
+import enum
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from pgforklint.model import DeploymentModel, Engine, EngineKind, Server
+
+
+class Applicability(str, enum.Enum):
+    SAFE = "safe"  # keeps the program's meaning apart from the bug it fixes; applied by --fix
+    UNSAFE = "unsafe"  # changes behaviour beyond the bug (launch command, server mode); needs --unsafe-fixes
+
+
+class NoFix(Exception):
+    """No automatic fix; the message says why (shown in the finding's fix hint)."""
+
+
+@dataclass
+class Edit:
+    """One change to one file: `transform(old_text) -> new_text`. Edits compose in `order`."""
+
+    path: str  # project-relative, '/'-separated
+    transform: Callable[[str], str]
+    order: tuple = (1, 0)  # (0, -line, -column): positional edits first, bottom-up; then (1, n) structural ones
+    python: bool = True
+    description: str = ""
+
+
+@dataclass
+class Fix:
+    applicability: Applicability
+    message: str
+    edits: list[Edit] = field(default_factory=list)
+
+    @property
+    def paths(self) -> set[str]:
+        return {e.path for e in self.edits}
+
+
+@dataclass
+class ResetRecipe:
+    """How a child (or the parent) resets one engine: imports and statements, as source text.
+
+    `imports` are (module, name) pairs to import inside the hook (`from module import name`): a
+    module that is already imported when the hook runs, so the import has no side effects.
+    """
+
+    imports: list[tuple[str, str]]
+    statements: list[str]
+    parent_side: bool = False  # Django: close in the parent before the fork instead
+    defined_in: str | None = None  # module where the engine is bound (no import needed there)
+
+    def body(self, module_here: str | None = None, names_taken: set[str] = frozenset()) -> list[str]:
+        lines = []
+        for module, name in self.imports:
+            if module_here is not None and module == module_here:
+                continue
+            lines.append(f"from {module} import {name}")
+        return lines + self.statements
+
+
+class Context:
+    """What planners need: the model, the project's files, and the declared requirements."""
+
+    def __init__(self, model: DeploymentModel, root: Path, project=None):
+        self.model = model
+        self.root = Path(root)
+        self.project = project
+        self._trees: dict[str, ast.Module | None] = {}
+
+    def roots(self) -> list[str]:
+        if self.project is not None:
+            return self.project.default_module_roots()
+        roots = [""]
+        if (self.root / "src").is_dir():
+            roots.append("src")
+        return roots
+
+    def exists(self, rel: str) -> bool:
+        return (self.root / rel).is_file()
+
+    def module_file(self, module: str) -> str | None:
+        if self.project is not None:
+            return self.project.module_file(module, self.roots())
+        parts = module.split(".")
+        for root in self.roots():
+            base = "/".join(p for p in (root, *parts) if p)
+            for candidate in (base + ".py", base + "/__init__.py"):
+                if self.exists(candidate):
+                    return candidate
+        return None
+
+    def tree(self, rel: str) -> ast.Module | None:
+        if rel not in self._trees:
+            tree = None
+            source = self.project.python(rel) if self.project is not None else None
+            if source is not None:
+                tree = source.tree
+            elif self.exists(rel):
+                try:
+                    from pgforklint.read.python import parse_python, read_python
+
+                    tree = read_python(self.root / rel).tree
+                except Exception:  # noqa: BLE001 - unreadable files are PGF100 elsewhere
+                    tree = None
+            self._trees[rel] = tree
+        return self._trees[rel]
+
+    def sqlalchemy_too_old(self) -> str | None:
+        """A pinned SQLAlchemy older than 1.4.33 has no `dispose(close=False)`."""
+        if self.project is None:
+            return None
+        from pgforklint.extract.requirements import read_requirements
+
+        requirement = read_requirements(self.project).get("sqlalchemy")
+        if requirement is None or not requirement.version:
+            return None
+        numbers = [int(n) for n in re.findall(r"\d+", requirement.version)[:3]]
+        while len(numbers) < 3:
+            numbers.append(0)
+        if tuple(numbers) < (1, 4, 33):
+            return (f"SQLAlchemy {requirement.version} is pinned ({requirement.location}); `dispose(close=False)` needs "
+                    f"SQLAlchemy >= 1.4.33, so upgrade first")
+        return None
+
+
+def module_of_symbol(engine: Engine) -> tuple[str, str] | None:
+    module, _, name = engine.symbol.partition(":")
+    if not module or not name.isidentifier():
+        return None
+    return module, name
+
+
+def top_level_binding(tree: ast.Module, name: str) -> ast.stmt | None:
+    """The last top-level statement binding `name` (assignment, def, class, import)."""
+    found = None
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and statement.name == name:
+            found = statement
+        elif isinstance(statement, ast.Assign):
+            if any(isinstance(t, ast.Name) and t.id == name for t in statement.targets):
+                found = statement
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.target.id == name:
+            found = statement
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            for alias in statement.names:
+                if (alias.asname or alias.name.split(".")[0]) == name:
+                    found = statement
+    return found
+
+
+def engine_recipe(ctx: Context, server: Server, engine: Engine) -> ResetRecipe:
+    """The statements that reset `engine` after the fork (or, for Django, before it), or NoFix."""
+    if engine.kind is EngineKind.SQLALCHEMY:
+        too_old = ctx.sqlalchemy_too_old()
+        if too_old:
+            raise NoFix(too_old)
+        where = module_of_symbol(engine)
+        if where is None:
+            raise NoFix(f"the engine created at {engine.location} is not bound to a module-level name a hook can import")
+        module, name = where
+        expr = f"{name}.sync_engine" if engine.extra.get("async") else name
+        return ResetRecipe([(module, name)], [f"{expr}.dispose(close=False)"], defined_in=module)
+    if engine.kind is EngineKind.FLASK_SQLALCHEMY:
+        return _flask_sqlalchemy_recipe(ctx, server, engine)
+    if engine.kind is EngineKind.DJANGO:
+        return ResetRecipe([("django.db", "connections")], ["connections.close_all()"], parent_side=True)
+    if engine.kind in (EngineKind.PSYCOPG2_POOL, EngineKind.PSYCOPG_POOL, EngineKind.ASYNCPG_POOL):
+        raise NoFix("no automatic fix for a psycopg/asyncpg pool: an inherited pool cannot be detached without "
+                    "closing its sockets (or, for psycopg_pool, without its background threads, which do not survive "
+                    "the fork); the pool has to be created or opened in the child, which moves application code")
+    if engine.kind is EngineKind.RAW_CONNECTION:
+        raise NoFix("no automatic fix for a raw connection: it has to be opened in the child (or closed in the parent "
+                    "before the fork), which moves application code")
+    raise NoFix(f"no automatic fix for {engine.kind.value}")
+
+
+def _flask_sqlalchemy_recipe(ctx: Context, server: Server, engine: Engine) -> ResetRecipe:
+    db_module = engine.symbol.partition(":")[0]
+    tree = ctx.tree(engine.location.path)
+    db_name = None
+    if tree is not None:
+        for statement in tree.body:
+            if isinstance(statement, ast.Assign) and statement.lineno == engine.location.line \
+                    and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+                db_name = statement.targets[0].id
+    if db_name is None or top_level_binding(tree, db_name) is None or \
+            top_level_binding(tree, db_name).lineno != engine.location.line:
+        raise NoFix("the Flask-SQLAlchemy extension is not bound to a module-level name a hook can import")
+    app = server.app
+    if app is None or app.attribute is None or app.factory_call:
+        raise NoFix("Flask-SQLAlchemy's `db.engine` needs an app context, and the app is built by a factory at start-up, "
+                    "so a hook cannot name it; reset it with `with app.app_context(): db.engine.dispose(close=False)` "
+                    "where the app is available")
+    app_file = ctx.module_file(app.module)
+    if app_file is None or not _is_flask_app(ctx, app_file, app.attribute):
+        raise NoFix("cannot tell statically that the served object is the Flask app (it may be wrapped in middleware), "
+                    "so a hook cannot call `app.app_context()` on it safely")
+    app_name = app.attribute if app.attribute != db_name else None
+    if app_name is None:
+        raise NoFix("the app and the extension have the same name")
+    return ResetRecipe(
+        [(db_module, db_name), (app.module, app.attribute)],
+        [f"with {app.attribute}.app_context():\n    {db_name}.engine.dispose(close=False)"],
+        defined_in=None,
+    )
+
+
+def _is_flask_app(ctx: Context, rel: str, name: str, depth: int = 0) -> bool:
+    """`name` in module `rel` is bound to `Flask(...)`, or to a call of a project factory that returns one."""
+    tree = ctx.tree(rel)
+    if tree is None or depth > 2:
+        return False
+    binding = top_level_binding(tree, name)
+    if not isinstance(binding, ast.Assign) or not isinstance(binding.value, ast.Call):
+        if isinstance(binding, ast.ImportFrom) and binding.level == 0 and binding.module:
+            source_name = next(a.name for a in binding.names if (a.asname or a.name) == name)
+            target = ctx.module_file(binding.module)
+            return target is not None and _is_flask_app(ctx, target, source_name, depth + 1)
+        return False
+    func = binding.value.func
+    flask_names = _flask_class_names(tree)
+    if isinstance(func, ast.Name) and func.id in flask_names:
+        return True
+    if isinstance(func, ast.Attribute) and func.attr == "Flask" and isinstance(func.value, ast.Name) and func.value.id == "flask":
+        return True
+    if isinstance(func, ast.Name):
+        factory = top_level_binding(tree, func.id)
+        factory_file, factory_tree = rel, tree
+        if isinstance(factory, ast.ImportFrom) and factory.module and factory.level == 0:
+            source_name = next(a.name for a in factory.names if (a.asname or a.name) == func.id)
+            factory_file = ctx.module_file(factory.module)
+            factory_tree = ctx.tree(factory_file) if factory_file else None
+            factory = top_level_binding(factory_tree, source_name) if factory_tree else None
+        if isinstance(factory, ast.FunctionDef) and factory_tree is not None:
+            return _returns_flask(factory, _flask_class_names(factory_tree))
+    return False
+
+
+def _flask_class_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for statement in tree.body:
+        if isinstance(statement, ast.ImportFrom) and statement.module == "flask":
+            for alias in statement.names:
+                if alias.name == "Flask":
+                    names.add(alias.asname or "Flask")
+    return names
+
+
+def _returns_flask(function: ast.FunctionDef, flask_names: set[str]) -> bool:
+    """The factory assigns `Flask(...)` to a variable at the top of its body and returns only that variable."""
+    flask_vars: set[str] = set()
+    for statement in function.body:
+        if isinstance(statement, ast.Assign):
+            value = statement.value
+            is_flask = isinstance(value, ast.Call) and (
+                (isinstance(value.func, ast.Name) and value.func.id in flask_names)
+                or (isinstance(value.func, ast.Attribute) and value.func.attr == "Flask"))
+            for target in statement.targets:
+                if isinstance(target, ast.Name):
+                    if is_flask:
+                        flask_vars.add(target.id)
+                    else:
+                        flask_vars.discard(target.id)  # rebound (middleware): no longer the Flask app
+    returns = [node for node in ast.walk(function) if isinstance(node, ast.Return)]
+    return bool(returns) and all(isinstance(r.value, ast.Name) and r.value.id in flask_vars for r in returns)

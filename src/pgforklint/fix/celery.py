@@ -1,0 +1,43 @@
+"""Celery prefork: a `worker_process_init` handler next to the Celery app.
+
+`worker_process_init` is "dispatched in all pool child processes when they start"
+(https://docs.celeryq.dev/en/stable/userguide/signals.html#worker-process-init); the handler is
+connected at import of the app module, which the worker parent imports before forking its pool.
+The engine is imported inside the handler (already imported in the parent, so no code runs).
+Django under Celery needs nothing: Celery's Django fixup closes inherited connections itself.
+"""
+
+from __future__ import annotations
+
+from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, ResetRecipe
+from pgforklint.fix.pyedit import ensure_function, ensure_import_block
+from pgforklint.model import Engine, Server
+
+HANDLER = "reset_database_pools"
+IMPORT = "from celery.signals import worker_process_init"
+COMMENT = "Each pool child drops the connection pool inherited from the parent without closing its sockets (pgforklint --fix)."
+
+
+def app_module(ctx: Context, server: Server) -> tuple[str, str]:
+    if server.app is None:
+        raise NoFix("the Celery app module is not known")
+    module = server.app.module
+    rel = ctx.module_file(module)
+    if rel is None:
+        raise NoFix(f"the Celery app module `{module}` is not in the repository")
+    return module, rel
+
+
+def reset_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe) -> Fix:
+    if recipe.parent_side:
+        raise NoFix("Celery's Django fixup already closes inherited Django connections in each pool child")
+    module, rel = app_module(ctx, server)
+    statements = recipe.body(module_here=module)
+    edits = [
+        Edit(rel, lambda text: ensure_import_block(text, IMPORT), order=(1, 0), description="import worker_process_init"),
+        Edit(rel, lambda text: ensure_function(text, HANDLER, "**kwargs", statements,
+                                               decorator="worker_process_init.connect", comment=COMMENT),
+             order=(1, 1), description=f"add `{HANDLER}`"),
+    ]
+    return Fix(Applicability.SAFE, f"reset `{engine.label}` in a `worker_process_init` handler in {rel}: "
+               + "; ".join(s.splitlines()[0] for s in recipe.statements), edits)

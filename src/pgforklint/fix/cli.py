@@ -1,0 +1,79 @@
+"""The `--fix`, `--diff` and `--unsafe-fixes` flags: what `pgforklint.cli` calls.
+
+- every lint run marks the findings that have a fix (`Diagnostic.fix`), so reporters can show it;
+- `--fix` applies the safe fixes (and the unsafe ones with `--unsafe-fixes`), then reports the
+  findings that remain;
+- `--diff` prints a unified diff of what `--fix` would change and writes nothing: exit 1 when it
+  would change something, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pgforklint.fix import FixReport, annotate, fix_lint_result, plan, render_diff
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--fix", action="store_true", help="apply the fixes marked [*] (safe fixes)")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix or --diff, also apply fixes that change behaviour beyond the bug")
+    parser.add_argument("--diff", action="store_true",
+                        help="print the changes --fix would make as a unified diff, write nothing "
+                             "(exit 1 when there are changes)")
+
+
+def process(args, result, config, path: Path):
+    """Annotate a lint result with fixes; with --fix/--diff, fix. Returns (result, FixReport | None)."""
+    wants_fix = getattr(args, "fix", False) or getattr(args, "diff", False)
+    if result.model is None:
+        return result, None
+    if not wants_fix:
+        if any(d.code in ("PGF001", "PGF002", "PGF003") for d in result.diagnostics):
+            planned = plan(result.diagnostics, result.model, result.root, result.project)
+            result.diagnostics = annotate(result.diagnostics, planned)
+        return result, None
+    only_files = None if path.is_dir() else {path.resolve().relative_to(Path(result.root)).as_posix()}
+    report, result = fix_lint_result(result, config, unsafe=getattr(args, "unsafe_fixes", False),
+                                     write=not getattr(args, "diff", False), only_files=only_files)
+    return result, report
+
+
+def finish_diff(reports: list[FixReport | None], out=None) -> int:
+    out = out or sys.stdout
+    changed = False
+    for report in reports:
+        if report is None:
+            continue
+        text = render_diff(report.changes, report.root)
+        if text:
+            changed = True
+            out.write(text)
+    err = sys.stderr
+    total = [r for r in reports if r is not None]
+    fixed = sum(len(r.fixed) for r in total)
+    hidden = sum(r.unsafe_available for r in total)
+    if fixed:
+        err.write(f"Would fix {fixed} problem{'s' if fixed != 1 else ''}.\n")
+    elif not changed:
+        err.write("No fixes available.\n")
+    if hidden:
+        err.write(f"{hidden} more fix{'es' if hidden != 1 else ''} available with --unsafe-fixes.\n")
+    return 1 if changed else 0
+
+
+def summaries(reports: list[FixReport | None]) -> str:
+    """One summary for all the paths: `Fixed 2 problems (PGF001 x1, PGF003 x1).`"""
+    from collections import Counter
+
+    present = [r for r in reports if r is not None]
+    if not present:
+        return ""
+    combined = FixReport(root=present[0].root, written=True)
+    for report in present:
+        combined.fixed.extend(report.fixed)
+        combined.skipped.extend(report.skipped)
+        combined.unsafe_available += report.unsafe_available
+    assert isinstance(combined.counts, Counter)
+    return combined.summary()
