@@ -1,11 +1,273 @@
-"""platform adapter (stub: filled in by the connection-budget work)."""
+"""Platform adapter: how many instances of each process type run, and what the platform sets.
+
+Sources, in order (the first that knows wins):
+
+1. `[tool.pgforklint.scale]` (or `pgforklint budget --scale web=6`): CONFIG origin;
+2. the repository: Heroku `app.json` `formation.<type>.quantity`, Compose `deploy.replicas` / `scale`,
+   Kubernetes `spec.replicas` of Deployments and StatefulSets;
+3. otherwise the count is unknown and counted as 1 (DEFAULT origin, reported by PGF101 with how to pin it).
+
+On Heroku (the repo has an `app.json` or `heroku.yml`) the Python buildpack sets `WEB_CONCURRENCY` by dyno
+size when the app does not set it, so a worker count that falls back to `$WEB_CONCURRENCY` takes the
+buildpack's value (PLATFORM origin), not the `${WEB_CONCURRENCY:-N}` default written in the Procfile.
+[src: heroku/heroku-buildpack-python vendor/WEB_CONCURRENCY.sh]
+
+Kubernetes Deployments/StatefulSets are also turned into launches here (`kubernetes_launches`), so the
+server adapters see their container `command`/`args`/`env`.
+"""
 
 from __future__ import annotations
 
-from pgforklint.extract.launch import Launch
-from pgforklint.model import DeploymentModel
+import re
+
+from pgforklint.diagnostics import Location
+from pgforklint.discover import FileKind
+from pgforklint.extract.launch import Launch, _commands, _shell_quote
+from pgforklint.model import DeploymentModel, Origin, OriginKind, ProcessType, Quantity
 from pgforklint.project import Project
+from pgforklint.read.structured import LineDict
+
+# WEB_CONCURRENCY the Heroku Python buildpack sets by dyno size (min(cores*2+1, RAM_MB/256)), since v244.
+# [src: heroku/heroku-buildpack-python@b4e7e72 vendor/WEB_CONCURRENCY.sh]
+HEROKU_WEB_CONCURRENCY = {
+    "eco": 2, "basic": 2, "standard-1x": 2, "free": 2, "hobby": 2,
+    "standard-2x": 4, "private-s": 4, "shield-s": 4,
+    "performance-m": 5, "private-m": 5, "shield-m": 5,
+    "performance-l": 17, "private-l": 17, "shield-l": 17,
+    "performance-l-ram": 9, "private-l-ram": 9, "shield-l-ram": 9,
+    "performance-xl": 17, "private-xl": 17, "shield-xl": 17,
+    "performance-2xl": 33, "private-2xl": 33, "shield-2xl": 33,
+}
+HEROKU_DEFAULT_SIZE = "standard-1x"
+
+K8S_WORKLOADS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")
+
+
+# --- Kubernetes launches ---------------------------------------------------------------------------
+
+
+def _k8s_env(container: LineDict, rel: str) -> tuple[dict[str, str], dict[str, Location]]:
+    env: dict[str, str] = {}
+    where: dict[str, Location] = {}
+    items = container.get("env")
+    if not isinstance(items, list):
+        return env, where
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and "value" in item and item["value"] is not None:
+            value = item["value"]
+            env[item["name"]] = str(value).lower() if isinstance(value, bool) else str(value)
+            where[item["name"]] = Location(rel, item.line_of("value") or 1) if isinstance(item, LineDict) else Location(rel, 1)
+    return env, where
+
+
+def kubernetes_launches(project: Project) -> list[Launch]:
+    """One launch per container of each Deployment/StatefulSet that has a `command` or `args`."""
+    launches: list[Launch] = []
+    for source in project.files(FileKind.YAML):
+        text = project.text(source.rel)
+        if text is None or "kind:" not in text or "containers" not in text:
+            continue
+        documents = project.yaml_documents(source.rel) or []
+        for document in documents:
+            if not isinstance(document, LineDict) or document.get("kind") not in K8S_WORKLOADS:
+                continue
+            metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+            workload = str(metadata.get("name") or source.rel)
+            spec = document.get("spec")
+            if not isinstance(spec, LineDict):
+                continue
+            template = spec.get("template")
+            pod = template.get("spec") if isinstance(template, dict) else None
+            containers = pod.get("containers") if isinstance(pod, dict) else None
+            if not isinstance(containers, list):
+                continue
+            replicas = spec.get("replicas")
+            replicas_info = None
+            if isinstance(replicas, int) and not isinstance(replicas, bool):
+                replicas_info = (replicas, Location(source.rel, spec.line_of("replicas") or 1))
+            named = [c for c in containers if isinstance(c, LineDict)]
+            for container in named:
+                words: list[str] = []
+                line = None
+                for key in ("command", "args"):
+                    value = container.get(key)
+                    if value is None:
+                        continue
+                    line = line or container.line_of(key)
+                    if isinstance(value, list):
+                        words.extend(str(v) for v in value)
+                    else:
+                        words.append(str(value))
+                if not words:
+                    continue
+                env, env_where = _k8s_env(container, source.rel)
+                if len(words) >= 3 and words[0].rsplit("/", 1)[-1] in ("sh", "bash") and words[1] in ("-c", "-ec", "-xc"):
+                    text_line = words[2]
+                else:
+                    text_line = " ".join(_shell_quote(w) for w in words)
+                name = workload if len(named) == 1 else f"{workload}/{container.get('name') or named.index(container)}"
+                location = Location(source.rel, line or container.line or 1)
+                launches.append(Launch(name, "kubernetes", text_line, location,
+                                       _commands(project, source.rel, location.line, text_line, env), env, env_where,
+                                       extra={"kind": document.get("kind"), "replicas": replicas_info,
+                                              "workload_line": document.line}))
+    return launches
+
+
+# --- instances ---------------------------------------------------------------------------------------
+
+
+def _json_line(text: str, *keys: str) -> int:
+    """The line of the last key of a path of JSON object keys, found in order (app.json has no line info)."""
+    position = 0
+    for key in keys:
+        match = re.compile(r'"' + re.escape(key) + r'"\s*:').search(text, position)
+        if match is None:
+            return text[:position].count("\n") + 1 if position else 1
+        position = match.start()
+    return text[:position].count("\n") + 1
+
+
+def app_json(project: Project) -> tuple[str, dict, str] | None:
+    for source in project.files(FileKind.APP_JSON):
+        if "/" in source.rel:
+            continue  # only the app root's app.json is Heroku's
+        data = project.json(source.rel)
+        text = project.text(source.rel) or ""
+        if isinstance(data, dict):
+            return source.rel, data, text
+    return None
+
+
+def is_heroku(project: Project) -> bool:
+    return app_json(project) is not None or project.exists("heroku.yml")
+
+
+def _formation(project: Project) -> dict[str, tuple[int | None, str | None, Location, Location]]:
+    """Process type -> (quantity, size, location of quantity, location of size) from app.json."""
+    found = app_json(project)
+    if found is None:
+        return {}
+    rel, data, text = found
+    formation = data.get("formation")
+    out = {}
+    if isinstance(formation, dict):
+        for name, entry in formation.items():
+            if not isinstance(entry, dict):
+                continue
+            quantity = entry.get("quantity")
+            size = entry.get("size")
+            quantity_value = quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None
+            out[str(name)] = (quantity_value, str(size).lower() if isinstance(size, str) else None,
+                              Location(rel, _json_line(text, "formation", str(name), "quantity")),
+                              Location(rel, _json_line(text, "formation", str(name), "size")))
+    return out
+
+
+def _compose_replicas(service: object, rel: str) -> Quantity | None:
+    if not isinstance(service, LineDict):
+        return None
+    deploy = service.get("deploy")
+    if isinstance(deploy, LineDict) and "replicas" in deploy:
+        return _int_quantity(deploy.get("replicas"), Location(rel, deploy.line_of("replicas") or 1), "Compose deploy.replicas")
+    if "scale" in service:
+        return _int_quantity(service.get("scale"), Location(rel, service.line_of("scale") or 1), "Compose scale")
+    return None
+
+
+def _int_quantity(value: object, location: Location, detail: str) -> Quantity | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Quantity(value, Origin(OriginKind.FILE, location, detail))
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([0-9]+))?\}\s*", value)
+        if match:
+            if match.group(2) is not None:
+                return Quantity(int(match.group(2)), Origin(OriginKind.ENV_DEFAULT, location,
+                                                            f"{detail}: ${match.group(1)} not set in the repo; its default is used"),
+                                env_var=match.group(1))
+            return Quantity(None, Origin(OriginKind.ENV_UNSET, location, f"{detail}: ${match.group(1)} has no value in the repo"),
+                            symbolic=value.strip(), env_var=match.group(1))
+        if value.strip().isdigit():
+            return Quantity(int(value.strip()), Origin(OriginKind.FILE, location, detail))
+    return None
+
+
+def _instances(project: Project, process_type: ProcessType, launch: Launch | None,
+               formation: dict) -> Quantity | None:
+    scale = project.config.scale
+    if process_type.name in scale:
+        where = project.config.path
+        return Quantity(scale[process_type.name], Origin(OriginKind.CONFIG, None,
+                                                          f"[tool.pgforklint.scale] {process_type.name}"
+                                                          + (f" in {where.name}" if where else "")))
+    if launch is None:
+        return None
+    if launch.source == "procfile" and process_type.name in formation:
+        quantity, _, where, _ = formation[process_type.name]
+        if quantity is not None:
+            return Quantity(quantity, Origin(OriginKind.FILE, where, "app.json formation quantity"))
+    if launch.source == "compose":
+        return _compose_replicas(launch.extra.get("service"), launch.location.path)
+    if launch.source == "kubernetes":
+        replicas = launch.extra.get("replicas")
+        if replicas is not None:
+            return Quantity(replicas[0], Origin(OriginKind.FILE, replicas[1], f"{launch.extra.get('kind')} spec.replicas"))
+        if launch.extra.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet"):
+            return Quantity(1, Origin(OriginKind.DEFAULT, Location(launch.location.path, launch.extra.get("workload_line") or 1),
+                                      "Kubernetes default spec.replicas = 1 (an autoscaler may run more)"))
+    return None
+
+
+def _find_launch(process_type: ProcessType, launches: list[Launch]) -> Launch | None:
+    for launch in launches:
+        if launch.name == process_type.name and launch.location == process_type.location:
+            return launch
+    return None
+
+
+def _heroku_web_concurrency(process_type: ProcessType, formation: dict, app_env: set[str]) -> None:
+    server = process_type.server
+    if server is None or "WEB_CONCURRENCY" in app_env or "WEB_CONCURRENCY" in process_type.env:
+        return
+    processes = server.processes
+    if processes.env_var != "WEB_CONCURRENCY" or processes.origin.kind not in (
+            OriginKind.DEFAULT, OriginKind.ENV_DEFAULT, OriginKind.ENV_UNSET):
+        return
+    size = formation.get(process_type.name, (None, None, None, None))[1]
+    if size in HEROKU_WEB_CONCURRENCY:
+        value = HEROKU_WEB_CONCURRENCY[size]
+        detail = f"$WEB_CONCURRENCY set by Heroku's Python buildpack for {size} dynos"
+        where = formation[process_type.name][3]
+    else:
+        value = HEROKU_WEB_CONCURRENCY[HEROKU_DEFAULT_SIZE]
+        detail = (f"$WEB_CONCURRENCY set by Heroku's Python buildpack; dyno size unknown, {HEROKU_DEFAULT_SIZE} assumed "
+                  f"(2 on Eco/Basic/Standard-1X, 4 on Standard-2X, 5 on Performance-M, 17 on Performance-L)")
+        where = processes.origin.location or process_type.location
+    server.processes = Quantity(value, Origin(OriginKind.PLATFORM, where, detail), env_var="WEB_CONCURRENCY")
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    return None
+    formation = _formation(project)
+    heroku = is_heroku(project)
+    app_env: set[str] = set()
+    if heroku:
+        found = app_json(project)
+        if found and isinstance(found[1].get("env"), dict):
+            app_env = set(found[1]["env"])
+    for process_type in model.process_types:
+        launch = _find_launch(process_type, launches)
+        quantity = _instances(project, process_type, launch, formation)
+        if quantity is not None:
+            process_type.instances = quantity
+        elif process_type.instances.origin.kind is OriginKind.DEFAULT and process_type.instances.origin.location is None:
+            process_type.instances = Quantity(1, Origin(OriginKind.DEFAULT, process_type.location,
+                                                        "instance count not in the repository; counted as 1"))
+        if heroku and launch is not None and launch.source == "procfile":
+            _heroku_web_concurrency(process_type, formation, app_env)
+    model.facts["heroku"] = heroku
+    model.facts["platform_formation"] = {name: {"quantity": q, "size": s} for name, (q, s, _, _) in formation.items()}
+
+
+__all__ = ["adapt", "kubernetes_launches", "is_heroku", "app_json", "HEROKU_WEB_CONCURRENCY"]

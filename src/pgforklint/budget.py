@@ -1,0 +1,501 @@
+"""The connection budget: one row per process type, every number a Quantity with its Origin.
+
+    per process expected = sum over engines of min(pool capacity, concurrency)  (at least what the pool keeps open)
+                           + agents' extra connections
+    per process worst    = sum over engines of the full pool capacity + agents' worst case
+    row total            = instances x (processes x per process + connections the parent holds)
+    available            = max_connections - reserved      (or the role's connection limit, whichever is lower;
+                                                            a Heroku plan limit is a role limit)
+
+Concurrency in one process: sync workers 1, gthread/uWSGI `threads`, Celery prefork children 1,
+gevent/eventlet `worker_connections` greenlets, asyncio workers unbounded (the pool's capacity is the bound).
+A parent that holds a connection at fork (rules.fork.live_at_fork) adds what it holds, once per instance.
+Behind PgBouncer in transaction/statement mode the app side is checked against `max_client_conn` and the
+server side (default_pool_size + reserve_pool_size per pool) against the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pgforklint.diagnostics import Location
+from pgforklint.model import (
+    DeploymentModel,
+    Engine,
+    EngineKind,
+    Origin,
+    OriginKind,
+    ProcessType,
+    Quantity,
+    Server,
+    ServerKind,
+)
+
+SQLALCHEMY_POOL_SIZE = 5
+SQLALCHEMY_MAX_OVERFLOW = 10
+PSYCOPG_POOL_MIN_SIZE = 4
+ASYNCPG_MIN_SIZE = 10
+ASYNCPG_MAX_SIZE = 10
+GUNICORN_WORKER_CONNECTIONS = 1000
+
+ASYNC_WORKERS = ("uvicorn", "asgi", "tornado", "aiohttp", "uvloop", "hypercorn", "daphne")
+GREEN_WORKERS = ("gevent", "eventlet")
+SINGLE_TASK_POOLS = ("prefork", "processes", "solo", "sync", "fork")
+
+
+def _default(value: int | None, detail: str) -> Quantity:
+    return Quantity(value, Origin(OriginKind.DEFAULT, None, detail))
+
+
+@dataclass
+class EngineUse:
+    engine: Engine
+    capacity: Quantity | None  # None: no maximum (max_overflow=-1, NullPool under unbounded concurrency)
+    minimum: int  # connections the pool keeps open whatever the load
+    expected: int | None
+    worst: int | None
+    note: str = ""
+
+
+@dataclass
+class Row:
+    name: str
+    location: Location
+    process_type: ProcessType | None
+    server: Server
+    instances: Quantity
+    processes: Quantity
+    threads: Quantity
+    concurrency: int | None  # requests one process serves at once; None = unbounded (asyncio)
+    concurrency_note: str
+    engines: list[EngineUse] = field(default_factory=list)
+    agents: list[dict] = field(default_factory=list)  # {name, expected, worst, location}
+    parent_held: int = 0
+    parent_locations: list[Location] = field(default_factory=list)
+
+    @property
+    def per_process_expected(self) -> int:
+        return sum(u.expected or 0 for u in self.engines) + sum(a["expected"] for a in self.agents)
+
+    @property
+    def per_process_worst(self) -> int | None:
+        if any(u.worst is None for u in self.engines):
+            return None
+        return sum(u.worst or 0 for u in self.engines) + sum(a["worst"] for a in self.agents)
+
+    @property
+    def n_instances(self) -> int:
+        return self.instances.value if self.instances.value is not None else 1
+
+    @property
+    def n_processes(self) -> int:
+        return self.processes.value if self.processes.value is not None else 1
+
+    @property
+    def total_expected(self) -> int:
+        return self.n_instances * (self.n_processes * self.per_process_expected + self.parent_held)
+
+    @property
+    def total_worst(self) -> int | None:
+        worst = self.per_process_worst
+        if worst is None:
+            return None
+        return self.n_instances * (self.n_processes * worst + self.parent_held)
+
+    def sources(self) -> dict[str, str]:
+        out = {
+            "instances": self.instances.origin.describe(),
+            "processes": self.processes.origin.describe(),
+            "threads": self.threads.origin.describe(),
+            "concurrency": self.concurrency_note,
+        }
+        for use in self.engines:
+            out[f"engine {use.engine.label}"] = f"{use.note} ({use.engine.location})"
+        for agent in self.agents:
+            out[f"agent {agent['name']}"] = f"{agent['detail']} ({agent['location']})"
+        if self.parent_held:
+            out["parent"] = (f"the parent process holds {self.parent_held} connection(s) opened before the fork ("
+                             + ", ".join(str(loc) for loc in self.parent_locations) + ")")
+        return out
+
+
+@dataclass
+class Budget:
+    rows: list[Row]
+    max_connections: Quantity
+    reserved: Quantity
+    role_limit: Quantity | None
+    database_shown: bool
+    pooler: dict | None
+
+    @property
+    def server_available(self) -> int | None:
+        """Connections the application's role can open on the PostgreSQL server."""
+        limits = []
+        if self.role_limit is not None and self.role_limit.value is not None:
+            limits.append(self.role_limit.value)
+        if not (self.role_limit is not None and self.max_connections.origin.kind is OriginKind.DEFAULT):
+            if self.max_connections.value is not None:
+                limits.append(self.max_connections.value - (self.reserved.value or 0))
+        return min(limits) if limits else None
+
+    @property
+    def multiplexed(self) -> bool:
+        return self.pooler is not None and self.pooler.get("pool_mode") in ("transaction", "statement")
+
+    @property
+    def available(self) -> int | None:
+        """What the application's connections are checked against (PgBouncer's max_client_conn behind a pooler)."""
+        if self.multiplexed:
+            return self.pooler["max_client_conn"].value
+        return self.server_available
+
+    @property
+    def pooler_server_connections(self) -> int | None:
+        if self.pooler is None:
+            return None
+        size = self.pooler["default_pool_size"].value or 0
+        reserve = self.pooler["reserve_pool_size"].value or 0
+        return (size + reserve) * (self.pooler["pools"].value or 1)
+
+    @property
+    def expected_peak(self) -> int:
+        return sum(row.total_expected for row in self.rows)
+
+    @property
+    def worst_case(self) -> int | None:
+        totals = [row.total_worst for row in self.rows]
+        return None if any(t is None for t in totals) else sum(t or 0 for t in totals)
+
+    def limit_origins(self) -> list[Quantity]:
+        if self.multiplexed:
+            return [self.pooler["max_client_conn"]]
+        out = []
+        if self.role_limit is not None:
+            out.append(self.role_limit)
+        if not (self.role_limit is not None and self.max_connections.origin.kind is OriginKind.DEFAULT):
+            out.extend([self.max_connections, self.reserved])
+        return out
+
+    def available_text(self) -> str:
+        if self.multiplexed:
+            return f"PgBouncer max_client_conn = {self.available} ({self.pooler['pool_mode']} pooling)"
+        role = self.role_limit.value if self.role_limit is not None else None
+        server = None
+        if not (self.role_limit is not None and self.max_connections.origin.kind is OriginKind.DEFAULT):
+            server = (self.max_connections.value or 0) - (self.reserved.value or 0)
+        parts = []
+        if server is not None:
+            parts.append(f"max_connections {self.max_connections.value} - {self.reserved.value} reserved = {server}")
+        if role is not None:
+            parts.append(f"the role's connection limit {role} ({self.role_limit.origin.detail})")
+        return " and ".join(parts) if parts else "unknown"
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+
+def concurrency(server: Server) -> tuple[int | None, str]:
+    """Requests or tasks one worker process handles at the same time, and why."""
+    worker_class = (server.worker_class or "sync").lower()
+    threads = server.threads.value
+    if any(word in worker_class for word in ASYNC_WORKERS) or server.kind is ServerKind.UVICORN:
+        return None, f"asyncio worker ({server.worker_class}): concurrency bounded only by the pools"
+    if any(word in worker_class for word in GREEN_WORKERS):
+        connections = server.settings.get("worker_connections_quantity")
+        if isinstance(connections, Quantity) and connections.value:
+            return connections.value, f"{worker_class} greenlets: worker_connections = {connections.value}"
+        if server.kind is ServerKind.GUNICORN:
+            return GUNICORN_WORKER_CONNECTIONS, f"{worker_class} greenlets: gunicorn's default worker_connections = 1000"
+        if threads and threads > 1:
+            return threads, f"{worker_class} greenlets: {threads}"
+        return server.processes.value, f"{worker_class} greenlets: concurrency {server.processes.value}"
+    if server.kind in (ServerKind.CELERY, ServerKind.RQ, ServerKind.MULTIPROCESSING) and worker_class in SINGLE_TASK_POOLS:
+        return 1, "one task at a time per child process"
+    if threads is None:
+        return None, f"threads unknown ({server.threads.origin.describe()})"
+    if threads <= 1:
+        return 1, f"{worker_class} worker: one request at a time"
+    return threads, f"{threads} threads per process"
+
+
+def is_green(server: Server) -> bool:
+    return any(word in (server.worker_class or "").lower() for word in GREEN_WORKERS)
+
+
+def is_threaded(server: Server, conc: int | None) -> bool:
+    """Concurrency comes from OS threads (gthread, uWSGI threads, Celery threads), not greenlets or asyncio."""
+    return conc is not None and conc > 1 and not is_green(server)
+
+
+# --- engines -------------------------------------------------------------------------------------
+
+
+def _value(quantity: Quantity | None, default: int | None) -> int | None:
+    if quantity is None or quantity.value is None:
+        return default
+    return quantity.value
+
+
+def engine_use(engine: Engine, conc: int | None, green: bool = False) -> EngineUse:
+    kind = engine.kind
+    if kind is EngineKind.RAW_CONNECTION:
+        return EngineUse(engine, Quantity(1, Origin(OriginKind.DEFAULT, engine.location, "one connection")), 1, 1, 1,
+                         "one connection per process")
+    if kind in (EngineKind.SQLALCHEMY, EngineKind.FLASK_SQLALCHEMY):
+        if engine.nullpool:
+            note = "NullPool: one connection per concurrent request, closed after use"
+            return EngineUse(engine, None if conc is None else _default(conc, note), 0, conc, conc, note)
+        pool_size = _value(engine.pool_size, SQLALCHEMY_POOL_SIZE)
+        overflow = _value(engine.max_overflow, SQLALCHEMY_MAX_OVERFLOW)
+        sources = []
+        sources.append(f"pool_size={pool_size}" + ("" if engine.pool_size is not None else " (default)"))
+        sources.append(f"max_overflow={overflow}" + ("" if engine.max_overflow is not None else " (default)"))
+        if overflow is not None and overflow < 0:
+            note = f"{', '.join(sources)}: max_overflow=-1 removes the maximum"
+            return EngineUse(engine, None, 0, pool_size if conc is None else conc, None, note)
+        capacity = (pool_size or 0) + (overflow or 0)
+        where = engine.pool_size.origin.location if engine.pool_size is not None and engine.pool_size.origin.location else engine.location
+        cap = Quantity(capacity, Origin(OriginKind.DERIVED if engine.pool_size or engine.max_overflow else OriginKind.DEFAULT,
+                                        where, " + ".join(sources)))
+        expected = capacity if conc is None else min(capacity, conc)
+        return EngineUse(engine, cap, 0, expected, capacity, f"{' + '.join(sources)} = {capacity}")
+    if kind in (EngineKind.PSYCOPG_POOL, EngineKind.PSYCOPG2_POOL, EngineKind.ASYNCPG_POOL, EngineKind.DJANGO):
+        if kind is EngineKind.DJANGO and not engine.extra.get("pool"):
+            return _django_use(engine, conc, green)
+        min_default = {EngineKind.PSYCOPG_POOL: PSYCOPG_POOL_MIN_SIZE, EngineKind.DJANGO: PSYCOPG_POOL_MIN_SIZE,
+                       EngineKind.ASYNCPG_POOL: ASYNCPG_MIN_SIZE, EngineKind.PSYCOPG2_POOL: 1}[kind]
+        minimum = _value(engine.extra.get("min_size"), min_default) or 0
+        if kind is EngineKind.ASYNCPG_POOL:
+            maximum = _value(engine.max_size, ASYNCPG_MAX_SIZE)
+        else:
+            maximum = _value(engine.max_size, None)
+            if maximum is None:
+                maximum = minimum  # psycopg_pool: max_size=None means a fixed pool of min_size
+        maximum = max(maximum or 0, minimum)
+        expected = maximum if conc is None else max(minimum, min(maximum, conc))
+        where = engine.max_size.origin.location if engine.max_size is not None and engine.max_size.origin.location else engine.location
+        note = f"min {minimum}, max {maximum}"
+        cap = Quantity(maximum, Origin(OriginKind.FILE if engine.max_size is not None else OriginKind.DEFAULT, where, note))
+        return EngineUse(engine, cap, minimum, expected, maximum, note)
+    return EngineUse(engine, None, 0, conc, conc, "unknown pool")
+
+
+def django_persistent(engine: Engine) -> bool:
+    conn_max_age = engine.extra.get("conn_max_age")
+    age = conn_max_age.value if isinstance(conn_max_age, Quantity) else conn_max_age
+    return (age is None and "conn_max_age" in engine.extra) or (isinstance(age, int) and not isinstance(age, bool) and age != 0)
+
+
+def _django_use(engine: Engine, conc: int | None, green: bool = False) -> EngineUse:
+    persistent = django_persistent(engine)
+    note = "Django: one connection per thread" + (" (persistent)" if persistent else "")
+    if conc is None:
+        return EngineUse(engine, None, 0, 1, None, note + "; asyncio concurrency")
+    if green and persistent:
+        return EngineUse(engine, None, 0, conc, None, note + "; each greenlet keeps its own persistent connection")
+    return EngineUse(engine, _default(conc, note), 0, conc, conc, note)
+
+
+def process_engines(server: Server) -> list[Engine]:
+    """Engines a worker process of this server uses: created in the parent (inherited) or in the child."""
+    out: list[Engine] = []
+    effects = [server.parent_effects]
+    for hook in server.hooks:
+        if hook.runs_in_child and hook.effective:
+            effects.append(hook.effects)
+            effects.extend(child for _, child in hook.effects.at_fork_child_hooks)
+    for effect in effects:
+        for engine in effect.engines:
+            if engine not in out:
+                out.append(engine)
+    return out
+
+
+def parent_holds(server: Server) -> tuple[int, list[Location]]:
+    from pgforklint.rules.fork import live_at_fork
+
+    if not server.forks:
+        return 0, []
+    held: dict[int, int] = {}
+    where: list[Location] = []
+    for open_ in live_at_fork(server):
+        engine = open_.engine
+        if id(engine) in held:
+            continue
+        count = 1
+        if engine.kind in (EngineKind.PSYCOPG_POOL, EngineKind.PSYCOPG2_POOL, EngineKind.ASYNCPG_POOL):
+            default = {EngineKind.PSYCOPG_POOL: PSYCOPG_POOL_MIN_SIZE, EngineKind.ASYNCPG_POOL: ASYNCPG_MIN_SIZE}.get(engine.kind, 1)
+            count = max(1, _value(engine.extra.get("min_size"), default) or 0)
+        held[id(engine)] = count
+        where.append(open_.location)
+    return sum(held.values()), where
+
+
+# --- the budget ---------------------------------------------------------------------------------
+
+
+def _rows(model: DeploymentModel) -> list[Row]:
+    rows: list[Row] = []
+    attached: set[int] = set()
+    agents = model.facts.get("agents", [])
+    for process_type in model.process_types:
+        server = process_type.server
+        if server is None or process_type.transient:
+            continue
+        attached.add(id(server))
+        rows.append(_row(process_type.name, process_type.location, process_type, server, process_type.instances, agents))
+    for server in model.servers:
+        if id(server) in attached:
+            continue
+        instances = Quantity(1, Origin(OriginKind.DEFAULT, server.location, "instance count not in the repository; counted as 1"))
+        rows.append(_row(server.kind.value, server.location, None, server, instances, agents))
+    return rows
+
+
+def _row(name: str, location: Location, process_type: ProcessType | None, server: Server, instances: Quantity,
+         agents: list[dict]) -> Row:
+    conc, note = concurrency(server)
+    row = Row(name, location, process_type, server, instances, server.processes, server.threads, conc, note)
+    green = is_green(server)
+    row.engines = [engine_use(engine, conc, green) for engine in process_engines(server)]
+    for agent in agents:
+        if agent["process_types"] is None or name in agent["process_types"]:
+            distinct = max(1, len(row.engines))
+            row.agents.append({**agent, "worst": min(agent["worst"], distinct)})
+    if not row.engines:
+        row.agents = []  # no database use seen in this process: an agent has nothing to EXPLAIN
+    row.parent_held, row.parent_locations = parent_holds(server)
+    return row
+
+
+def compute(model: DeploymentModel, scale: dict[str, int] | None = None) -> Budget:
+    from pgforklint.extract.database import PG_DEFAULT_MAX_CONNECTIONS, PG_DEFAULT_SUPERUSER_RESERVED
+    from pgforklint.model import DatabaseLimits
+
+    rows = _rows(model)
+    for row in rows:
+        if scale and row.name in scale:
+            row.instances = Quantity(scale[row.name], Origin(OriginKind.CONFIG, None, f"--scale {row.name}={scale[row.name]}"))
+    limits = model.database or DatabaseLimits(
+        _default(PG_DEFAULT_MAX_CONNECTIONS, "PostgreSQL's default max_connections = 100"),
+        _default(PG_DEFAULT_SUPERUSER_RESERVED, "PostgreSQL's default superuser_reserved_connections = 3"))
+    return Budget(rows, limits.max_connections, limits.reserved, limits.role_limit,
+                  bool(model.facts.get("database_shown")), limits.pooler)
+
+
+def assumptions(budget: Budget) -> list[tuple[Location | None, str, str]]:
+    """(where, what, message) for every value the budget had to assume (PGF101)."""
+    out: list[tuple[Location | None, str, str]] = []
+    for row in budget.rows:
+        instances = row.instances
+        if instances.origin.kind is OriginKind.DEFAULT:
+            out.append((instances.origin.location or row.location, f"instances:{row.name}",
+                        f"the number of `{row.name}` instances is not in the repository ({instances.origin.detail}); "
+                        f"counted as {row.n_instances}: pin it with `[tool.pgforklint.scale] {row.name} = N` in pyproject.toml "
+                        f"or `pgforklint budget --scale {row.name}=N`"))
+        elif instances.origin.is_assumption:
+            out.append((instances.origin.location or row.location, f"instances:{row.name}",
+                        f"the number of `{row.name}` instances comes from {instances.origin.detail}; counted as "
+                        f"{row.n_instances}: pin it with `[tool.pgforklint.scale] {row.name} = N`"))
+        for label, quantity in (("processes", row.processes), ("threads", row.threads)):
+            origin = quantity.origin
+            if origin.kind in (OriginKind.ENV_UNSET, OriginKind.ENV_DEFAULT, OriginKind.PLATFORM) or quantity.value is None:
+                counted = quantity.value if quantity.value is not None else 1
+                what = origin.detail or (f"${quantity.env_var}" if quantity.env_var else quantity.symbolic or "an expression")
+                out.append((origin.location or row.location, f"{label}:{row.name}",
+                            f"`{row.name}` {label}: {what}; counted as {counted}"
+                            + (f": set `{quantity.env_var}` in the repository (app.json, Compose `environment`) or pin the "
+                               f"{label} in the server's configuration" if quantity.env_var else
+                               f" (`{quantity.symbolic}` cannot be evaluated statically)" if quantity.symbolic else "")))
+    if not budget.database_shown and not budget.multiplexed:
+        out.append((None, "max_connections",
+                    f"no database configuration in the repository: the budget assumes PostgreSQL's defaults "
+                    f"(max_connections = {budget.max_connections.value}, {budget.reserved.value} reserved); set "
+                    f"`max-connections` (and `reserved-connections`) in [tool.pgforklint]"))
+    if budget.role_limit is not None and budget.role_limit.value is None:
+        out.append((budget.role_limit.origin.location, "role_limit",
+                    f"{budget.role_limit.origin.detail}; set `max-connections` in [tool.pgforklint]"))
+    return out
+
+
+def hand_calculation(budget: Budget, worst: bool) -> str:
+    """`3 instances x (3 processes x 2) = 18` per row, joined with ` + `."""
+    parts = []
+    for row in budget.rows:
+        per = row.per_process_worst if worst else row.per_process_expected
+        total = row.total_worst if worst else row.total_expected
+        if per is None or total is None:
+            continue
+        inner = f"{row.n_processes} x {per}" + (f" + {row.parent_held} parent" if row.parent_held else "")
+        parts.append(f"`{row.name}` {row.n_instances} x ({inner}) = {total}")
+    return " + ".join(parts) if parts else "0"
+
+
+def to_json(budget: Budget, live: dict | None = None) -> dict:
+    def q(quantity: Quantity | None) -> dict | None:
+        if quantity is None:
+            return None
+        return {"value": quantity.value, "source": quantity.origin.describe(), "kind": quantity.origin.kind.value}
+
+    data = {
+        "max_connections": budget.max_connections.value,
+        "reserved": budget.reserved.value,
+        "role_limit": budget.role_limit.value if budget.role_limit is not None else None,
+        "available": budget.available,
+        "server_available": budget.server_available,
+        "expected_peak": budget.expected_peak,
+        "worst_case": budget.worst_case,
+        "verdict": verdict(budget),
+        "sources": {"max_connections": q(budget.max_connections), "reserved": q(budget.reserved),
+                    "role_limit": q(budget.role_limit)},
+        "pooler": None,
+        "process_types": [],
+    }
+    if budget.pooler is not None:
+        data["pooler"] = {
+            "kind": budget.pooler["kind"], "pool_mode": budget.pooler["pool_mode"],
+            "max_client_conn": budget.pooler["max_client_conn"].value,
+            "default_pool_size": budget.pooler["default_pool_size"].value,
+            "reserve_pool_size": budget.pooler["reserve_pool_size"].value,
+            "pools": budget.pooler["pools"].value,
+            "server_connections": budget.pooler_server_connections,
+        }
+    for row in budget.rows:
+        data["process_types"].append({
+            "name": row.name,
+            "server": row.server.kind.value,
+            "worker_class": row.server.worker_class,
+            "instances": row.n_instances,
+            "processes": row.n_processes,
+            "threads": row.threads.value,
+            "concurrency": row.concurrency,
+            "per_process_expected": row.per_process_expected,
+            "per_process_worst": row.per_process_worst,
+            "parent": row.parent_held,
+            "total_expected": row.total_expected,
+            "total_worst": row.total_worst,
+            "engines": [{"name": u.engine.label, "kind": u.engine.kind.value, "expected": u.expected, "worst": u.worst,
+                         "location": str(u.engine.location)} for u in row.engines],
+            "sources": row.sources(),
+        })
+    if live is not None:
+        data["live"] = live
+    return data
+
+
+def verdict(budget: Budget) -> str:
+    available = budget.available
+    if available is None:
+        return "unknown"
+    if budget.expected_peak > available:
+        return "exceeded"
+    worst = budget.worst_case
+    server_side = budget.pooler_server_connections if budget.multiplexed else None
+    if server_side is not None and budget.server_available is not None and server_side > budget.server_available:
+        return "pooler-exceeds-server"
+    if worst is None:
+        return "unbounded"
+    if worst > available:
+        return "fits-expected-only"
+    return "fits"
