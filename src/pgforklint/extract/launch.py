@@ -214,5 +214,7 @@ def app_json_env(project: Project) -> tuple[dict[str, str], dict[str, Location]]
 
 def all_launches(project: Project) -> list[Launch]:
     env, _ = app_json_env(project)
+    from pgforklint.extract.platform import kubernetes_launches  # late: platform imports this module
+
     return [*procfile_launches(project, env), *compose_launches(project), *dockerfile_launches(project),
-            *shell_launches(project)]
+            *shell_launches(project), *kubernetes_launches(project)]
