@@ -12,13 +12,18 @@ from typing import Callable
 
 from pgforklint.diagnostics import Location
 from pgforklint.extract.importtime import (
+    AdapterVal,
     BoundMethod,
+    ExternalVal,
     FunctionVal,
+    Hooks,
     Interpreter,
     ModuleVal,
     Value,
 )
-from pgforklint.model import AppRef, Hook, ProcessEffects, Server
+from pgforklint.model import AppRef, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server
+from pgforklint.project import Project
+from pgforklint.read.command import Command
 
 
 def run_phase(interp: Interpreter, effects: ProcessEffects, step: Callable[[], object]) -> object:
@@ -76,3 +81,156 @@ def parse_app_ref(text: str, location: Location, default_attribute: str | None =
     if attribute is not None and not attribute.isidentifier():
         return None
     return AppRef(module, attribute, factory, location)
+
+
+# --- framework-aware interpreters ---------------------------------------------------------
+
+# Callbacks handed to a framework, by the qualified name of the registering decorator/function.
+REGISTRARS = {
+    "uwsgidecorators.postfork": "uwsgi_postfork",
+    "uwsgidecorators.postfork_chain": "uwsgi_postfork",
+    "celery.signals.worker_process_init.connect": "celery_worker_process_init",
+    "celery.signals.signals.worker_process_init.connect": "celery_worker_process_init",
+    "celery.signals.worker_init.connect": "celery_worker_init",
+    "celery.signals.signals.worker_init.connect": "celery_worker_init",
+}
+
+
+class _Registrar(AdapterVal):
+    """`@postfork(2)` / `@worker_process_init.connect(weak=False)`: a decorator that registers."""
+
+    def __init__(self, kind: str, location: Location):
+        self.kind = kind
+        self.location = location
+
+    def decorate(self, interp, function, node, frame) -> None:
+        interp.register(self.kind, function, interp.loc(frame.module, node))
+
+    def call(self, interp, node, args, kwargs, frame, loc):
+        for arg in args:
+            if isinstance(arg, (FunctionVal, BoundMethod)):
+                interp.register(self.kind, arg, loc)
+                return arg
+        return None
+
+
+def _registrar_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> Value | None:
+    kind = REGISTRARS.get(qualname)
+    if kind is None:
+        return None
+    loc = interp.loc(frame.module, node)
+    for arg in args:
+        if isinstance(arg, (FunctionVal, BoundMethod)):
+            interp.register(kind, arg, loc)
+            return arg
+    return _Registrar(kind, loc)
+
+
+def _registrar_decorated(interp: Interpreter, decorator: Value, function: FunctionVal, node, frame) -> None:
+    if isinstance(decorator, ExternalVal) and decorator.qualname in REGISTRARS:
+        interp.register(REGISTRARS[decorator.qualname], function, interp.loc(frame.module, node))
+
+
+def make_interpreter(project: Project, roots: list[str], env: dict[str, str] | None = None) -> Interpreter:
+    """An Interpreter that understands the frameworks: Django setup and ORM, Celery apps and signals,
+    uWSGI decorators, multiprocessing fork points."""
+    from pgforklint.extract import celery as celery_adapter
+    from pgforklint.extract import django as django_adapter
+    from pgforklint.extract import multiproc as multiproc_adapter
+
+    hooks = Hooks()
+    hooks.on_call.append(_registrar_call)
+    hooks.on_decorated.append(_registrar_decorated)
+    django_adapter.install(hooks)
+    celery_adapter.install(hooks)
+    multiproc_adapter.install(hooks)
+    interp = Interpreter(project, roots, hooks)
+    interp.env.update(env or {})
+    return interp
+
+
+def registered_hooks(interp: Interpreter, kinds: dict[str, str], start: int = 0, effective: bool = True,
+                     args: int = 0) -> list[Hook]:
+    """Child-side hooks registered during the walk, walked as the server would call them.
+
+    `kinds` maps a registration kind to the hook name shown in messages.
+    """
+    hooks = []
+    for kind, target, location in interp.registered[start:]:
+        if kind in kinds:
+            hooks.append(Hook(kinds[kind], location, True, call_hook(interp, target, location, args), effective))
+    return hooks
+
+
+def merge_effects(target: ProcessEffects, source: ProcessEffects) -> None:
+    target.engines.extend(e for e in source.engines if e not in target.engines)
+    target.opens.extend(source.opens)
+    target.open_seq.extend(source.open_seq)
+    target.resets.extend(source.resets)
+    target.escapes.extend(source.escapes)
+    target.pid_guards.extend(source.pid_guards)
+    target.at_fork_child_hooks.extend(source.at_fork_child_hooks)
+
+
+def word_quantity(text: str | None, location: Location, detail: str, word=None) -> Quantity | None:
+    """An integer from a command-line or config word, keeping `${VAR:-N}` provenance."""
+    if text is None:
+        return None
+    origin_kind = OriginKind.FILE
+    env_var = None
+    symbolic = None
+    for ref in getattr(word, "refs", ()) or ():
+        env_var = ref.name
+        if ref.source == "default":
+            origin_kind = OriginKind.ENV_DEFAULT
+        elif ref.source == "unset":
+            origin_kind = OriginKind.ENV_UNSET
+            symbolic = word.raw
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = None
+        symbolic = symbolic or str(text)
+    return Quantity(value, Origin(origin_kind, location, detail), symbolic=symbolic, env_var=env_var)
+
+
+def truthy(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "on", "y", "t", ""):
+            return True
+        if lowered in ("false", "0", "no", "off", "n", "f"):
+            return False
+    return None
+
+
+def python_entry(command: Command, project: Project, roots: list[str]) -> str | None:
+    """`python script.py` / `python -m package.module`: the project module it runs as __main__."""
+    import re as _re
+
+    if not _re.fullmatch(r"python(\d(\.\d+)?)?", command.program):
+        return None
+    words = command.argv[1:]
+    index = 0
+    while index < len(words):
+        text = words[index].text
+        if text == "-m" and index + 1 < len(words):
+            name = words[index + 1].text
+            return name if project.module_file(name, roots) else None
+        if text in ("-c",):
+            return None
+        if text.startswith("-"):
+            index += 1
+            continue
+        rel = text[2:] if text.startswith("./") else text
+        if rel.endswith(".py") and project.exists(rel):
+            for root in roots:
+                prefix = (root.strip("/") + "/") if root.strip("/") else ""
+                if rel.startswith(prefix):
+                    return rel[len(prefix):-3].replace("/", ".").removesuffix(".__init__")
+        return None
+    return None

@@ -129,6 +129,39 @@ class BoundMethod(Value):
     name: str
 
 
+class AdapterVal(Value):
+    """A value a framework adapter models (a Celery app, a Django queryset ...).
+
+    Each method returns None to fall back to the generic behaviour.
+    """
+
+    def attribute(self, interp: "Interpreter", attr: str, node: ast.AST, frame: "Frame") -> "Value | None":
+        return None
+
+    def call(self, interp: "Interpreter", node: ast.Call, args: list["Value"], kwargs: dict[str, "Value"],
+             frame: "Frame", loc: Location) -> "Value | None":
+        return None
+
+    def call_method(self, interp: "Interpreter", name: str, node: ast.Call, args: list["Value"],
+                    kwargs: dict[str, "Value"], frame: "Frame", loc: Location) -> "Value | None":
+        return None
+
+    def iterate(self, interp: "Interpreter", node: ast.AST, frame: "Frame") -> None:
+        return None
+
+    def decorate(self, interp: "Interpreter", function: "FunctionVal", node: ast.AST, frame: "Frame") -> None:
+        return None
+
+    def subscript(self, interp: "Interpreter", node: ast.AST, frame: "Frame") -> "Value | None":
+        return None
+
+    def enter(self, interp: "Interpreter", node: ast.AST, frame: "Frame") -> "Value | None":
+        return None
+
+    def set_attribute(self, interp: "Interpreter", attr: str, value: "Value", location: Location) -> None:
+        return None
+
+
 @dataclass(eq=False)
 class ContainerVal(Value):
     """A list/tuple/dict literal: kept so that engines inside are not lost (e.g. SQLALCHEMY_ENGINE_OPTIONS)."""
@@ -175,6 +208,8 @@ QUERY_TERMINALS = {"all", "first", "one", "one_or_none", "scalar", "count", "get
 METADATA_OPENING_METHODS = {"create_all", "drop_all", "reflect"}
 POOL_OPENING_METHODS = {"getconn", "connection", "open", "wait", "acquire"}
 POOL_CLOSING_METHODS = {"closeall", "close", "terminate"}
+ITERATING_BUILTINS = {"list", "len", "tuple", "set", "sorted", "bool", "sum", "any", "all", "dict", "frozenset", "max", "min",
+                      "next", "iter", "enumerate"}
 
 # Packages whose functions are known not to connect when handed an engine at import time.
 SAFE_PACKAGES = {
@@ -216,6 +251,8 @@ class Hooks:
     )
     on_decorated: list[Callable[["Interpreter", Value, FunctionVal, ast.AST, Frame], None]] = field(default_factory=list)
     on_class: list[Callable[["Interpreter", ClassVal, Frame], None]] = field(default_factory=list)
+    # An attribute a class does not define itself (Django's `Model.objects`).
+    on_class_attribute: list[Callable[["Interpreter", ClassVal, str], "Value | None"]] = field(default_factory=list)
 
 
 class Interpreter:
@@ -236,6 +273,16 @@ class Interpreter:
         self._seq = 0
         self.bound_notices: set[str] = set()
         self.registered: list[tuple[str, Value, Location]] = []  # (kind, target, where): e.g. ("at_fork_child", fn, loc)
+        # Environment the walked code sets or the launch gives (os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)).
+        self.env: dict[str, str] = {}
+        # Modules whose `if __name__ == "__main__":` body runs (scripts started as `python script.py`).
+        self.main_modules: set[str] = set()
+        # Adapter-specific state (Django engines, Celery apps, fork points ...).
+        self.state: dict[str, object] = {}
+
+    def register(self, kind: str, target: Value, location: Location) -> None:
+        """A callback handed to a framework: a fork hook, a signal handler."""
+        self.registered.append((kind, target, location))
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -302,6 +349,8 @@ class Interpreter:
             self.chain.append(location)
         try:
             self.walk_body(source.tree.body, Frame(module, None))
+        except RecursionError:  # code nested deeper than the walk can follow: PGF100, the run goes on
+            self.project.report_too_deep(rel)
         finally:
             self._import_depth -= 1
             if location is not None:
@@ -350,6 +399,8 @@ class Interpreter:
                 deco = self.eval(decorator, frame)
                 for hook in self.hooks.on_decorated:
                     hook(self, deco, function, decorator, frame)
+                if isinstance(deco, AdapterVal):
+                    deco.decorate(self, function, decorator, frame)
                 self._note_decorator(deco, function, decorator, frame)
             frame.bind(stmt.name, value)
         elif isinstance(stmt, ast.ClassDef):
@@ -373,10 +424,17 @@ class Interpreter:
             if stmt.value is not None:
                 self.assign(stmt.target, self.eval(stmt.value, frame), frame)
         elif isinstance(stmt, ast.AugAssign):
-            self.eval(stmt.value, frame)
+            value = self.eval(stmt.value, frame)
+            if isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add) and isinstance(value, ContainerVal):
+                current = frame.lookup(stmt.target.id)
+                if isinstance(current, ContainerVal):
+                    frame.bind(stmt.target.id, ContainerVal([*current.items, *value.items], current.node))
         elif isinstance(stmt, ast.Expr):
             self.eval(stmt.value, frame)
         elif isinstance(stmt, ast.If):
+            if _is_main_guard(stmt.test) and frame.locals is None and frame.module.name in self.main_modules:
+                self.walk_body(stmt.body, frame)
+                return
             if _is_main_guard(stmt.test) or _is_type_checking(stmt.test):
                 self.walk_body(stmt.orelse, frame)
                 return
@@ -461,9 +519,16 @@ class Interpreter:
                 base.namespace[target.attr] = value
             elif isinstance(base, InstanceVal):
                 base.cls.namespace.setdefault(target.attr, value)
+            elif isinstance(base, ExternalVal):
+                self.register(f"setattr:{base.qualname}.{target.attr}", value, self.loc(frame.module, target))
+            elif isinstance(base, AdapterVal):
+                base.set_attribute(self, target.attr, value, self.loc(frame.module, target))
         elif isinstance(target, ast.Subscript):
-            self.eval(target.value, frame)
-            self.eval(target.slice, frame)
+            base = self.eval(target.value, frame)
+            key = self.eval(target.slice, frame)
+            if isinstance(base, ExternalVal) and base.qualname == "os.environ" and isinstance(key, ConstVal) \
+                    and isinstance(key.value, str) and isinstance(value, ConstVal) and isinstance(value.value, str):
+                self.env[key.value] = value.value
         elif isinstance(target, ast.Starred):
             self.assign(target.value, UNKNOWN, frame)
 
@@ -484,7 +549,18 @@ class Interpreter:
         if isinstance(node, ast.Call):
             return self.eval_call(node, frame)
         if isinstance(node, ast.Await):
-            return self.eval(node.value, frame)
+            value = self.eval(node.value, frame)
+            self._awaited(value, node)
+            return value
+        if isinstance(node, ast.Subscript):
+            base = self.eval(node.value, frame)
+            self.eval(node.slice, frame)
+            if isinstance(base, AdapterVal):
+                result = base.subscript(self, node, frame)
+                return result if result is not None else UNKNOWN
+            if isinstance(base, ExternalVal):
+                return ExternalVal(f"{base.qualname}[]")
+            return UNKNOWN
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             return ContainerVal([self.eval(e, frame) for e in node.elts], node)
         if isinstance(node, ast.Dict):
@@ -514,6 +590,9 @@ class Interpreter:
         return UNKNOWN
 
     def get_attribute(self, base: Value, attr: str, node: ast.AST, frame: Frame) -> Value:
+        if isinstance(base, AdapterVal):
+            result = base.attribute(self, attr, node, frame)
+            return result if result is not None else BoundMethod(base, attr)
         if isinstance(base, ModuleVal):
             if attr in base.namespace:
                 return base.namespace[attr]
@@ -530,6 +609,10 @@ class Interpreter:
                     inherited = self.get_attribute(parent, attr, node, frame)
                     if not isinstance(inherited, Unknown):
                         return inherited
+            for hook in self.hooks.on_class_attribute:
+                found = hook(self, base, attr)
+                if found is not None:
+                    return found
             if attr == "query" and any(isinstance(b, BoundMethod) and b.name == "Model" for b in base.bases):
                 owner = next(b.obj for b in base.bases if isinstance(b, BoundMethod) and b.name == "Model")
                 if isinstance(owner, FlaskSQLAVal):
@@ -576,6 +659,9 @@ class Interpreter:
         loc = self.loc(frame.module, node)
         if qualname is not None:
             return self._call_external(qualname, node, args, kwargs, frame, loc)
+        if isinstance(func, AdapterVal):
+            result = func.call(self, node, args, kwargs, frame, loc)
+            return result if result is not None else UNKNOWN
         if isinstance(func, FunctionVal):
             return self.call_function(func, args, kwargs, loc)
         if isinstance(func, ClassVal):
@@ -696,11 +782,13 @@ class Interpreter:
                 self.record_open(engine, loc, f"{short}() opens its pool at construction (open=True is the default)")
             return EngineVal(engine)
         if qualname in ASYNCPG_POOLS:
+            # The pool connects `min_size` connections when it is initialised: `await create_pool(...)`,
+            # `async with create_pool(...)`, or a coroutine run to completion (asyncpg/pool.py Pool._initialize).
             engine = Engine(EngineKind.ASYNCPG_POOL, f"{frame.module.name}:<create_pool@{loc.line}>", loc, eager=True,
                             max_size=_int_kwarg(node, "max_size", loc, frame, self))
             engine.extra["min_size"] = _int_kwarg(node, "min_size", loc, frame, self)
+            engine.extra["async"] = True
             self.record_engine(engine)
-            self.record_open(engine, loc, "asyncpg.create_pool() opens min_size connections")
             return EngineVal(engine)
         if qualname in ("sqlalchemy.inspect", "sqlalchemy.engine.reflection.Inspector.from_engine"):
             engine = self._engine_arg(args, kwargs, 0, "subject", "bind")
@@ -732,8 +820,21 @@ class Interpreter:
             if isinstance(child, (FunctionVal, BoundMethod)):
                 self.registered.append(("at_fork_child", child, loc))
             return UNKNOWN
-        if qualname in ("asyncio.run", "asyncio.get_event_loop.run_until_complete"):
+        if qualname in ("asyncio.run", "asyncio.get_event_loop.run_until_complete", "asyncio.new_event_loop.run_until_complete",
+                        "asyncio.get_event_loop().run_until_complete"):
+            if args:
+                self._awaited(args[0], node)
             return args[0] if args else UNKNOWN
+        if qualname in ("os.environ.setdefault", "os.putenv") and len(args) >= 2 and isinstance(args[0], ConstVal) \
+                and isinstance(args[1], ConstVal) and isinstance(args[0].value, str) and isinstance(args[1].value, str):
+            if qualname == "os.putenv":
+                self.env[args[0].value] = args[1].value
+            else:
+                self.env.setdefault(args[0].value, args[1].value)
+            return args[1]
+        if qualname.startswith("builtins.") and short in ITERATING_BUILTINS and args and isinstance(args[0], AdapterVal):
+            args[0].iterate(self, node, frame)
+            return UNKNOWN
         # An engine or session handed to code pgforklint cannot see, at import time.
         package = qualname.split(".", 1)[0]
         if package not in SAFE_PACKAGES and not qualname.startswith("builtins."):
@@ -746,6 +847,12 @@ class Interpreter:
     def _call_method(self, method: BoundMethod, node: ast.Call, args: list[Value], kwargs: dict[str, Value],
                      frame: Frame, loc: Location) -> Value:
         obj, name = method.obj, method.name
+        if isinstance(obj, AdapterVal):
+            result = obj.call_method(self, name, node, args, kwargs, frame, loc)
+            return result if result is not None else UNKNOWN
+        if name == "run_until_complete" and args:
+            self._awaited(args[0], node)
+            return args[0]
         if isinstance(obj, EngineVal):
             engine = obj.engine
             if engine.kind in (EngineKind.SQLALCHEMY, EngineKind.FLASK_SQLALCHEMY):
@@ -825,15 +932,37 @@ class Interpreter:
         return UNKNOWN
 
     def _iterate(self, iterable: Value, node: ast.AST, frame: Frame) -> None:
+        if isinstance(iterable, AdapterVal):
+            iterable.iterate(self, node, frame)
+            return
         if isinstance(iterable, QueryVal) and iterable.engine is not None:
             self.record_open(iterable.engine, self.loc(frame.module, node), "iterating a query")
 
     def _enter_context(self, value: Value, node: ast.AST, frame: Frame) -> Value:
+        if isinstance(value, AdapterVal):
+            entered = value.enter(self, node, frame)
+            return entered if entered is not None else value
+        if isinstance(value, EngineVal) and value.engine.kind is EngineKind.ASYNCPG_POOL:
+            self._initialize_async_pool(value.engine, self.loc(frame.module, node))
+            return value
         if isinstance(value, SessionFactoryVal):
             return SessionVal(value.engine)
         if isinstance(value, EngineVal) and value.engine.kind in (EngineKind.PSYCOPG_POOL, EngineKind.ASYNCPG_POOL):
             return value
         return value
+
+    def _awaited(self, value: Value, node: ast.AST) -> None:
+        if isinstance(value, EngineVal) and value.engine.kind is EngineKind.ASYNCPG_POOL:
+            self._initialize_async_pool(value.engine, value.engine.location)
+
+    def _initialize_async_pool(self, engine: Engine, loc: Location) -> None:
+        if engine.extra.get("initialized_in") is self.effects:
+            return
+        engine.extra["initialized_in"] = self.effects
+        min_size = engine.extra.get("min_size")
+        if isinstance(min_size, Quantity) and min_size.value == 0:
+            return
+        self.record_open(engine, engine.location, "asyncpg.create_pool() connects min_size connections (default 10) when awaited")
 
     def _maybe_pid_guard(self, engine: Engine, event_name: object, listener: Value, loc: Location) -> None:
         if event_name != "checkout" or not isinstance(listener, FunctionVal):

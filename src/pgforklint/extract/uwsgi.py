@@ -1,11 +1,413 @@
-"""uwsgi adapter (stub: filled in by the fork-safety II work)."""
+"""uWSGI: `.ini`, `.yaml`/`.yml`, `.xml`, `.json` configs and command lines.
+
+Facts (https://uwsgi-docs.readthedocs.io/en/latest/articles/TheArtOfGracefulReloading.html#preforking-vs-lazy-apps-vs-lazy,
+https://uwsgi-docs.readthedocs.io/en/latest/PythonDecorators.html, unbit/uwsgi source):
+- By default uWSGI loads the app in the master (or first process) and then forks the workers;
+  `lazy-apps` (or `lazy`) loads it in each worker after the fork.
+- Workers are forked from C: `os.register_at_fork` hooks run only with `py-call-osafterfork` or
+  `py-call-uwsgi-fork-hooks` (2.0.21+). `uwsgidecorators.postfork` / `uwsgi.post_fork_hook` run in
+  every worker after the fork.
+- Option names are matched exactly (core/config.c `uwsgi_opt_get`: `strcmp`), so `lazy_apps` is not
+  `lazy-apps`; environment variables `UWSGI_<NAME>` become options with the name lower-cased and
+  `_` turned into `-` (core/utils.c `env_to_arg`, `parse_sys_envs`).
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+
+from pgforklint.diagnostics import Location
+from pgforklint.discover import FileKind
+from pgforklint.extract.forking import (
+    load_app,
+    make_interpreter,
+    parse_app_ref,
+    registered_hooks,
+    run_phase,
+    truthy,
+)
 from pgforklint.extract.launch import Launch
-from pgforklint.model import DeploymentModel
+from pgforklint.model import AppRef, DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.project import Project
+from pgforklint.read.command import Command, Word, python_module_invocation
+
+FLAGS = {"master", "lazy-apps", "lazy", "enable-threads", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "die-on-term",
+         "vacuum", "single-interpreter", "need-app", "strict", "thunder-lock", "no-orphans", "http-websockets",
+         "log-master", "memory-report", "disable-logging", "cheap", "honour-stdin", "auto-procname", "harakiri-verbose",
+         "catch-exceptions", "no-default-app", "manage-script-name", "lazy-apps", "py-autoreload", "reload-on-exception",
+         "enable-metrics", "close-on-exec", "close-on-exec2", "reuse-port", "master-as-root", "worker-exec"}
+SHORT = {"-M": "master", "-p": "processes", "-T": "enable-threads", "-w": "module", "-s": "socket", "-R": "max-requests",
+         "-t": "harakiri", "-z": "socket-timeout", "-b": "buffer-size", "-L": "disable-logging", "-H": "home",
+         "-d": "daemonize", "-C": "chmod-socket", "-l": "listen", "-x": "xmlconfig"}
+SHORT_FLAGS = {"-M", "-T", "-L"}
+ALIASES = {"workers": "processes", "wsgi": "module", "file": "wsgi-file", "python-path": "pythonpath", "pp": "pythonpath",
+           "xmlconfig": "xml"}
+CONFIG_OPTIONS = {"ini": "ini", "yaml": "yaml", "yml": "yaml", "json": "json", "js": "json", "xml": "xml"}
+MAX_INCLUDES = 10
+
+
+@dataclass
+class Option:
+    value: str
+    location: Location
+    source: str = "file"  # "file", "cli", "env"
+
+
+@dataclass
+class UwsgiConfig:
+    options: dict[str, list[Option]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    location: Location | None = None
+    ignored: list[tuple[str, Option]] = field(default_factory=list)  # underscore spellings uWSGI does not know
+
+    def add(self, name: str, option: Option) -> None:
+        name = name.strip()
+        if "_" in name and name.replace("_", "-") in _RELEVANT:
+            self.ignored.append((name, option))
+            return
+        name = ALIASES.get(name, name)
+        self.options.setdefault(name, []).append(option)
+
+    def last(self, name: str) -> Option | None:
+        values = self.options.get(name)
+        return values[-1] if values else None
+
+    def flag(self, name: str) -> tuple[bool, Option | None]:
+        option = self.last(name)
+        if option is None:
+            return False, None
+        return bool(truthy(option.value)), option
+
+
+_RELEVANT = {"lazy-apps", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "enable-threads", "wsgi-file"}
+
+
+# --- readers ---------------------------------------------------------------------------------
+
+
+def _substitute(value: str, env: dict[str, str], config: UwsgiConfig) -> str:
+    def env_ref(match: re.Match) -> str:
+        return env.get(match.group(1), "")
+
+    def opt_ref(match: re.Match) -> str:
+        option = config.last(match.group(1))
+        return option.value if option else match.group(0)
+
+    value = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", env_ref, value)
+    return re.sub(r"%\(([A-Za-z0-9_-]+)\)", opt_ref, value)
+
+
+def read_config(project: Project, spec: str, kind: str | None, env: dict[str, str], config: UwsgiConfig,
+                depth: int = 0) -> None:
+    if depth > MAX_INCLUDES:
+        return
+    section = "uwsgi"
+    path = spec
+    if ":" in spec and not spec.startswith(("http:", "https:")):
+        path, _, section = spec.rpartition(":")
+        section = section or "uwsgi"
+    path = path[2:] if path.startswith("./") else path
+    if not project.exists(path):
+        return
+    kind = kind or _kind_from_name(path)
+    config.files.append(path)
+    if kind == "ini":
+        ini = project.ini(path)
+        entries = ini.section(section) if ini else None
+        if entries is None:
+            return
+        if config.location is None:
+            config.location = Location(path, max(1, (entries[0][2] - 1) if entries else 1))
+        for key, value, line in entries:
+            key = key.strip()
+            option = Option(_substitute(value, env, config), Location(path, line))
+            if key in CONFIG_OPTIONS:
+                read_config(project, option.value, CONFIG_OPTIONS[key], env, config, depth + 1)
+                continue
+            config.add(key, option)
+    elif kind == "yaml":
+        documents = project.yaml_documents(path) or []
+        for document in documents:
+            if isinstance(document, dict) and isinstance(document.get(section), dict):
+                mapping = document[section]
+                if config.location is None:
+                    config.location = Location(path, document.line_of(section) or 1)
+                for key, value in mapping.items():
+                    line = mapping.line_of(key) if hasattr(mapping, "line_of") else 1
+                    for item in (value if isinstance(value, list) else [value]):
+                        text = "true" if item is True else "false" if item is False else str(item)
+                        config.add(str(key), Option(_substitute(text, env, config), Location(path, line or 1)))
+                break
+    elif kind == "json":
+        data = project.json(path)
+        if isinstance(data, dict) and isinstance(data.get(section), dict):
+            if config.location is None:
+                config.location = Location(path, 1)
+            text = project.text(path) or ""
+            for key, value in data[section].items():
+                line = _json_line(text, str(key))
+                for item in (value if isinstance(value, list) else [value]):
+                    rendered = "true" if item is True else "false" if item is False else str(item)
+                    config.add(str(key), Option(_substitute(rendered, env, config), Location(path, line)))
+    elif kind == "xml":
+        text = project.text(path)
+        if text is None:
+            return
+        for name, value, line in _xml_options(text, section):
+            if config.location is None:
+                config.location = Location(path, line)
+            config.add(name, Option(_substitute(value, env, config), Location(path, line)))
+
+
+def _kind_from_name(path: str) -> str | None:
+    lower = path.lower()
+    for suffix, kind in ((".ini", "ini"), (".yaml", "yaml"), (".yml", "yaml"), (".json", "json"), (".js", "json"),
+                         (".xml", "xml")):
+        if lower.endswith(suffix):
+            return kind
+    return None
+
+
+def _json_line(text: str, key: str) -> int:
+    index = text.find(f'"{key}"')
+    return text.count("\n", 0, index) + 1 if index >= 0 else 1
+
+
+_XML_ELEMENT = re.compile(r"<([A-Za-z][A-Za-z0-9_.-]*)(\s[^>]*)?(/>|>(.*?)</\1\s*>)", re.DOTALL)
+
+
+def _xml_options(text: str, section: str) -> list[tuple[str, str, int]]:
+    """`<uwsgi><master/><processes>4</processes></uwsgi>`: a small reader, no entity expansion."""
+    text = re.sub(r"<!--.*?-->", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.DOTALL)
+    match = re.search(rf"<{re.escape(section)}(\s[^>]*)?>(.*?)</{re.escape(section)}\s*>", text, re.DOTALL)
+    if not match:
+        return []
+    body, offset = match.group(2), match.start(2)
+    out = []
+    for element in _XML_ELEMENT.finditer(body):
+        value = "true" if element.group(3) == "/>" else (element.group(4) or "").strip()
+        line = text.count("\n", 0, offset + element.start()) + 1
+        out.append((element.group(1), value, line))
+    return out
+
+
+def read_command(project: Project, words: list[Word], location: Location, env: dict[str, str], config: UwsgiConfig) -> None:
+    index = 0
+    while index < len(words):
+        text = words[index].text
+        value: str | None = None
+        if text.startswith("--"):
+            name = text[2:]
+            if "=" in name:
+                name, value = name.split("=", 1)
+            elif name not in FLAGS and index + 1 < len(words) and not words[index + 1].text.startswith("-"):
+                value = words[index + 1].text
+                index += 1
+            if name in CONFIG_OPTIONS and value:
+                read_config(project, value, CONFIG_OPTIONS[name], env, config)
+            else:
+                config.add(name, Option(value if value is not None else "true", location, "cli"))
+        elif text.startswith("-") and len(text) >= 2:
+            name = SHORT.get(text[:2])
+            if name is None:
+                index += 1
+                continue
+            if text[:2] in SHORT_FLAGS:
+                value = "true"
+            elif len(text) > 2:
+                value = text[2:]
+            elif index + 1 < len(words):
+                value = words[index + 1].text
+                index += 1
+            if name == "xml" and value:
+                read_config(project, value, "xml", env, config)
+            elif value is not None:
+                config.add(name, Option(value, location, "cli"))
+        elif _kind_from_name(text):
+            read_config(project, text, None, env, config)  # `uwsgi app.ini`: type from the extension
+        index += 1
+
+
+def env_options(project: Project, env: dict[str, str], location: Location, config: UwsgiConfig) -> None:
+    for key, value in env.items():
+        if key.startswith("UWSGI_") and key not in ("UWSGI_RELOADS", "UWSGI_ORIGINAL_PROC_NAME"):
+            name = key[len("UWSGI_"):].lower().replace("_", "-")
+            if name in CONFIG_OPTIONS:
+                read_config(project, value, CONFIG_OPTIONS[name], env, config)
+                continue
+            config.options.setdefault(ALIASES.get(name, name), []).insert(0, Option(value, location, "env"))
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+def uwsgi_arguments(command: Command) -> list[Word] | None:
+    if command.program in ("uwsgi", "uwsgi-core", "pyuwsgi"):
+        return command.argv[1:]
+    module = python_module_invocation(command)
+    if module and module[0] == "pyuwsgi":
+        return module[1]
+    return None
+
+
+def _app_ref(project: Project, config: UwsgiConfig, roots: list[str]) -> AppRef | None:
+    module = config.last("module")
+    callable_ = config.last("callable")
+    default_callable = callable_.value if callable_ else "application"
+    if module is not None:
+        text = module.value
+        if ":" not in text and "." not in text.split("/")[-1] and text.endswith(".py"):
+            return _file_ref(project, text, module.location, default_callable, roots)
+        ref = parse_app_ref(text, module.location, default_callable)
+        return ref
+    wsgi_file = config.last("wsgi-file")
+    if wsgi_file is not None:
+        return _file_ref(project, wsgi_file.value, wsgi_file.location, default_callable, roots)
+    mount = config.last("mount")
+    if mount is not None and "=" in mount.value:
+        target = mount.value.split("=", 1)[1]
+        if target.endswith(".py"):
+            return _file_ref(project, target, mount.location, default_callable, roots)
+        return parse_app_ref(target, mount.location, default_callable)
+    return None
+
+
+def _file_ref(project: Project, path: str, location: Location, attribute: str, roots: list[str]) -> AppRef | None:
+    rel = path[2:] if path.startswith("./") else path.lstrip("/")
+    candidates = [rel]
+    for chdir in roots:
+        if chdir:
+            candidates.append(f"{chdir.strip('/')}/{rel}")
+    for candidate in candidates:
+        if project.exists(candidate):
+            directory, _, filename = candidate.rpartition("/")
+            if directory not in roots:
+                roots.append(directory)
+            return AppRef(filename[:-3], attribute, False, location)
+    return None
+
+
+def build_server(project: Project, config: UwsgiConfig, location: Location, env: dict[str, str]) -> Server | None:
+    roots = project.default_module_roots()
+    for option in config.options.get("chdir", []):
+        value = option.value.strip().strip("/")
+        if value and project.is_package_dir(value, [""]) and value not in roots:
+            roots.insert(0, value)
+    for option in config.options.get("pythonpath", []):
+        value = option.value.strip().lstrip("./").strip("/")
+        if project.is_package_dir(value, [""]) and value not in roots:
+            roots.append(value)
+    for option in config.options.get("env", []):
+        if "=" in option.value:
+            key, value = option.value.split("=", 1)
+            env = {**env, key.strip(): value.strip()}
+    app = _app_ref(project, config, roots)
+    master, master_option = config.flag("master")
+    lazy_apps, lazy_option = config.flag("lazy-apps")
+    lazy, lazy_only_option = config.flag("lazy")
+    processes_option = config.last("processes")
+    processes = _quantity(processes_option, Quantity.default(1, "uWSGI's default processes = 1"))
+    threads_option = config.last("threads")
+    threads = _quantity(threads_option, Quantity.default(1, "uWSGI runs one thread per worker unless `threads` is set"))
+    async_option = config.last("gevent") or config.last("async")
+    if async_option is not None:
+        threads = _quantity(async_option, threads)
+    forks = master or processes.value is None or (processes.value or 1) > 1
+    if lazy_apps or lazy:
+        option = lazy_option if lazy_apps else lazy_only_option
+        loads = Flag(False, Origin(OriginKind.FILE, option.location if option else None,
+                                   "lazy-apps" if lazy_apps else "lazy"))
+    else:
+        loads = Flag(True, Origin(OriginKind.DEFAULT, config.location or location,
+                                  "uWSGI's default (no `lazy-apps`): the master loads the app, then forks"))
+    osafterfork = config.flag("py-call-osafterfork")[0] or config.flag("py-call-uwsgi-fork-hooks")[0]
+    worker_class = "gevent" if config.last("gevent") else ("threads" if (threads.value or 1) > 1 else "sync")
+    server = Server(ServerKind.UWSGI, location, forks=forks, loads_app_in_parent=loads, processes=processes,
+                    threads=threads, worker_class=worker_class, app=app,
+                    config_path=config.files[0] if config.files else None)
+    server.settings = {name: values[-1].value for name, values in config.options.items()}
+    server.settings["py_call_osafterfork"] = osafterfork
+    server.settings["ignored_options"] = [(name, option.location) for name, option in config.ignored]
+    if app is None:
+        return server
+    interp = make_interpreter(project, roots, env)
+    server.extra_interpreter = interp  # type: ignore[attr-defined]
+    fork_hooks = {"uwsgi_postfork": "@postfork", "setattr:uwsgi.post_fork_hook": "uwsgi.post_fork_hook"}
+    if loads.value:
+        run_phase(interp, server.parent_effects, lambda: load_app(interp, app))
+        server.hooks.extend(registered_hooks(interp, fork_hooks))
+        for hook in registered_hooks(interp, {"at_fork_child": "os.register_at_fork"}):
+            hook.effective = osafterfork
+            server.hooks.append(hook)
+    else:
+        child = ProcessEffects()
+        run_phase(interp, child, lambda: load_app(interp, app))
+        server.hooks.append(Hook("worker imports the app (lazy-apps)", app.location, True, child))
+    return server
+
+
+def _quantity(option: Option | None, default: Quantity) -> Quantity:
+    if option is None:
+        return default
+    try:
+        return Quantity.from_file(int(option.value.strip()), option.location, "uWSGI option")
+    except ValueError:
+        return Quantity(None, Origin(OriginKind.ENV_UNSET if "$" in option.value else OriginKind.FILE, option.location,
+                                     f"`{option.value}` is not a number pgforklint can read"), symbolic=option.value)
+
+
+def standalone_configs(project: Project) -> list[tuple[str, str]]:
+    """Config files with a uWSGI section that no launch line mentions (deployed by a unit file or the Emperor)."""
+    found = []
+    for source in project.files(FileKind.INI):
+        ini = project.ini(source.rel)
+        if ini is not None and ini.section("uwsgi") is not None:
+            found.append((source.rel, "ini"))
+    for source in project.files(FileKind.YAML):
+        documents = project.yaml_documents(source.rel) or []
+        if any(isinstance(d, dict) and isinstance(d.get("uwsgi"), dict) for d in documents):
+            found.append((source.rel, "yaml"))
+    for source in project.files(FileKind.XML):
+        text = project.text(source.rel) or ""
+        if "<uwsgi" in text:
+            found.append((source.rel, "xml"))
+    for source in project.files(FileKind.JSON):
+        if "uwsgi" not in source.name.lower():
+            continue
+        data = project.json(source.rel)
+        if isinstance(data, dict) and isinstance(data.get("uwsgi"), dict):
+            found.append((source.rel, "json"))
+    return found
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    return None
+    from pgforklint.analyze import attach_process_type
+
+    used: set[str] = set()
+    for launch in launches:
+        for command in launch.commands:
+            words = uwsgi_arguments(command)
+            if words is None:
+                continue
+            env = {**launch.env, **command.env}
+            config = UwsgiConfig()
+            env_options(project, env, launch.location, config)
+            read_command(project, words, launch.location, env, config)
+            used.update(config.files)
+            server = build_server(project, config, launch.location, env)
+            if server is None:
+                continue
+            model.servers.append(server)
+            attach_process_type(model, launch, server)
+    for rel, kind in standalone_configs(project):
+        if rel in used:
+            continue
+        config = UwsgiConfig()
+        read_config(project, rel, kind, {}, config)
+        server = build_server(project, config, config.location or Location(rel, 1), {})
+        if server is not None:
+            model.servers.append(server)
+
+
+__all__ = ["adapt", "UwsgiConfig", "read_config", "read_command", "build_server"]
