@@ -96,6 +96,18 @@ class Context:
                     return candidate
         return None
 
+    def module_name(self, rel: str) -> str | None:
+        """The dotted module name of a project file, under the first module root that holds it."""
+        for root in sorted(self.roots(), key=len, reverse=True):
+            prefix = f"{root.strip('/')}/" if root.strip("/") else ""
+            if rel.startswith(prefix) and rel.endswith(".py"):
+                parts = rel[len(prefix):-3].split("/")
+                if parts[-1] == "__init__":
+                    parts = parts[:-1]
+                if parts and all(part.isidentifier() for part in parts):
+                    return ".".join(parts)
+        return None
+
     def tree(self, rel: str) -> ast.Module | None:
         if rel not in self._trees:
             tree = None

@@ -15,12 +15,18 @@ from pgforklint.model import Engine, Server
 
 HANDLER = "reset_database_pools"
 IMPORT = "from celery.signals import worker_process_init"
-COMMENT = "Each pool child drops the connection pool inherited from the parent without closing its sockets (pgforklint --fix)."
+COMMENT = "Drop the pool inherited from the worker parent without closing its sockets (pgforklint --fix)."
 
 
 def app_module(ctx: Context, server: Server) -> tuple[str, str]:
+    """(module, file) where the Celery app is created; the worker parent imports it before forking."""
+    location = server.settings.get("app_location") if isinstance(server.settings, dict) else None
+    if location is not None and getattr(location, "path", "").endswith(".py"):
+        module = ctx.module_name(location.path)
+        if module is not None:
+            return module, location.path
     if server.app is None:
-        raise NoFix("the Celery app module is not known")
+        raise NoFix("the module that creates the Celery app is not known")
     module = server.app.module
     rel = ctx.module_file(module)
     if rel is None:
@@ -34,7 +40,7 @@ def reset_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe)
     module, rel = app_module(ctx, server)
     statements = recipe.body(module_here=module)
     edits = [
-        Edit(rel, lambda text: ensure_import_block(text, IMPORT), order=(1, 0), description="import worker_process_init"),
+        Edit(rel, lambda text: ensure_import_block(text, IMPORT, group="celery"), order=(1, 0), description="import worker_process_init"),
         Edit(rel, lambda text: ensure_function(text, HANDLER, "**kwargs", statements,
                                                decorator="worker_process_init.connect", comment=COMMENT),
              order=(1, 1), description=f"add `{HANDLER}`"),

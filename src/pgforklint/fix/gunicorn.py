@@ -28,8 +28,8 @@ from pgforklint.model import Engine, Server
 
 CONFIG_DEFAULT = "gunicorn.conf.py"
 SIGNATURE = "server, worker"
-CHILD_COMMENT = "Drop the connection pool inherited from the master without closing its sockets (pgforklint --fix)."
-PARENT_COMMENT = "Close the master's database connections before each fork, so no worker inherits one (pgforklint --fix)."
+CHILD_COMMENT = "Drop the pool inherited from the master without closing its sockets (pgforklint --fix)."
+PARENT_COMMENT = "Close the master's connections before each fork, so no worker inherits one (pgforklint --fix)."
 NEW_FILE_HEADER = "gunicorn configuration: gunicorn reads ./gunicorn.conf.py from its working directory by default."
 _GUNICORN_WORD = re.compile(r"(?:(?<=\s)|^)(?:[^\s\"'\[\],]*/)?gunicorn(?=\s|$)")
 

@@ -241,7 +241,7 @@ def _is_pass(statement: cst.CSTNode) -> bool:
             and isinstance(statement.body[0], cst.Pass) and not statement.leading_lines)
 
 
-def ensure_import_block(text: str, block: str, present: str | None = None) -> str:
+def ensure_import_block(text: str, block: str, present: str | None = None, group: str | None = None) -> str:
     """Insert `block` (one or more top-level statements) after the module's leading imports.
 
     Nothing happens when the block is already there, or when `present` (a statement's code) is.
@@ -264,6 +264,12 @@ def ensure_import_block(text: str, block: str, present: str | None = None) -> st
         break
     compound = any(not isinstance(n, cst.SimpleStatementLine) for n in new_nodes)
     at = last_import + 1 if last_import is not None else index
+    if group is not None and last_import is not None and not compound:
+        for position in range(index, last_import + 1):  # next to the imports of the same package (isort order)
+            statement = body[position]
+            if isinstance(statement, cst.SimpleStatementLine) and any(
+                    _import_root(s) == group for s in statement.body):
+                at = position + 1
     blank = cst.EmptyLine(indent=False)
     if (compound and last_import is not None) or (last_import is None and index == 1):
         new_nodes[0] = new_nodes[0].with_changes(leading_lines=[blank])
@@ -275,6 +281,18 @@ def ensure_import_block(text: str, block: str, present: str | None = None) -> st
             body[at] = following.with_changes(leading_lines=[blank])
     body = [*body[:at], *new_nodes, *body[at:]]
     return module.with_changes(body=body).code
+
+
+def _import_root(statement: cst.CSTNode) -> str | None:
+    if isinstance(statement, cst.ImportFrom) and statement.module is not None and not statement.relative:
+        node = statement.module
+    elif isinstance(statement, cst.Import) and len(statement.names) == 1:
+        node = statement.names[0].name
+    else:
+        return None
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
 
 
 def _is_import_try(statement: cst.CSTNode) -> bool:

@@ -25,7 +25,7 @@ GUARDED_IMPORT = (
     "    def postfork(function):\n"
     "        return function\n"
 )
-COMMENT = "Each worker drops the connection pool inherited from the master without closing its sockets (pgforklint --fix)."
+COMMENT = "Drop the pool inherited from the master without closing its sockets (pgforklint --fix)."
 
 
 def postfork_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe) -> Fix:

@@ -1,0 +1,10 @@
+# gunicorn configuration: gunicorn reads ./gunicorn.conf.py from its working directory by default.
+
+
+def post_fork(server, worker):
+    # Drop the pool inherited from the master without closing its sockets (pgforklint --fix).
+    from blog.extensions import db
+    from wsgi import app
+
+    with app.app_context():
+        db.engine.dispose(close=False)

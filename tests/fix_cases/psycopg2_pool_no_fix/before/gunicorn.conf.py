@@ -1,0 +1,3 @@
+wsgi_app = "api:app"
+preload_app = True
+workers = 2

@@ -1,0 +1,3 @@
+#!/bin/sh
+set -e
+exec gunicorn --preload --workers 4 app.web:app
