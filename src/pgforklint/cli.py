@@ -126,6 +126,19 @@ def _load_config(args, start: Path):
     return config
 
 
+_PROJECT_MARKERS = (".git", ".pgforklint.toml", "pgforklint.toml", "pyproject.toml", "setup.py", "setup.cfg",
+                    "Procfile", "app.json")
+
+
+def _project_root_for_file(file: Path) -> Path:
+    """A file given on the command line is analysed with its whole project (the analysis is cross-file)
+    and only its own findings are shown: the project is the closest folder with a project marker."""
+    for folder in file.parents:
+        if any((folder / marker).exists() for marker in _PROJECT_MARKERS):
+            return folder
+    return file.parent
+
+
 def _explain(code: str) -> int:
     from pgforklint.docs import rule_doc
 
@@ -170,7 +183,7 @@ def run_lint(argv: list[str]) -> int:
         if path.is_dir():
             result = lint_project(path, config)
         else:
-            root = path.resolve().parent
+            root = _project_root_for_file(path.resolve())
             result = lint_project(root, config, only_files={path.resolve().relative_to(root).as_posix()})
         from pgforklint.fix import cli as fix_cli
 
