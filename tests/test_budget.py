@@ -1,0 +1,128 @@
+"""`pgforklint budget --format json`: the numbers on the budget fixtures, checked against hand calculations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pgforklint.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def budget_json(capsys, *args: str) -> tuple[int, dict]:
+    code = main(["budget", *args, "--format", "json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def row(data: dict, name: str) -> dict:
+    return next(r for r in data["process_types"] if r["name"] == name)
+
+
+def test_hand_calculation_3x3x2_against_20(capsys):
+    # 3 instances x 3 sync workers x pool 2: worst 18 > 20 - 3 = 17; expected 3 x 3 x min(1, 2) = 9.
+    code, data = budget_json(capsys, str(FIXTURES / "budget_compose_hand_calc"))
+    assert (data["max_connections"], data["reserved"], data["available"]) == (20, 3, 17)
+    assert (data["expected_peak"], data["worst_case"], data["verdict"]) == (9, 18, "fits-expected-only")
+    web = row(data, "web")
+    assert (web["instances"], web["processes"], web["threads"]) == (3, 3, 1)
+    assert (web["per_process_expected"], web["per_process_worst"], web["total_expected"], web["total_worst"]) == (1, 2, 9, 18)
+    assert "docker-compose.yml:10" in web["sources"]["instances"]
+    assert code == 0
+
+
+def test_scale_override_on_the_command_line(capsys):
+    code, data = budget_json(capsys, str(FIXTURES / "budget_compose_hand_calc"), "--scale", "web=6")
+    assert (data["expected_peak"], data["worst_case"], data["verdict"]) == (18, 36, "exceeded")
+    assert row(data, "web")["instances"] == 6
+    assert code == 1
+
+
+def test_heroku_plan_is_a_role_limit_and_web_concurrency_comes_from_the_dyno_size(capsys):
+    code, data = budget_json(capsys, str(FIXTURES / "budget_heroku"))
+    # essential-0: 20 connections per role; reserved superuser slots do not reduce a role's limit.
+    assert (data["role_limit"], data["available"]) == (20, 20)
+    web = row(data, "web")
+    # 3 standard-2x dynos, WEB_CONCURRENCY=4 from the Python buildpack, 4 gthread threads, default pool 5+10.
+    assert (web["instances"], web["processes"], web["threads"]) == (3, 4, 4)
+    assert (web["per_process_expected"], web["per_process_worst"]) == (4, 15)
+    assert (data["expected_peak"], data["worst_case"], data["verdict"]) == (48, 180, "exceeded")
+    assert code == 1
+
+
+def test_kubernetes_replicas(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_kubernetes"))
+    api = row(data, "api")
+    assert (api["instances"], api["processes"], api["threads"], api["per_process_expected"]) == (4, 4, 8, 8)
+    assert (data["available"], data["expected_peak"], data["worst_case"]) == (97, 128, 240)
+
+
+def test_pgbouncer_transaction_mode_fits_only_because_of_the_pooler(capsys):
+    code, data = budget_json(capsys, str(FIXTURES / "ok_budget_pgbouncer"))
+    assert data["server_available"] == 47 and data["expected_peak"] == 64  # would not fit without PgBouncer
+    assert data["available"] == 500 and data["pooler"]["server_connections"] == 20
+    assert data["verdict"] == "fits" and code == 0
+
+
+def test_config_scale_and_max_connections(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_budget_fits"))
+    web = row(data, "web")
+    assert (web["instances"], web["processes"], data["max_connections"], data["available"]) == (2, 3, 50, 47)
+    assert (data["expected_peak"], data["worst_case"], data["verdict"]) == (6, 6, "fits")
+    assert "[tool.pgforklint.scale] web" in web["sources"]["instances"]
+
+
+def test_parent_holding_a_connection_adds_one_per_instance(capsys):
+    # runtime-evidence.md: W * min(T, P+O) + 1 = 2 * min(4, 4) + 1 = 9 measured.
+    _, data = budget_json(capsys, str(FIXTURES / "rt_budget_fits"))
+    assert (data["expected_peak"], data["worst_case"]) == (9, 9)
+    _, data = budget_json(capsys, str(FIXTURES / "rt_budget_over"))
+    assert (data["expected_peak"], data["worst_case"], row(data, "web")["parent"]) == (25, 25, 1)
+
+
+def test_new_relic_adds_one_per_process(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_newrelic"))
+    web = row(data, "web")
+    # 2 instances x 4 workers x (min(2 threads, pool 2) + 1 EXPLAIN connection)
+    assert (web["per_process_expected"], data["expected_peak"]) == (3, 24)
+
+
+def test_env_workers_with_and_without_default(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_env_workers"))
+    assert row(data, "web")["processes"] == 4  # ${WEB_WORKERS:-4}
+    assert row(data, "api")["processes"] == 1  # $API_WORKERS has no value: counted as 1
+    assert data["available"] == 37
+
+
+def test_unbounded_worst_case(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_unbounded"))
+    assert data["worst_case"] is None and row(data, "web")["per_process_worst"] is None
+
+
+def test_text_table_shows_sources_and_verdict(capsys):
+    assert main(["budget", str(FIXTURES / "budget_compose_hand_calc")]) == 0
+    out = capsys.readouterr().out
+    assert "Available: 17 (max_connections 20 - 3 reserved = 17)" in out
+    assert "Expected peak: 9   Worst case: 18" in out
+    assert "Compose deploy.replicas (docker-compose.yml:10)" in out
+
+
+@pytest.mark.parametrize("bad", ["web", "web=x", "=3"])
+def test_bad_scale_is_a_usage_error(capsys, bad):
+    assert main(["budget", str(FIXTURES / "ok_budget_fits"), "--scale", bad]) == 2
+    assert "--scale" in capsys.readouterr().err
+
+
+def test_lint_message_shows_the_hand_calculation():
+    from pgforklint.analyze import lint_project
+    from pgforklint.config import find_config
+
+    fixture = FIXTURES / "budget_compose_hand_calc"
+    found = lint_project(fixture, find_config(fixture)).diagnostics
+    assert [d.code for d in found] == ["PGF011"]
+    message = found[0].message
+    assert "`web` 3 x (3 x 1) = 9" in message and "`web` 3 x (3 x 2) = 18" in message
+    assert "max_connections 20 - 3 reserved = 17" in message
