@@ -38,7 +38,9 @@ def reset_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe)
     if recipe.parent_side:
         raise NoFix("Celery's Django fixup already closes inherited Django connections in each pool child")
     module, rel = app_module(ctx, server)
-    statements = recipe.body(module_here=module)
+    from pgforklint.fix.gunicorn import hook_statements
+
+    statements = hook_statements(ctx, rel, recipe, module_here=module)
     edits = [
         Edit(rel, lambda text: ensure_import_block(text, IMPORT, group="celery"), order=(1, 0), description="import worker_process_init"),
         Edit(rel, lambda text: ensure_function(text, HANDLER, "**kwargs", statements,

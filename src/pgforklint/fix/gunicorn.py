@@ -34,12 +34,13 @@ NEW_FILE_HEADER = "gunicorn configuration: gunicorn reads ./gunicorn.conf.py fro
 _GUNICORN_WORD = re.compile(r"(?:(?<=\s)|^)(?:[^\s\"'\[\],]*/)?gunicorn(?=\s|$)")
 
 
-def hook_statements(ctx: Context, config_rel: str | None, recipe: ResetRecipe) -> list[str]:
+def hook_statements(ctx: Context, config_rel: str | None, recipe: ResetRecipe, module_here: str = "__config__") -> list[str]:
+    """The hook's body: the recipe, importing only what the file does not already bind at its top."""
     tree = ctx.tree(config_rel) if config_rel else None
     lines = []
     for module, name in recipe.imports:
-        if module == "__config__":
-            continue  # the engine is defined in the config file itself
+        if module == module_here:
+            continue  # the engine is defined in this file itself
         if tree is not None and _imported_at_top(tree, module, name):
             continue
         lines.append(f"from {module} import {name}")

@@ -36,7 +36,9 @@ def postfork_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetReci
     rel = ctx.module_file(server.app.module)
     if rel is None:
         raise NoFix(f"the uWSGI app module `{server.app.module}` is not in the repository")
-    statements = recipe.body(module_here=server.app.module)
+    from pgforklint.fix.gunicorn import hook_statements
+
+    statements = hook_statements(ctx, rel, recipe, module_here=server.app.module)
     edits = [
         Edit(rel, lambda text: ensure_import_block(text, GUARDED_IMPORT, present="from uwsgidecorators import postfork"),
              order=(1, 0), description="import postfork"),
