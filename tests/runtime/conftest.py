@@ -113,6 +113,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                     "shared_backends", "peak", "expected_peak", "duration_s"):
             if key in data:
                 parts.append(f"{key}={data[key]}")
+        shown = {"requests", "tasks", "failures", "wrong_rows", "workers", "backends",
+                 "shared_backends", "peak", "expected_peak", "duration_s", "top_errors"}
+        for key, value in data.items():
+            if key not in shown and isinstance(value, (int, float, str, bool)) and value != 0:
+                parts.append(f"{key}={value}")
         top = data.get("top_errors") or []
         if top:
             parts.append(f"top_error={top[0][0]!r} x{top[0][1]}")
@@ -458,20 +463,22 @@ class Procs:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
-        self.items: list[tuple[Proc, int]] = []
+        self.items: list[tuple[Proc, int, float]] = []
         self.cleanup_paths: list[Path] = []
 
     def start(self, name: str, argv: list[str], *, cwd: Path, env: dict | None = None,
-              log: Path | None = None, stop_signal=signal.SIGTERM, **popen_kwargs) -> Proc:
+              log: Path | None = None, stop_signal=signal.SIGTERM, stop_timeout: float = 10.0,
+              **popen_kwargs) -> Proc:
+        """Start ``argv``; at teardown send ``stop_signal``, wait ``stop_timeout``, SIGKILL."""
         proc = Proc(name, [str(a) for a in argv], cwd=cwd, env=env,
                     log=log or self.workdir / f"{name}.log", **popen_kwargs)
-        self.items.append((proc, stop_signal))
+        self.items.append((proc, stop_signal, stop_timeout))
         return proc
 
     def stop_all(self) -> None:
         while self.items:
-            proc, sig = self.items.pop()
-            proc.stop(sig=sig)
+            proc, sig, timeout = self.items.pop()
+            proc.stop(sig=sig, timeout=timeout)
         for path in self.cleanup_paths:
             shutil.rmtree(path, ignore_errors=True)
         self.cleanup_paths.clear()
@@ -521,6 +528,29 @@ def procfile_command(fixture: Path, process: str) -> list[str]:
             argv = shlex.split(command)
             return [str(tool(argv[0]))] + argv[1:]
     raise AssertionError(f"no {process!r} entry in {fixture / 'Procfile'}")
+
+
+def gunicorn_workers(fixture: Path) -> int:
+    """``workers = N`` from the fixture's gunicorn.conf.py, or ``-w/--workers N`` in its Procfile."""
+    conf = fixture / "gunicorn.conf.py"
+    text = conf.read_text() if conf.exists() else ""
+    m = re.search(r"^workers\s*=\s*(\d+)", text, re.M) or re.search(
+        r"(?:-w|--workers)[ =](\d+)", (fixture / "Procfile").read_text())
+    return int(m.group(1)) if m else 1
+
+
+def start_gunicorn(procs: Procs, fixture: Path, database_url: str, *, name: str | None = None):
+    """Start the fixture's ``web`` process on a free port; wait for every worker to boot."""
+    port = free_port()
+    # SIGQUIT: gunicorn's quick shutdown (SIGTERM waits up to graceful_timeout for workers that
+    # may be stuck on a broken socket).
+    proc = procs.start(name or f"gunicorn-{fixture.name}",
+                       procfile_command(fixture, "web") + ["--bind", f"127.0.0.1:{port}"],
+                       cwd=fixture, env=base_env(DATABASE_URL=database_url),
+                       stop_signal=signal.SIGQUIT, stop_timeout=5)
+    proc.wait_for_port(port)
+    proc.wait_for_text(r"Booting worker with pid", count=gunicorn_workers(fixture))
+    return proc, port
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,6 +621,7 @@ def _first_line(payload) -> str:
     line = text.splitlines()[0] if text else "<empty>"
     # Make counts comparable: strip the varying numbers of PIDs, lengths, tokens.
     line = re.sub(r"[0-9a-f]{32}", "<token>", line)
+    line = re.sub(r"port \d+", "port <port>", line)
     return line[:240]
 
 

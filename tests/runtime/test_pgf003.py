@@ -25,7 +25,6 @@ import uuid
 import pytest
 
 DRIVERS = ["psycopg2", "psycopg"]
-WORKERS = 4
 LOG_SETTINGS = {
     "log_connections": "on",
     "log_disconnections": "on",
@@ -60,13 +59,8 @@ def _first_backend_of(pg, app_name):
 
 def _gunicorn_measure(rt, procs, pg, fixture, driver):
     app_name = f"orders-{uuid.uuid4().hex[:8]}"
-    port = rt.free_port()
-    env = rt.base_env(DATABASE_URL=pg.url(driver, application_name=app_name))
-    proc = procs.start(f"gunicorn-{fixture.name}-{driver}",
-                       rt.procfile_command(fixture, "web") + ["--bind", f"127.0.0.1:{port}"],
-                       cwd=fixture, env=env)
-    proc.wait_for_port(port)
-    proc.wait_for_text(r"Booting worker with pid", count=WORKERS)
+    proc, port = rt.start_gunicorn(procs, fixture, pg.url(driver, application_name=app_name),
+                                   name=f"gunicorn-{fixture.name}-{driver}")
     master_backend = _first_backend_of(pg, app_name)
     assert master_backend, "the import-time SELECT 1 did not show up in the server log"
     # post_fork runs right after "Booting worker"; let the last one finish.

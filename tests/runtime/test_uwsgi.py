@@ -17,26 +17,26 @@ CONCURRENCY = 16
 PROCESSES = 4  # processes in the fixtures' uwsgi.ini
 
 
-def run_uwsgi(rt, procs, pg, fixture, driver):
+def run_uwsgi(rt, procs, pg, fixture, driver, timeout=5.0):
     argv = rt.procfile_command(fixture, "web")
     port = rt.free_port()
     env = rt.base_env(DATABASE_URL=pg.url(driver))
     # SIGINT: uWSGI's immediate shutdown (SIGTERM means "reload" without die-on-term).
     proc = procs.start(f"uwsgi-{fixture.name}-{driver}",
                        argv + ["--http-socket", f"127.0.0.1:{port}"], cwd=fixture, env=env,
-                       stop_signal=signal.SIGINT)
+                       stop_signal=signal.SIGINT, stop_timeout=5)
     proc.wait_for_port(port)
     proc.wait_for_text(r"spawned uWSGI worker", count=PROCESSES)
     if "lazy-apps = true" in (fixture / "uwsgi.ini").read_text():
         proc.wait_for_text(r"WSGI app 0 \(mountpoint=''\) ready", count=PROCESSES)
-    load = rt.http_load(port, requests=REQUESTS, concurrency=CONCURRENCY)
+    load = rt.http_load(port, requests=REQUESTS, concurrency=CONCURRENCY, timeout=timeout)
     return load, proc
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_default_prefork_shares_master_connection(rt, pg, procs, driver):
     fixture = rt.fixture_dir("rt_uwsgi_prefork")
-    load, proc = run_uwsgi(rt, procs, pg, fixture, driver)
+    load, proc = run_uwsgi(rt, procs, pg, fixture, driver, timeout=3.0)  # stuck workers
     rt.record(f"PGF001 uwsgi prefork {driver} (hazard)", **load.as_record())
     assert len(load.worker_pids) >= 2, f"load did not reach several workers: {load.describe()}"
     assert load.sharing_shown(), f"expected the hazard, got {load.describe()}\n{proc.tail()}"
