@@ -579,7 +579,7 @@ def read_databases(project: Project, module: str, roots: list[str]) -> dict[str,
 def _quantity(setting: Setting | None, default: int | None, detail: str) -> Quantity:
     if setting is None:
         return Quantity.default(default, detail)
-    return setting.value.as_quantity(detail)
+    return setting.value.as_quantity(detail.split(" (", 1)[0])
 
 
 def _fill_engine(engine: Engine, database: DjangoDatabase, settings_module: str) -> None:

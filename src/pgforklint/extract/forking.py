@@ -137,6 +137,7 @@ def make_interpreter(project: Project, roots: list[str], env: dict[str, str] | N
     from pgforklint.extract import celery as celery_adapter
     from pgforklint.extract import django as django_adapter
     from pgforklint.extract import multiproc as multiproc_adapter
+    from pgforklint.extract import rq as rq_adapter
 
     hooks = Hooks()
     hooks.on_call.append(_registrar_call)
@@ -144,6 +145,7 @@ def make_interpreter(project: Project, roots: list[str], env: dict[str, str] | N
     django_adapter.install(hooks)
     celery_adapter.install(hooks)
     multiproc_adapter.install(hooks)
+    rq_adapter.install(hooks)
     interp = Interpreter(project, roots, hooks)
     interp.env.update(env or {})
     return interp

@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from pgforklint.diagnostics import Location
-from pgforklint.extract.forking import add_at_fork_hooks, call_hook, load_app, parse_app_ref, run_phase
+from pgforklint.extract.forking import add_at_fork_hooks, call_hook, load_app, make_interpreter, parse_app_ref, run_phase
 from pgforklint.extract.importtime import Interpreter, ModuleVal
 from pgforklint.extract.launch import Launch
 from pgforklint.extract.pyvalues import StaticValue, module_assignments
@@ -263,12 +263,13 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
     server.settings = {name: setting for name, setting in merged.items()}
     if merged.get("worker_connections"):
         server.settings["worker_connections_quantity"] = _quantity(merged["worker_connections"], Quantity.default(1000, ""))
-    _walk(project, server, config_rel, roots)
+    _walk(project, server, config_rel, roots, env)
     return server
 
 
-def _walk(project: Project, server: Server, config_rel: str | None, roots: list[str]) -> None:
-    interp = Interpreter(project, roots)
+def _walk(project: Project, server: Server, config_rel: str | None, roots: list[str],
+          env: dict[str, str] | None = None) -> None:
+    interp = make_interpreter(project, roots, env)
     server.extra_interpreter = interp  # type: ignore[attr-defined]  # adapters for frameworks reuse it
     parent = server.parent_effects
     config_module: ModuleVal | None = None

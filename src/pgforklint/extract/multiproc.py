@@ -211,6 +211,7 @@ def entry_modules(project: Project, launches: list[Launch], roots: list[str]) ->
             name = python_entry(command, project, roots)
             if name and name not in found:
                 found[name] = (name, launch.location, {**launch.env, **command.env})
+                project._cache[("entry-launch", name)] = launch
     from pgforklint.extract.django import _module_name
 
     for source in project.files(FileKind.PYTHON):
@@ -287,6 +288,11 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             server = fork_server(interp, point, ServerKind.MULTIPROCESSING, point.kind, reason)
             server.settings["start_method"] = method
             model.servers.append(server)
+            launch = project._cache.get(("entry-launch", name))
+            if launch is not None:
+                from pgforklint.analyze import attach_process_type
+
+                attach_process_type(model, launch, server)
 
 
 __all__ = ["adapt", "install", "ForkPoint", "record_fork", "walk_entry", "entry_modules", "fork_server", "snapshot"]

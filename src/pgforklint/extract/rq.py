@@ -1,11 +1,212 @@
-"""rq adapter (stub: filled in by the fork-safety II work)."""
+"""RQ workers: `rq worker`, `rq worker-pool`, django-rq's `rqworker`, and scripts calling `Worker(...).work()`.
+
+Facts (https://python-rq.org/docs/workers/; rq/rq 2.x `rq/worker/base.py`, `worker_classes.py`;
+rq/django-rq `management/commands/rqworker.py`):
+- The default `Worker` forks a work horse (`os.fork()`) for every job; whatever the worker process
+  opened before (its settings module `-c`, its worker class module, code a script ran before
+  `work()`) is inherited by every horse. The job's own connections are opened in the horse: not a hazard.
+- `SimpleWorker` runs jobs in the worker process; `SpawnWorker` (2.2+) spawns: neither forks.
+- django-rq's `rqworker` runs `django.setup()`, then "Close any opened DB connection before any fork"
+  (`reset_db_connections()`: `connection.close()` for each alias) before `work()`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from pgforklint.diagnostics import Location
+from pgforklint.extract.forking import make_interpreter, python_entry, registered_hooks, run_phase
+from pgforklint.extract.importtime import UNKNOWN, AdapterVal, ClassVal, ExternalVal, Hooks, Interpreter, Value
 from pgforklint.extract.launch import Launch
-from pgforklint.model import DeploymentModel
+from pgforklint.model import (
+    DeploymentModel,
+    Flag,
+    Origin,
+    OriginKind,
+    ProcessEffects,
+    Quantity,
+    Reset,
+    ResetKind,
+    Server,
+    ServerKind,
+)
 from pgforklint.project import Project
+from pgforklint.read.command import Command, Word
+
+WORKER_CLASSES = {"rq.Worker", "rq.worker.Worker", "rq.SimpleWorker", "rq.worker.SimpleWorker", "rq.SpawnWorker",
+                  "rq.worker.SpawnWorker", "rq.worker.worker_classes.SpawnWorker", "rq.worker.worker_classes.SimpleWorker",
+                  "django_rq.workers.Worker", "django_rq.get_worker", "django_rq.workers.get_worker"}
+NON_FORKING = ("SimpleWorker", "SpawnWorker")
+
+
+def _non_forking(name: str) -> bool:
+    return name.rsplit(".", 1)[-1] in NON_FORKING
+
+
+def _class_forks(value: Value, depth: int = 0) -> bool:
+    if depth > 8:
+        return True
+    if isinstance(value, ExternalVal):
+        return not _non_forking(value.qualname)
+    if isinstance(value, ClassVal):
+        return all(_class_forks(base, depth + 1) for base in value.bases) if value.bases else True
+    return True
+
+
+@dataclass(eq=False)
+class RQWorkerVal(AdapterVal):
+    class_name: str
+    forks: bool
+    location: Location
+
+    def call_method(self, interp, name, node, args, kwargs, frame, loc):
+        if name == "work":
+            from pgforklint.extract.multiproc import record_fork
+
+            if self.forks:
+                record_fork(interp, "rq", "fork", loc, Quantity.default(1, "one work horse at a time"),
+                            class_name=self.class_name)
+            return UNKNOWN
+        return None
+
+
+def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> Value | None:
+    if qualname in WORKER_CLASSES:
+        return RQWorkerVal(qualname, not _non_forking(qualname), interp.loc(frame.module, node))
+    return None
+
+
+def install(hooks: Hooks) -> None:
+    hooks.on_call.append(_on_call)
+
+
+# --- launch lines ---------------------------------------------------------------------------
+
+
+@dataclass
+class RQInvocation:
+    launch: Launch
+    command: Command
+    kind: str  # "rq" | "django"
+    options: dict[str, str]
+    pool_size: str | None = None
+    manage_module: str | None = None
+
+
+def _options(words: list[Word]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    short = {"-c": "--config", "-w": "--worker-class", "-n": "--num-workers", "-P": "--path", "-j": "--job-class"}
+    index = 0
+    while index < len(words):
+        text = words[index].text
+        if text.startswith("--") and "=" in text:
+            name, value = text.split("=", 1)
+            options[name] = value
+        elif text in short or text in ("--config", "--worker-class", "--num-workers", "--path", "--job-class", "--url",
+                                       "-u", "--queue-class", "--name", "--logging_level", "--results-ttl", "--pid"):
+            if index + 1 < len(words):
+                options[short.get(text, text)] = words[index + 1].text
+                index += 1
+        index += 1
+    return options
+
+
+def invocations(project: Project, launches: list[Launch]) -> list[RQInvocation]:
+    found = []
+    roots = project.default_module_roots()
+    for launch in launches:
+        for command in launch.commands:
+            args = command.argv[1:]
+            if command.program == "rq" and args and args[0].text in ("worker", "worker-pool"):
+                options = _options(args[1:])
+                found.append(RQInvocation(launch, command, "rq", options,
+                                          options.get("--num-workers", "2") if args[0].text == "worker-pool" else None))
+            elif command.program == "rqworker":
+                found.append(RQInvocation(launch, command, "rq", _options(args)))
+            else:
+                module = python_entry(command, project, roots)
+                texts = [w.text for w in args]
+                for sub in ("rqworker", "rqworker-pool"):
+                    if module and sub in texts:
+                        rest = command.argv[texts.index(sub) + 2:]
+                        options = _options(rest)
+                        found.append(RQInvocation(launch, command, "django", options,
+                                                  options.get("--num-workers", "2") if sub == "rqworker-pool" else None,
+                                                  manage_module=module))
+    return found
+
+
+def build_server(project: Project, invocation: RQInvocation) -> Server | None:
+    roots = project.default_module_roots()
+    path = invocation.options.get("--path")
+    if path and path.strip("./") and path.strip("./") not in roots:
+        roots.insert(0, path.strip("./"))
+    env = {**invocation.launch.env, **invocation.command.env}
+    interp = make_interpreter(project, roots, env)
+    location = invocation.launch.location
+    parent = ProcessEffects()
+    worker_class = invocation.options.get("--worker-class", "rq.Worker")
+    forks = not _non_forking(worker_class)
+
+    def load() -> None:
+        nonlocal forks
+        config = invocation.options.get("--config")
+        if config and project.module_file(config, roots):
+            interp.import_module(config, location)
+        module_name, _, class_name = worker_class.rpartition(".")
+        if module_name and project.module_file(module_name, roots):
+            module = interp.import_module(module_name, location)
+            cls = module.namespace.get(class_name) if module else None
+            if cls is not None:
+                forks = _class_forks(cls)
+        if invocation.kind == "django" and invocation.manage_module:
+            from pgforklint.extract.django import _record_close, django_setup
+
+            interp.main_modules.add(invocation.manage_module)
+            interp.import_module(invocation.manage_module, location)  # sets DJANGO_SETTINGS_MODULE, runs setup
+            django_setup(interp, location)
+            _record_close(interp, location)  # django-rq: reset_db_connections() before work()
+
+    run_phase(interp, parent, load)
+    processes = Quantity.default(1, "one work horse at a time per worker")
+    if invocation.pool_size is not None:
+        try:
+            processes = Quantity.from_file(int(invocation.pool_size), location, "rq worker-pool --num-workers")
+        except ValueError:
+            processes = Quantity(None, Origin(OriginKind.FILE, location, "--num-workers"), symbolic=invocation.pool_size)
+    server = Server(ServerKind.RQ, location, forks=forks,
+                    loads_app_in_parent=Flag(True, Origin(OriginKind.DEFAULT, None,
+                                                          "the RQ worker forks a work horse for every job")),
+                    processes=processes, threads=Quantity.default(1, "a work horse runs one job"),
+                    worker_class=worker_class.rsplit(".", 1)[-1])
+    server.parent_effects = parent
+    server.hooks.extend(registered_hooks(interp, {"at_fork_child": "os.register_at_fork"}))
+    return server
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    return None
+    from pgforklint.analyze import attach_process_type
+    from pgforklint.extract.multiproc import entry_modules, fork_server, walk_entry
+
+    for invocation in invocations(project, launches):
+        server = build_server(project, invocation)
+        if server is not None:
+            model.servers.append(server)
+            attach_process_type(model, invocation.launch, server)
+    roots = project.default_module_roots()
+    for name, location, env in entry_modules(project, launches, roots):
+        interp, effects = walk_entry(project, name, location, env, roots)
+        for point in interp.state.get("fork_points") or []:
+            if point.kind != "rq" or point.effects is not effects:
+                continue
+            server = fork_server(interp, point, ServerKind.RQ, point.extra.get("class_name", "Worker").rsplit(".", 1)[-1],
+                                 "`Worker.work()` forks a work horse for every job")
+            model.servers.append(server)
+            launch = project._cache.get(("entry-launch", name))
+            if launch is not None:
+                from pgforklint.analyze import attach_process_type
+
+                attach_process_type(model, launch, server)
+
+
+__all__ = ["adapt", "install", "RQWorkerVal"]

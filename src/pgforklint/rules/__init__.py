@@ -14,5 +14,7 @@ CHECKS: list[Check] = [
     fork.connection_before_fork,
     fork.no_post_fork_reset,
     fork.child_closes_parent_connections,
+    fork.fork_hook_never_runs,
+    fork.django_pool_misconfigured,
     *budget.CHECKS,
 ]

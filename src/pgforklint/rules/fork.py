@@ -67,20 +67,43 @@ def _children(server: Server) -> str:
 def why_in_parent(server: Server, open_: ConnectionOpen) -> tuple[str, list[Related]]:
     related: list[Related] = []
     first = open_.chain[0] if open_.chain else None
-    if server.config_path and first is not None and first.path == server.config_path:
+    if server.kind is ServerKind.GUNICORN and server.config_path and first is not None and first.path == server.config_path:
         return (f"{server_name(server)}'s master imports it through `{server.config_path}`",
                 [Related(first, "imported by the server's configuration in the master process")])
     flag = server.loads_app_in_parent
     if flag.origin.location is not None:
         related.append(Related(flag.origin.location, f"{flag.origin.detail or 'this setting'} makes the parent load the app"))
+    if server.kind is ServerKind.UWSGI:
+        for name, where in server.settings.get("ignored_options", []) or []:
+            related.append(Related(where, f"`{name}` is not a uWSGI option (names are matched exactly): "
+                                          f"write `{name.replace('_', '-')}`"))
     reason = {
         ServerKind.GUNICORN: "gunicorn's master imports the app before forking (preload)",
-        ServerKind.UWSGI: "uWSGI's master loads the app before forking (no lazy-apps)",
+        ServerKind.UWSGI: _uwsgi_reason(server),
         ServerKind.CELERY: "the Celery worker imports the app and tasks before forking its prefork pool",
         ServerKind.RQ: "the RQ worker imports this before forking a work horse per job",
         ServerKind.MULTIPROCESSING: "the process holds it when it forks multiprocessing children",
     }.get(server.kind, "the parent loads the app before forking")
     return reason, related
+
+
+def _uwsgi_reason(server: Server) -> str:
+    ignored = [name for name, _ in server.settings.get("ignored_options", []) or [] if name.replace("_", "-") == "lazy-apps"]
+    if ignored:
+        return (f"uWSGI's master loads the app before forking: `{ignored[0]}` is not a uWSGI option (option names are "
+                "matched exactly), so `lazy-apps` is off")
+    return "uWSGI's master loads the app before forking (no `lazy-apps`)"
+
+
+def ineffective_resets(server: Server, engine: Engine) -> list[tuple[Hook, Reset]]:
+    """Child-side resets in hooks the server never calls (os.register_at_fork under uWSGI)."""
+    found = []
+    for hook in server.hooks:
+        if hook.runs_in_child and not hook.effective:
+            for _, reset in hook.effects.resets:
+                if reset.engine is engine or (reset.engine is None and engine.kind is EngineKind.DJANGO):
+                    found.append((hook, reset))
+    return found
 
 
 def reset_advice(server: Server, engine: Engine) -> str:
@@ -116,6 +139,8 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
             resets = child_resets(server, engine)
             if resets:
                 continue  # a correct reset, or a wrong one reported by PGF003
+            if ineffective_resets(server, engine):
+                continue  # reported once, by PGF009, at the hook that never runs
             reason, related = why_in_parent(server, open_)
             related = [*related, *(Related(loc, "reached from here at import") for loc in open_.chain[:3])]
             related.append(Related(server.location, f"{server_name(server)} started here"))
@@ -123,7 +148,7 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 related.append(Related(server.processes.origin.location, "number of worker processes"))
             message = (
                 f"`{open_.operation}` opens a PostgreSQL connection in the parent process: {reason}, "
-                f"so {_children(server)} inherit the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
+                f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
                 f"wrong rows); {reset_advice(server, engine)}"
             )
             yield Diagnostic("PGF001", open_.location, message, tuple(_unique(related)), key=f"{engine.symbol}")
@@ -138,7 +163,7 @@ def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
             engine = escape.engine
             if engine in live_engines or engine.nullpool or engine.pid_guarded:
                 continue
-            if child_resets(server, engine):
+            if child_resets(server, engine) or ineffective_resets(server, engine):
                 continue
             if any(reset.engine is engine for _, reset in parent.resets):
                 continue
@@ -188,3 +213,68 @@ def _unique(items: list[Related]) -> list[Related]:
 
 __all__ = ["connection_before_fork", "no_post_fork_reset", "child_closes_parent_connections", "live_at_fork",
            "child_resets", "Location"]
+
+
+def fork_hook_never_runs(model: DeploymentModel) -> Iterator[Diagnostic]:
+    """PGF009: the only post-fork reset is an os.register_at_fork hook that uWSGI never calls."""
+    for server in forking_servers(model):
+        if server.kind is not ServerKind.UWSGI:
+            continue
+        live = {o.engine: o for o in live_at_fork(server)}
+        escaped = {e.engine: e for e in server.parent_effects.escapes}
+        reported: set[tuple] = set()
+        for hook in server.hooks:
+            if not hook.runs_in_child or hook.effective:
+                continue
+            for _, reset in hook.effects.resets:
+                engines = [reset.engine] if reset.engine is not None else [
+                    e for e in [*live, *escaped] if e.kind is EngineKind.DJANGO]
+                for engine in engines:
+                    if engine is None or child_resets(server, engine) or engine.nullpool or engine.pid_guarded:
+                        continue
+                    source = live.get(engine) or escaped.get(engine)
+                    if source is None:
+                        continue  # nothing crosses the fork for this engine: the missing reset does no harm
+                    if (hook.location, engine.symbol) in reported:
+                        continue
+                    reported.add((hook.location, engine.symbol))
+                    opened = (f"`{source.operation}` opens it in the master" if isinstance(source, ConnectionOpen)
+                              else f"it is handed to `{source.callee}` in the master")
+                    message = (
+                        f"the reset of `{engine.label}` is registered with `os.register_at_fork(after_in_child=...)`, but uWSGI "
+                        f"forks its workers from C and does not run Python's at-fork hooks unless `py-call-osafterfork` or "
+                        f"`py-call-uwsgi-fork-hooks` (uWSGI >= 2.0.21) is set; {opened}, so every worker keeps using the "
+                        f"master's socket (`SSL SYSCALL error: EOF detected`, wrong rows). Add `py-call-uwsgi-fork-hooks = true` "
+                        f"to the uWSGI config, or register the reset with `@uwsgidecorators.postfork`, or set `lazy-apps = true`"
+                    )
+                    related = [Related(source.location, "connection opened in the uWSGI master" if isinstance(source, ConnectionOpen)
+                                       else "engine handed to code pgforklint cannot see"),
+                               Related(server.location, "uWSGI started here")]
+                    if server.config_path:
+                        related.append(Related(Location(server.config_path, 1), "uWSGI configuration without py-call-osafterfork"))
+                    yield Diagnostic("PGF009", hook.location, message, tuple(_unique(related)),
+                                     key=f"{engine.symbol}:register_at_fork")
+
+
+def django_pool_misconfigured(model: DeploymentModel) -> Iterator[Diagnostic]:
+    """PGF010: Django OPTIONS["pool"] with CONN_MAX_AGE != 0, or with psycopg2 as the only driver."""
+    for problem in model.facts.get("django_pool_problems", []) or []:
+        if problem.problem == "conn_max_age":
+            message = (
+                f"`DATABASES['{problem.alias}']` turns on Django's connection pool (`OPTIONS['pool']`) together with "
+                f"{problem.detail}: Django refuses this combination when it first connects "
+                f"(`ImproperlyConfigured: Pooling doesn't support persistent connections.`), so every request fails; "
+                f"set `CONN_MAX_AGE` to 0 (the pool keeps connections itself: tune `max_idle`/`max_lifetime` in the pool options) "
+                f"or drop `pool`"
+            )
+            related = (Related(problem.detail_location, "persistent connections set here"),) if problem.detail_location else ()
+        else:
+            message = (
+                f"`DATABASES['{problem.alias}']` turns on Django's connection pool (`OPTIONS['pool']`), but {problem.detail}: "
+                f"Django's pool needs psycopg 3 and fails on connect with psycopg2 "
+                f"(`ImproperlyConfigured: Database pooling requires psycopg >= 3`); install `psycopg[pool]` "
+                f"(or `psycopg` and `psycopg-pool`) instead of psycopg2, or drop `pool`"
+            )
+            related = (Related(problem.detail_location, "PostgreSQL driver declared here"),) if problem.detail_location else ()
+        yield Diagnostic("PGF010", problem.pool_location, message, related,
+                         key=f"{problem.settings_module}:DATABASES['{problem.alias}']:{problem.problem}")
