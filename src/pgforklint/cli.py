@@ -35,13 +35,15 @@ def lint_parser() -> argparse.ArgumentParser:
         prog="pgforklint",
         description="Find PostgreSQL connection bugs under forking servers: connections opened before the fork, "
                     "missing or wrong post-fork resets, and connection budgets that do not fit.",
-        epilog="Subcommand: `pgforklint budget [PATH]` prints the connection budget.",
+        epilog="Subcommand: `pgforklint budget [PATH]` prints the connection budget. "
+               "Exit status: 0 nothing at or above --fail-on, 1 findings, 2 usage, configuration or internal error. "
+               "Environment: PGFORKLINT_FORMAT (default format), NO_COLOR, GITHUB_ACTIONS, GITHUB_STEP_SUMMARY.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="project folders to lint (default: .)")
-    parser.add_argument("--format", choices=FORMATS, help="output format (default: text; github when GITHUB_ACTIONS=true)")
-    parser.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to enable (replaces the default)")
-    parser.add_argument("--extend-select", type=_codes, help="codes or prefixes to enable in addition")
-    parser.add_argument("--ignore", type=_codes, help="codes or prefixes to disable")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="project folders to lint (default: .); a file is analysed with its project and only its findings are shown")
+    parser.add_argument("--format", choices=FORMATS, help="output format (default: $PGFORKLINT_FORMAT, else github when GITHUB_ACTIONS=true, else text)")
+    parser.add_argument("--select", type=_codes, metavar="CODES", help="comma-separated codes or prefixes to enable (replaces the default)")
+    parser.add_argument("--extend-select", type=_codes, metavar="CODES", help="codes or prefixes to enable in addition")
+    parser.add_argument("--ignore", type=_codes, metavar="CODES", help="codes or prefixes to disable")
     parser.add_argument("--fail-on", choices=("info", "warning", "error"), help="lowest severity that fails (default: warning)")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
     parser.add_argument("--explain", metavar="CODE", help="show the documentation of a rule")
