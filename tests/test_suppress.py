@@ -110,3 +110,21 @@ def test_end_to_end_with_a_fixture(tmp_path):
     lines[finding.location.line - 1] = lines[finding.location.line - 1].replace("# noqa: PGF001", "# noqa: PGF002")
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert [d for d in lint_project(root, Config()).diagnostics if d.code == "PGF001"]
+
+
+def test_per_file_ignores_from_a_config_above_the_linted_folder(tmp_path):
+    """The config's patterns are relative to its own folder, also when the linted folder is below it."""
+    import shutil
+
+    from pgforklint.analyze import lint_project
+    from pgforklint.config import find_config
+
+    fixture = Path(__file__).parent / "fixtures" / "gunicorn_warmup_query"
+    shutil.copytree(fixture, tmp_path / "services" / "shop")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pgforklint.per-file-ignores]\n"services/shop/app/db.py" = ["PGF001"]\n', encoding="utf-8"
+    )
+    (tmp_path / ".git").mkdir()
+    linted = tmp_path / "services" / "shop"
+    result = lint_project(linted, find_config(linted))
+    assert not [d for d in result.diagnostics if d.code == "PGF001"]

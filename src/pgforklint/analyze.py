@@ -108,11 +108,16 @@ def lint_project(root: Path, config: Config, only_files: set[str] | None = None)
     found.extend(project.unreadable.values())
     found.extend(project.notices)
     chosen = select_codes(config.select, config.extend_select, config.ignore)
+    base_prefix = root_prefix = ""
     try:
         base_prefix = base.resolve().relative_to(root).as_posix()
     except ValueError:
-        base_prefix = ""
-    per_file = PerFileIgnores(config.per_file_ignores, "" if base_prefix == "." else base_prefix)
+        try:
+            root_prefix = root.relative_to(base.resolve()).as_posix()
+        except ValueError:
+            pass
+    per_file = PerFileIgnores(config.per_file_ignores, "" if base_prefix == "." else base_prefix,
+                              "" if root_prefix == "." else root_prefix)
     result = LintResult(root=root, files=len(discovery.files), model=model, project=project)
     for diagnostic in _dedupe(found):
         if diagnostic.code not in chosen or per_file.ignores(diagnostic):

@@ -69,10 +69,13 @@ def is_suppressed(diagnostic: Diagnostic, lines: list[str] | None) -> bool:
 class PerFileIgnores:
     """`per-file-ignores`: gitignore-style globs relative to the config file's folder -> codes or prefixes."""
 
-    def __init__(self, table: dict[str, list[str]], base_prefix: str = ""):
+    def __init__(self, table: dict[str, list[str]], base_prefix: str = "", root_prefix: str = ""):
+        """`base_prefix`: the config folder relative to the linted root (config inside the tree);
+        `root_prefix`: the linted root relative to the config folder (config above the tree)."""
         self.entries = [(pathspec.GitIgnoreSpec.from_lines([pattern]), [c.strip().upper() for c in codes])
                         for pattern, codes in sorted(table.items())]
         self.base_prefix = base_prefix
+        self.root_prefix = root_prefix
 
     def ignores(self, diagnostic: Diagnostic) -> bool:
         path = diagnostic.location.path
@@ -80,6 +83,8 @@ class PerFileIgnores:
             if not path.startswith(self.base_prefix + "/"):
                 return False
             path = path[len(self.base_prefix) + 1:]
+        elif self.root_prefix:
+            path = f"{self.root_prefix}/{path}"
         for spec, codes in self.entries:
             if spec.match_file(path) and any(c == "ALL" or diagnostic.code.startswith(c) for c in codes):
                 return True
