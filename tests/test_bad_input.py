@@ -13,7 +13,10 @@ read, so it cannot be unreadable:
   server, the gunicorn configuration (`gunicorn.conf.py` or the `-c` target) and the
   `[tool.pgforklint]` configuration;
 * read when reached: Python modules the import-time walk reaches from an entry point (the app module,
-  what it imports, transitively, and what the gunicorn configuration imports);
+  what it imports, transitively, and what the gunicorn configuration imports). An imported module in
+  which nothing can produce a fact (the byte prefilter's "inert" modules) is only checked to decode
+  and parse -- a failure is still PGF100 -- and is not walked, so nesting too deep for the walk only
+  matters in a module that is walked;
 * never read: everything else (a scratch script nobody imports, `docs/conf.py`, test data). A broken
   file there produces no PGF100: the analysis does not depend on it, and reporting it would be noise
   for a tool whose findings are about deployment.
@@ -359,7 +362,8 @@ DEEP = {
 def test_deeply_nested_module_that_matters(tmp_path: Path, case: str) -> None:
     root = hazard_tree(tmp_path)
     import_from_wsgi(root)
-    (root / "app" / "views.py").write_text("import os\n" + DEEP[case])
+    # it imports a library the walk understands, so it is walked (an inert module is only checked to parse)
+    (root / "app" / "views.py").write_text("from sqlalchemy import text\n" + DEEP[case])
     hit = assert_unreadable(root, "app/views.py", 2 if case.endswith("_walk") else pgf100_line(case))
     assert "nested" in hit["message"] or "syntax error" in hit["message"]
 

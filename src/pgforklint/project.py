@@ -60,8 +60,11 @@ class Project:
         its deepest expression. Findings made before that point are kept.
         """
         candidates = []
-        for (path, flavour), value in list(self._cache.items()):
-            if flavour == "python" and isinstance(value, PythonSource) and (rel is None or path == rel):
+        for key, value in list(self._cache.items()):  # other keys (prefilter, caches) have other shapes
+            if not (isinstance(value, PythonSource) and isinstance(key, tuple) and len(key) == 2 and key[1] == "python"):
+                continue
+            path = key[0]
+            if rel is None or path == rel:
                 depth, line = deepest_node(value.tree)
                 candidates.append((depth, path, line))
         if not candidates:
@@ -150,11 +153,22 @@ class Project:
     def is_package_dir(self, module: str, roots: list[str]) -> bool:
         """A folder for `module` exists (a namespace package or a package) under one of the roots."""
         prefix = "/".join(module.split("."))
+        folders = self._cache.get(("folders",))
+        if folders is None or folders[0] != len(self.discovery.files):  # every folder that holds a file, indexed once
+            index: set[str] = set()
+            for source in self.discovery.files:
+                rel = source.rel
+                while "/" in rel:
+                    rel = rel.rsplit("/", 1)[0]
+                    if rel in index:
+                        break
+                    index.add(rel)
+            folders = (len(self.discovery.files), index)
+            self._cache[("folders",)] = folders
         for root in roots:
             base = "/".join(p for p in (root.strip("/"), prefix) if p and p != ".")
-            for source in self.discovery.files:
-                if source.rel.startswith(base + "/"):
-                    return True
+            if base in folders[1]:
+                return True
         return False
 
     def default_module_roots(self) -> list[str]:

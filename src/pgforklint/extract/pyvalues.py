@@ -93,15 +93,19 @@ class StaticEvaluator:
     """Evaluates expressions against `names` (earlier module-level assignments) and `env` (known variables)."""
 
     def __init__(self, path: str, names: dict[str, StaticValue] | None = None, env: dict[str, str] | None = None,
-                 aliases: dict[str, str] | None = None):
+                 aliases: dict[str, str] | None = None, text: str | None = None):
         self.path = path
+        self.text = text  # the file's text: columns are counted in characters, not UTF-8 bytes
         self.names = names if names is not None else {}
         self.env = env or {}
         self.aliases = aliases or {}  # local name -> qualified name, from imports
 
     def loc(self, node: ast.AST) -> Location:
-        return Location(self.path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1,
-                        getattr(node, "end_lineno", None), (getattr(node, "end_col_offset", None) or 0) + 1 or None)
+        from pgforklint.extract.positions import node_columns
+
+        column, end_column = node_columns(self.text, node)
+        return Location(self.path, getattr(node, "lineno", 1), column, getattr(node, "end_lineno", None),
+                        end_column if end_column is not None else 1)
 
     def qualify(self, name: str | None) -> str | None:
         if name is None:
@@ -246,6 +250,11 @@ def _kwarg(node: ast.Call, name: str) -> ast.AST | None:
 
 
 def _unparse(node: ast.AST) -> str:
+    # Bounded: unparse is recursive and linear in the subtree, and `unknown()` describes every level of a
+    # nested expression, so a deep one (`not not ... x`) would cost quadratic time. Big ones are not shown.
+    for count, _ in enumerate(ast.walk(node)):
+        if count >= 200:
+            return "<expression>"
     try:
         text = ast.unparse(node)
     except Exception:  # noqa: BLE001 - unparse of odd trees must never crash the run
@@ -270,13 +279,13 @@ def import_aliases(tree: ast.Module) -> dict[str, str]:
     return aliases
 
 
-def module_assignments(tree: ast.Module, path: str, env: dict[str, str] | None = None
+def module_assignments(tree: ast.Module, path: str, env: dict[str, str] | None = None, text: str | None = None
                        ) -> tuple[dict[str, StaticValue], dict[str, ast.AST]]:
     """Evaluate top-level `NAME = expr` in source order (later wins), descending into if/try blocks.
 
     Returns the values and, for each name, the node of the assignment that won (for locations).
     """
-    evaluator = StaticEvaluator(path, {}, env, import_aliases(tree))
+    evaluator = StaticEvaluator(path, {}, env, import_aliases(tree), text)
     nodes: dict[str, ast.AST] = {}
 
     def visit(body: list[ast.stmt]) -> None:

@@ -162,6 +162,8 @@ def load_yaml_documents(text: str) -> list[Any]:
         raise ReadError("YAML too deeply nested to parse") from None
     except (ValueError, TypeError, OverflowError) as exc:  # a scalar its tag cannot hold: `!!int x`, `!!timestamp 2020-13-01`
         raise ReadError(f"invalid YAML value: {_short(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - PyYAML's own failures on odd input (`!!timestamp 17`: AttributeError)
+        raise ReadError(f"invalid YAML: the parser failed ({type(exc).__name__}: {_short(exc)})") from None
 
 
 def _template_hint(text: str) -> str:
