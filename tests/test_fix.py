@@ -57,7 +57,7 @@ def test_dispose_keep_await_and_unknown_arguments() -> None:
 
 def test_dispose_keep_non_ascii_column() -> None:
     text = "x = 'é'; engine.dispose()\n"
-    column = len("x = 'é'; ".encode("utf-8"))  # ast columns count UTF-8 bytes
+    column = len("x = 'é'; ")  # locations count characters, not UTF-8 bytes
     assert dispose_keep(text, 1, column) == "x = 'é'; engine.dispose(close=False)\n"
 
 
@@ -144,7 +144,13 @@ def test_uwsgi_lazy_apps() -> None:
     once = set_lazy_apps(text)
     assert once == "[uwsgi]\r\nlazy-apps = true\r\nmodule = app:app\r\nmaster = true\r\n"
     assert set_lazy_apps(once) == once
-    assert set_lazy_apps("[uwsgi]\nlazy_apps = false\n") == "[uwsgi]\nlazy_apps = true\n"
+    # uWSGI matches option names exactly: `lazy_apps` is not an option, so it becomes `lazy-apps` whatever its value.
+    assert set_lazy_apps("[uwsgi]\nlazy_apps = false\n") == "[uwsgi]\nlazy-apps = true\n"
+    assert set_lazy_apps("[uwsgi]\n  lazy_apps=true  # typo\n") == "[uwsgi]\n  lazy-apps=true  # typo\n"
+    assert set_lazy_apps("[uwsgi]\nlazy-apps = false\n") == "[uwsgi]\nlazy-apps = true\n"
+    assert set_lazy_apps("[uwsgi]\nlazy-apps = 1\n") == "[uwsgi]\nlazy-apps = 1\n"
+    assert set_lazy_apps("[other]\nlazy_apps = true\n[uwsgi]\nmaster = true\n") == \
+        "[other]\nlazy_apps = true\n[uwsgi]\nlazy-apps = true\nmaster = true\n"
 
 
 # --- safety nets ---------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ GREEN_WORKERS = ("gevent", "eventlet")
 SINGLE_TASK_POOLS = ("prefork", "processes", "solo", "sync", "fork")
 
 
+# Servers discovered in code rather than from a launch line or a server configuration file.
+IN_CODE_SERVERS = (ServerKind.MULTIPROCESSING, ServerKind.RQ)
+
+
 def _default(value: int | None, detail: str) -> Quantity:
     return Quantity(value, Origin(OriginKind.DEFAULT, None, detail))
 
@@ -213,7 +217,7 @@ def concurrency(server: Server) -> tuple[int | None, str]:
     if server.kind in (ServerKind.CELERY, ServerKind.RQ, ServerKind.MULTIPROCESSING) and worker_class in SINGLE_TASK_POOLS:
         return 1, "one task at a time per child process"
     if threads is None:
-        return None, f"threads unknown ({server.threads.origin.describe()})"
+        return None, f"threads unknown ({server.threads.origin.detail or server.threads.origin.kind.value})"
     if threads <= 1:
         return 1, f"{worker_class} worker: one request at a time"
     return threads, f"{threads} threads per process"
@@ -347,6 +351,10 @@ def _rows(model: DeploymentModel) -> list[Row]:
         rows.append(_row(process_type.name, process_type.location, process_type, server, process_type.instances, agents))
     for server in model.servers:
         if id(server) in attached:
+            continue
+        if server.kind in IN_CODE_SERVERS:
+            # A fork point found in code (multiprocessing, an RQ worker script) that no launch line starts is
+            # not a process type of the deployment: its connections belong to whatever process runs it.
             continue
         instances = Quantity(1, Origin(OriginKind.DEFAULT, server.location, "instance count not in the repository; counted as 1"))
         rows.append(_row(server.kind.value, server.location, None, server, instances, agents))

@@ -127,6 +127,9 @@ class ConnectionOpen:
     location: Location
     operation: str  # "engine.connect()", "metadata.create_all(engine)", ...
     chain: tuple[Location, ...] = ()  # from the entry (app module, factory call) to the operation
+    # The connection is held after the import: bound to a module-level name, never closed, not in a
+    # with-block. Matters for NullPool engines, whose other connections are closed when released.
+    retained: bool = False
 
 
 @dataclass(frozen=True)

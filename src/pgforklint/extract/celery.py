@@ -41,6 +41,7 @@ from pgforklint.extract.importtime import (
 from pgforklint.extract.launch import Launch
 from pgforklint.extract.pyvalues import module_assignments
 from pgforklint.model import (
+    AppRef,
     DeploymentModel,
     Flag,
     Hook,
@@ -74,6 +75,7 @@ FLAG_OPTIONS = {"-B", "--beat", "-E", "--task-events", "--without-gossip", "--wi
 @dataclass(eq=False)
 class CeleryAppVal(AdapterVal):
     location: Location
+    module: str = ""  # the module whose code creates the app (`Celery()` is called there)
     config_objects: list[tuple[str, str | None, Location]] = field(default_factory=list)  # (module, namespace, where)
     conf: dict[str, tuple[object, Location]] = field(default_factory=dict)
     includes: list[str] = field(default_factory=list)
@@ -145,7 +147,7 @@ def _strings(value: Value | None) -> list[str] | None:
 
 def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> Value | None:
     if qualname in ("celery.Celery", "celery.app.Celery", "celery.app.base.Celery"):
-        app = CeleryAppVal(interp.loc(frame.module, node))
+        app = CeleryAppVal(interp.loc(frame.module, node), frame.module.name)
         include = _strings(kwargs.get("include"))
         if include:
             app.includes.extend(include)
@@ -252,7 +254,7 @@ def _config_value(interp: Interpreter, app: CeleryAppVal, name: str, env: dict[s
         parsed = interp.project.python(rel) if rel else None
         if parsed is None:
             continue
-        values = module_assignments(parsed.tree, rel, env)[0]
+        values = module_assignments(parsed.tree, rel, env, parsed.text)[0]
         keys = [f"{namespace}_{name.upper()}"] if namespace else [name, f"CELERYD_{name.upper().removeprefix('WORKER_')}"]
         for key in keys:
             value = values.get(key)
@@ -362,8 +364,10 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
                     processes=processes, threads=threads, worker_class=pool)
     server.parent_effects = parent
     server.settings = {"pool": pool, "pool_origin": pool_origin, "concurrency": concurrency}
-    if app is not None:
-        server.settings["app_location"] = app.location  # where Celery() is created: pgforklint.fix puts handlers there
+    if app is not None and app.module:
+        # Where `Celery()` is created: the worker parent imports that module before forking (pgforklint.fix
+        # puts the `worker_process_init` handler there).
+        server.app = AppRef(app.module, None, False, app.location)
     server.extra_interpreter = interp  # type: ignore[attr-defined]
     for hook in registered_hooks(interp, {"celery_worker_init": "worker_init"}):
         merge_effects(parent, hook.effects)  # worker_init runs in the parent before the pool starts

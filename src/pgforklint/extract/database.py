@@ -27,6 +27,7 @@ import re
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.extract.launch import Launch
+from pgforklint.extract.positions import char_column
 from pgforklint.model import DatabaseLimits, DeploymentModel, Engine, EngineKind, Origin, OriginKind, Quantity
 from pgforklint.project import Project
 from pgforklint.read.structured import LineDict
@@ -135,7 +136,7 @@ def _server_settings(project: Project) -> dict[str, Quantity]:
                              raw)
             if match:
                 found[match.group(1)] = Quantity(int(match.group(2)), Origin(OriginKind.FILE, Location(source.rel, number),
-                                                                             f"{match.group(1)} in {source.rel}"))
+                                                                             f"{match.group(1)} in postgresql.conf"))
     for rel, name, service in _compose_services(project):
         image = _image(service)
         if "postgres" not in image or "pgbouncer" in image:
@@ -269,14 +270,14 @@ def _pooler_dict(values: dict[str, tuple[str, Location]], header: Location, what
 # --- Flask-SQLAlchemy engine options ---------------------------------------------------------------
 
 
-def _options_dict(node: ast.AST, rel: str) -> dict[str, object] | None:
+def _options_dict(node: ast.AST, rel: str, text: str | None = None) -> dict[str, object] | None:
     if not isinstance(node, ast.Dict):
         return None
     out: dict[str, object] = {}
     for key, value in zip(node.keys, node.values):
         if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
             continue
-        where = Location(rel, value.lineno, value.col_offset + 1)
+        where = Location(rel, value.lineno, char_column(text, value.lineno, value.col_offset) or 1)
         if isinstance(value, ast.Constant) and isinstance(value.value, int) and not isinstance(value.value, bool):
             out[key.value] = Quantity(value.value, Origin(OriginKind.FILE, where, f"SQLALCHEMY_ENGINE_OPTIONS {key.value}"))
         elif isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub) and isinstance(value.operand, ast.Constant):
@@ -302,11 +303,11 @@ def _flask_options(project: Project) -> dict[str, object] | None:
                         isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant)
                         and target.slice.value == "SQLALCHEMY_ENGINE_OPTIONS")
                     if named:
-                        options = _options_dict(node.value, source.rel)
+                        options = _options_dict(node.value, source.rel, parsed.text)
                         if options is not None:
                             return options
             elif isinstance(node, ast.keyword) and node.arg == "SQLALCHEMY_ENGINE_OPTIONS":
-                options = _options_dict(node.value, source.rel)
+                options = _options_dict(node.value, source.rel, parsed.text)
                 if options is not None:
                     return options
     return None
@@ -320,7 +321,7 @@ def _engine_options_kwarg(project: Project, engine: Engine) -> dict[str, object]
         if isinstance(node, ast.Call) and node.lineno == engine.location.line:
             for keyword in node.keywords:
                 if keyword.arg == "engine_options":
-                    return _options_dict(keyword.value, engine.location.path)
+                    return _options_dict(keyword.value, engine.location.path, parsed.text)
     return None
 
 

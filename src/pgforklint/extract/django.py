@@ -43,6 +43,7 @@ from pgforklint.extract.importtime import (
     Value,
 )
 from pgforklint.extract.launch import Launch
+from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import StaticEvaluator, StaticValue, dotted_name, import_aliases
 from pgforklint.extract.requirements import read_requirements
 from pgforklint.model import DeploymentModel, Engine, EngineKind, Origin, OriginKind, Quantity, Reset, ResetKind
@@ -295,7 +296,9 @@ def _app_config(interp: Interpreter, entry: str, location: Location) -> tuple[Cl
 def _class_location(interp: Interpreter, cls: ClassVal) -> Location:
     ready = cls.namespace.get("ready")
     node = ready.node if isinstance(ready, FunctionVal) else cls.node
-    return Location(cls.module.path or cls.module.name, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
+    line = getattr(node, "lineno", 1)
+    return Location(cls.module.path or cls.module.name, line,
+                    char_column(interp.source_text(cls.module.path), line, getattr(node, "col_offset", 0)) or 1)
 
 
 # --- settings: DATABASES read statically -----------------------------------------------------
@@ -416,7 +419,8 @@ class _DatabasesReader:
             return
         self.rel, self.name = rel, name
         self.aliases = {**self.aliases, **import_aliases(parsed.tree)}
-        self.evaluator = StaticEvaluator(rel, self.names, {}, self.aliases)
+        self.text = parsed.text
+        self.evaluator = StaticEvaluator(rel, self.names, {}, self.aliases, parsed.text)
         self.body(parsed.tree.body, False)
 
     def body(self, statements: list[ast.stmt], conditional: bool) -> None:
@@ -562,7 +566,8 @@ class _DatabasesReader:
                                                                               known=False), location, conditional))
 
     def loc(self, node: ast.AST) -> Location:
-        return Location(self.rel, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
+        line = getattr(node, "lineno", 1)
+        return Location(self.rel, line, char_column(getattr(self, "text", None), line, getattr(node, "col_offset", 0)) or 1)
 
 
 def read_databases(project: Project, module: str, roots: list[str]) -> dict[str, DjangoDatabase]:

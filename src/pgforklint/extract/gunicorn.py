@@ -17,6 +17,7 @@ from pgforklint.diagnostics import Location
 from pgforklint.extract.forking import add_at_fork_hooks, call_hook, load_app, make_interpreter, parse_app_ref, run_phase
 from pgforklint.extract.importtime import Interpreter, ModuleVal
 from pgforklint.extract.launch import Launch
+from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import StaticValue, module_assignments
 from pgforklint.model import (
     AppRef,
@@ -151,11 +152,14 @@ def invocations(launches: list[Launch]) -> list[GunicornInvocation]:
 def _config_rel(project: Project, invocation: GunicornInvocation, roots: list[str]) -> str | None:
     config = invocation.settings.get("config")
     if config is not None and isinstance(config.value, str) and config.value:
-        value = config.value
+        # gunicorn accepts `PATH`, `file:PATH` or `python:MODULE_NAME` (docs: settings.html#config).
+        value = config.value.strip()
         if value.startswith("python:"):
             return project.module_file(value[len("python:"):], roots)
+        if value.startswith("file:"):
+            value = value[len("file:"):]
         rel = value[2:] if value.startswith("./") else value
-        return rel if project.exists(rel) else None
+        return rel if rel and project.exists(rel) else None
     return CONFIG_DEFAULT if project.exists(CONFIG_DEFAULT) else None
 
 
@@ -214,7 +218,7 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
     if config_rel is not None:
         source = project.python(config_rel)
         if source is not None:
-            file_values = module_assignments(source.tree, config_rel, env)[0]
+            file_values = module_assignments(source.tree, config_rel, env, source.text)[0]
     merged: dict[str, Setting] = {}
     for name in ("workers", "threads", "worker_class", "preload_app", "wsgi_app", "chdir", "pythonpath",
                  "worker_connections", "max_requests", "bind"):
@@ -295,7 +299,7 @@ def _walk(project: Project, server: Server, config_rel: str | None, roots: list[
         for name in names:
             function = hook(name)
             if function is not None:
-                effects = call_hook(interp, function, _hook_location(function, config_rel), args=2)
+                effects = call_hook(interp, function, _hook_location(function, config_rel, interp), args=2)
                 _merge(parent, effects)
 
     run_parent_hooks(PARENT_HOOKS_BEFORE_APP)
@@ -306,7 +310,7 @@ def _walk(project: Project, server: Server, config_rel: str | None, roots: list[
     for name in CHILD_HOOKS:
         function = hook(name)
         if function is not None:
-            loc = _hook_location(function, config_rel)
+            loc = _hook_location(function, config_rel, interp)
             server.hooks.append(Hook(name, loc, True, call_hook(interp, function, loc, args=2)))
     add_at_fork_hooks(interp, server, 0)
     if not server.loads_app_in_parent.value and server.app is not None:
@@ -322,11 +326,12 @@ def _frame(module: ModuleVal):
     return Frame(module, None)
 
 
-def _hook_location(function, config_rel: str | None) -> Location:
+def _hook_location(function, config_rel: str | None, interp: Interpreter) -> Location:
     node = getattr(function, "node", None)
     module = getattr(function, "module", None)
     path = getattr(module, "path", None) or config_rel or CONFIG_DEFAULT
-    return Location(path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
+    source = interp.source_text(path)
+    return Location(path, getattr(node, "lineno", 1), char_column(source, getattr(node, "lineno", 1), getattr(node, "col_offset", 0)) or 1)
 
 
 def _merge(target: ProcessEffects, source: ProcessEffects) -> None:

@@ -14,10 +14,11 @@ fork hooks registered. Adapters for servers (gunicorn, Celery, uWSGI ...) drive 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 from pgforklint.diagnostics import Location
+from pgforklint.extract.positions import node_columns
 from pgforklint.extract.pyvalues import StaticEvaluator, _is_main_guard
 from pgforklint.model import (
     ConnectionOpen,
@@ -96,6 +97,9 @@ class ConnVal(Value):
 
     engine: Engine
     raw: bool = False
+    # The open that checked it out, when it is a connection the caller holds (`engine.connect()`):
+    # bound to a module-level name, it stays checked out across the fork (see `ConnectionOpen.retained`).
+    open_: ConnectionOpen | None = None
 
 
 @dataclass(eq=False)
@@ -194,9 +198,23 @@ PSYCOPG2_POOLS = {"psycopg2.pool.SimpleConnectionPool", "psycopg2.pool.ThreadedC
 PSYCOPG_POOLS = {"psycopg_pool.ConnectionPool", "psycopg_pool.AsyncConnectionPool", "psycopg_pool.NullConnectionPool",
                  "psycopg_pool.pool.ConnectionPool", "psycopg_pool.AsyncNullConnectionPool"}
 ASYNCPG_POOLS = {"asyncpg.create_pool", "asyncpg.pool.create_pool"}
-FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
+FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy",
+                    # Flask-AppBuilder's subclasses of flask_sqlalchemy.SQLAlchemy (flask_appbuilder/models/sqla/).
+                    "flask_appbuilder.models.sqla.SQLA", "flask_appbuilder.models.sqla.base.SQLA",
+                    "flask_appbuilder.models.sqla.base_legacy.SQLA"}
+# Library functions that return one of the classes above (flask_appbuilder/utils/legacy.py: the SQLA class
+# that matches the installed Flask-SQLAlchemy).
+CLASS_FACTORIES = {"flask_appbuilder.utils.legacy.get_sqla_class": "flask_appbuilder.models.sqla.base.SQLA"}
+# Library classes a project may subclass: instantiating the subclass behaves like the library class.
+# (SQLAlchemy's engine factories are functions, not classes.)
+SUBCLASSABLE = FLASK_SQLALCHEMY | PSYCOPG_POOLS | PSYCOPG2_POOLS | SESSION_CLASSES
+# Construction of these opens connections: with an `__init__` of the project's own in between, the
+# arguments that reach the library (`open=False`, `minconn=0`) are not known, so the subclass is not modelled.
+CONNECTING_CLASSES = PSYCOPG_POOLS | PSYCOPG2_POOLS
 NULL_POOLS = ("NullPool",)
 
+# Opening methods that hand the caller a connection it holds until it closes it.
+HELD_CONNECTION_METHODS = {"connect", "raw_connection"}
 ENGINE_OPENING_METHODS = {"connect", "begin", "raw_connection", "execute", "scalar", "table_names", "has_table",
                           "run_callable", "transaction"}
 ENGINE_HARMLESS_METHODS = {"execution_options", "update_execution_options", "get_execution_options", "dispose",
@@ -279,6 +297,7 @@ class Interpreter:
         self.main_modules: set[str] = set()
         # Adapter-specific state (Django engines, Celery apps, fork points ...).
         self.state: dict[str, object] = {}
+        self._texts: dict[str, str] = {}
 
     def register(self, kind: str, target: Value, location: Location) -> None:
         """A callback handed to a framework: a fork hook, a signal handler."""
@@ -291,13 +310,36 @@ class Interpreter:
         return self._seq
 
     def loc(self, module: ModuleVal, node: ast.AST) -> Location:
-        end_col = getattr(node, "end_col_offset", None)
-        return Location(module.path or module.name, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1,
-                        getattr(node, "end_lineno", None), end_col + 1 if end_col is not None else None)
+        column, end_column = node_columns(self.source_text(module.path), node)
+        return Location(module.path or module.name, getattr(node, "lineno", 1), column,
+                        getattr(node, "end_lineno", None), end_column)
 
-    def record_open(self, engine: Engine, location: Location, operation: str) -> None:
-        self.effects.opens.append(ConnectionOpen(engine, location, operation, tuple(self.chain)))
+    def source_text(self, rel: str | None) -> str | None:
+        """The text of a project module (for character columns); None when it cannot be read."""
+        if rel is None:
+            return None
+        text = self._texts.get(rel)
+        if text is None:
+            source = self.project.python(rel)
+            text = source.text if source is not None else ""
+            self._texts[rel] = text
+        return text
+
+    def record_open(self, engine: Engine, location: Location, operation: str) -> ConnectionOpen:
+        open_ = ConnectionOpen(engine, location, operation, tuple(self.chain))
+        self.effects.opens.append(open_)
         self.effects.open_seq.append(self.next_seq())
+        return open_
+
+    def set_retained(self, conn: "ConnVal", retained: bool) -> None:
+        """Mark the open behind a checked-out connection as held (bound at module level) or released."""
+        open_ = conn.open_
+        if open_ is None or open_.retained is retained:
+            return
+        for index, recorded in enumerate(self.effects.opens):
+            if recorded is open_:
+                conn.open_ = self.effects.opens[index] = replace(open_, retained=retained)
+                return
 
     def record_reset(self, reset: Reset) -> None:
         self.effects.resets.append((self.next_seq(), reset))
@@ -341,6 +383,10 @@ class Interpreter:
             parent_module = self.modules[".".join(parts[:-1])] if ".".join(parts[:-1]) in self.modules else None
             if parent_module is not None:
                 parent_module.namespace.setdefault(parts[-1], module)
+        from pgforklint import prefilter
+
+        if prefilter.defer(self, module):  # nothing it imports can record a fact: walked only when needed
+            return module
         source = self.project.python(rel)
         if source is None:
             return module
@@ -404,7 +450,9 @@ class Interpreter:
                 self._note_decorator(deco, function, decorator, frame)
             frame.bind(stmt.name, value)
         elif isinstance(stmt, ast.ClassDef):
-            bases = [self.eval(b, frame) for b in stmt.bases]
+            from pgforklint.prefilter import resolve
+
+            bases = [resolve(self, self.eval(b, frame)) for b in stmt.bases]
             for keyword in stmt.keywords:
                 self.eval(keyword.value, frame)
             for decorator in stmt.decorator_list:
@@ -452,18 +500,30 @@ class Interpreter:
             self.walk_body(stmt.body, frame)
             self.walk_body(stmt.orelse, frame)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            managed: list[ConnVal] = []
             for item in stmt.items:
                 value = self.eval(item.context_expr, frame)
                 entered = self._enter_context(value, item.context_expr, frame)
+                managed.extend(v for v in (value, entered) if isinstance(v, ConnVal))
                 if item.optional_vars is not None:
                     self.assign(item.optional_vars, entered, frame)
             self.walk_body(stmt.body, frame)
+            for conn in managed:
+                self.set_retained(conn, False)  # the with-block closes (returns) the connection
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            scope = frame.locals if frame.locals is not None else frame.module.namespace
+            before = dict(scope)
             self.walk_body(stmt.body, frame)
+            # `try: from lib import f` / `except ImportError: def f(...)`: the fallback is for environments
+            # without the library; the deployment being analysed has it, so the library's binding stays.
+            imported = {name: value for name, value in scope.items()
+                        if isinstance(value, ExternalVal) and before.get(name) is not value}
             for handler in stmt.handlers:
                 if handler.type is not None:
                     self.eval(handler.type, frame)
                 self.walk_body(handler.body, frame)
+                if imported and _catches_import_error(handler.type):
+                    scope.update(imported)
             self.walk_body(stmt.orelse, frame)
             self.walk_body(stmt.finalbody, frame)
         elif isinstance(stmt, ast.Return):
@@ -506,8 +566,10 @@ class Interpreter:
 
     def assign(self, target: ast.AST, value: Value, frame: Frame) -> None:
         if isinstance(target, ast.Name):
-            if isinstance(value, EngineVal) and frame.locals is None and value.engine.symbol.endswith(">"):
+            if isinstance(value, (EngineVal, FlaskSQLAVal)) and frame.locals is None and value.engine.symbol.endswith(">"):
                 value.engine.symbol = f"{frame.module.name}:{target.id}"
+            if isinstance(value, ConnVal) and frame.locals is None:
+                self.set_retained(value, True)
             frame.bind(target.id, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             items = value.items if isinstance(value, ContainerVal) and len(value.items) == len(target.elts) else None
@@ -619,7 +681,7 @@ class Interpreter:
                     return QueryVal(owner.engine)
             return UNKNOWN
         if isinstance(base, InstanceVal):
-            value = base.cls.namespace.get(attr)
+            value = _class_lookup(base.cls, attr)
             if isinstance(value, FunctionVal):
                 return FunctionVal(value.node, value.module, value.closure, bound_self=base)
             return value if value is not None else UNKNOWN
@@ -651,6 +713,14 @@ class Interpreter:
             value = self.eval(keyword.value, frame)
             if keyword.arg is not None:
                 kwargs[keyword.arg] = value
+        return self.call_value(func, node, args, kwargs, frame)
+
+    def call_value(self, func: Value, node: ast.Call, args: list[Value], kwargs: dict[str, Value], frame: Frame
+                   ) -> Value:
+        from pgforklint.prefilter import OpaqueVal, resolve_arguments
+
+        if not isinstance(func, OpaqueVal):  # placeholders of deferred modules are resolved once they matter
+            args, kwargs = resolve_arguments(self, args, kwargs)
         qualname = self.qualname_of(func)
         for hook in self.hooks.on_call:
             result = hook(self, qualname or "", node, args, kwargs, frame) if qualname else None
@@ -665,7 +735,7 @@ class Interpreter:
         if isinstance(func, FunctionVal):
             return self.call_function(func, args, kwargs, loc)
         if isinstance(func, ClassVal):
-            return self._instantiate(func, args, kwargs, loc)
+            return self._instantiate(func, args, kwargs, loc, node, frame)
         if isinstance(func, BoundMethod):
             return self._call_method(func, node, args, kwargs, frame, loc)
         if isinstance(func, SessionFactoryVal):
@@ -708,9 +778,22 @@ class Interpreter:
                 self.chain.pop()
         return frame.return_value if frame.return_value is not None else UNKNOWN
 
-    def _instantiate(self, cls: ClassVal, args: list[Value], kwargs: dict[str, Value], loc: Location) -> Value:
+    def _instantiate(self, cls: ClassVal, args: list[Value], kwargs: dict[str, Value], loc: Location,
+                     node: ast.Call | None = None, frame: Frame | None = None) -> Value:
+        init = _class_lookup(cls, "__init__")
+        library = _library_base(cls)
+        if library is not None and node is not None and frame is not None and not (
+                library in CONNECTING_CLASSES and isinstance(init, FunctionVal)):
+            # `class SQLA(SQLAlchemy): ...; db = SQLA()` behaves like the library class it extends.
+            value = self._call_external(library, node, args, kwargs, frame, loc)
+            engine = engine_of(value, sessions=True)
+            short = library.rsplit(".", 1)[-1]
+            if engine is not None and engine.location == loc and engine.symbol.endswith(f"<{short}@{loc.line}>"):
+                engine.symbol = engine.symbol.replace(f"<{short}@", f"<{cls.name}@")
+            if isinstance(init, FunctionVal):
+                self.call_function(FunctionVal(init.node, init.module, init.closure, bound_self=value), args, kwargs, loc)
+            return value
         instance = InstanceVal(cls)
-        init = cls.namespace.get("__init__")
         if isinstance(init, FunctionVal):
             self.call_function(FunctionVal(init.node, init.module, init.closure, bound_self=instance), args, kwargs, loc)
         return instance
@@ -742,8 +825,10 @@ class Interpreter:
             engine.extra["poolclass"] = _poolclass_name(kwargs.get("poolclass"))
             self.record_engine(engine)
             return EngineVal(engine)
+        if qualname in CLASS_FACTORIES:
+            return ExternalVal(CLASS_FACTORIES[qualname])
         if qualname in FLASK_SQLALCHEMY:
-            engine = Engine(EngineKind.FLASK_SQLALCHEMY, f"{frame.module.name}:<SQLAlchemy@{loc.line}>", loc)
+            engine = Engine(EngineKind.FLASK_SQLALCHEMY, f"{frame.module.name}:<{short}@{loc.line}>", loc)
             self.record_engine(engine)
             return FlaskSQLAVal(engine)
         if qualname in SESSION_FACTORIES:
@@ -862,8 +947,8 @@ class Interpreter:
                     self.record_reset(Reset(ResetKind.DISPOSE_KEEP if keep else ResetKind.DISPOSE_CLOSE, engine, loc))
                     return UNKNOWN
                 if name in ENGINE_OPENING_METHODS:
-                    self.record_open(engine, loc, f"{engine.label}.{name}()")
-                    return ConnVal(engine)
+                    open_ = self.record_open(engine, loc, f"{engine_expression(engine)}.{name}()")
+                    return ConnVal(engine, open_=open_ if name in HELD_CONNECTION_METHODS else None)
                 if name in ("execution_options",):
                     return obj
                 return UNKNOWN
@@ -877,6 +962,8 @@ class Interpreter:
         if isinstance(obj, ConnVal):
             if name == "close" and obj.raw and obj.engine.kind is EngineKind.RAW_CONNECTION:
                 self.record_reset(Reset(ResetKind.CLOSE, obj.engine, loc))
+            if name in ("close", "invalidate", "detach"):
+                self.set_retained(obj, False)
             if name in ("cursor", "execute", "begin", "execution_options"):
                 return obj
             return UNKNOWN
@@ -913,7 +1000,7 @@ class Interpreter:
             return obj
         if isinstance(obj, FlaskSQLAVal):
             if name in METADATA_OPENING_METHODS:
-                self.record_open(obj.engine, loc, f"db.{name}()")
+                self.record_open(obj.engine, loc, f"{obj.engine.label if obj.engine.label.isidentifier() else 'db'}.{name}()")
                 return UNKNOWN
             if name == "init_app":
                 return UNKNOWN
@@ -927,8 +1014,11 @@ class Interpreter:
             return UNKNOWN
         if name in ("run_sync",) and args:
             return UNKNOWN
-        if isinstance(obj, (Unknown, ConstVal, ContainerVal)) and name in ("init_app",):
-            return UNKNOWN
+        if isinstance(obj, (Unknown, ContainerVal, BoundMethod)) and name == "get" and len(args) == 2 \
+                and isinstance(args[1], (ClassVal, FunctionVal)):
+            # `app.config.get("APP_INITIALIZER", ProjectInitializer)(app)`: the project's default is what runs
+            # unless configuration overrides it.
+            return args[1]
         return UNKNOWN
 
     def _iterate(self, iterable: Value, node: ast.AST, frame: Frame) -> None:
@@ -983,6 +1073,38 @@ class _ListenerDecorator(Value):
     location: Location
 
 
+def engine_expression(engine: Engine) -> str:
+    """How code names the engine: `engine`, or `db.engine` for a Flask-SQLAlchemy extension."""
+    if engine.kind is EngineKind.FLASK_SQLALCHEMY:
+        return f"{engine.label}.engine" if engine.label.isidentifier() else "db.engine"
+    return engine.label
+
+
+def _class_lookup(cls: ClassVal, attr: str, depth: int = 0) -> Value | None:
+    """`attr` on a project class or, in base order, on its project base classes."""
+    if attr in cls.namespace:
+        return cls.namespace[attr]
+    if depth < 10:
+        for base in cls.bases:
+            if isinstance(base, ClassVal):
+                found = _class_lookup(base, attr, depth + 1)
+                if found is not None:
+                    return found
+    return None
+
+
+def _library_base(cls: ClassVal, depth: int = 0) -> str | None:
+    """The qualified name of a modelled library class that a project class extends, directly or not."""
+    for base in cls.bases:
+        if isinstance(base, ExternalVal) and base.qualname in SUBCLASSABLE:
+            return base.qualname
+        if isinstance(base, ClassVal) and depth < 10:
+            found = _library_base(base, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def engine_of(value: Value, sessions: bool = False) -> Engine | None:
     if isinstance(value, EngineVal):
         return value.engine
@@ -1014,10 +1136,11 @@ def _static(interp: Interpreter, frame: Frame, node: ast.AST):
         cache_key = ("static-names", frame.module.path)
         cached = interp.project._cache.get(cache_key)
         if cached is None:
-            cached = module_assignments(source.tree, frame.module.path)[0]
+            cached = module_assignments(source.tree, frame.module.path, None, source.text)[0]
             interp.project._cache[cache_key] = cached
         names = cached
-    return StaticEvaluator(frame.module.path or frame.module.name, dict(names)).evaluate(node)
+    return StaticEvaluator(frame.module.path or frame.module.name, dict(names),
+                           text=source.text if source is not None else None).evaluate(node)
 
 
 def _int_kwarg(node: ast.Call, name: str, loc: Location, frame: Frame, interp: Interpreter) -> Quantity | None:
@@ -1042,6 +1165,12 @@ def _mentions_getpid(node: ast.AST) -> bool:
         if isinstance(child, ast.Name) and child.id == "getpid":
             return True
     return False
+
+
+def _catches_import_error(node: ast.AST | None) -> bool:
+    names = node.elts if isinstance(node, ast.Tuple) else [node]
+    return any((isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError"))
+               or (isinstance(n, ast.Attribute) and n.attr in ("ImportError", "ModuleNotFoundError")) for n in names)
 
 
 def _is_type_checking(test: ast.AST) -> bool:

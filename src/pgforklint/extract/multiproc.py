@@ -33,6 +33,7 @@ from pgforklint.extract.importtime import (
     Value,
 )
 from pgforklint.extract.launch import Launch
+from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import _is_main_guard
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.project import Project
@@ -259,18 +260,20 @@ def fork_server(interp: Interpreter, point: ForkPoint, kind: ServerKind, worker_
                     threads=Quantity.default(1, "one task at a time per child"), worker_class=worker_class)
     server.parent_effects = snapshot(point.effects, point.seq)
     for name, function in point.child_entry:
-        server.hooks.append(Hook(name, _function_location(function, point.location), True,
+        server.hooks.append(Hook(name, _function_location(function, point.location, interp), True,
                                  call_hook(interp, function, point.location)))
     server.hooks.extend(registered_hooks(interp, {"at_fork_child": "os.register_at_fork"}))
     return server
 
 
-def _function_location(function: Value, default: Location) -> Location:
+def _function_location(function: Value, default: Location, interp: Interpreter) -> Location:
     node = getattr(function, "node", None) or getattr(getattr(function, "obj", None), "node", None)
     module = getattr(function, "module", None) or getattr(getattr(function, "obj", None), "module", None)
     if node is None or module is None:
         return default
-    return Location(module.path or module.name, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
+    line = getattr(node, "lineno", 1)
+    return Location(module.path or module.name, line,
+                    char_column(interp.source_text(module.path), line, getattr(node, "col_offset", 0)) or 1)
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:

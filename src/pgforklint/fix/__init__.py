@@ -62,7 +62,7 @@ def _facts(model: DeploymentModel, diagnostic: Diagnostic) -> list[tuple[Server,
         if diagnostic.code == "PGF001":
             for open_ in live:
                 if _same_place(diagnostic, open_.location) and open_.engine.symbol == diagnostic.key \
-                        and not child_resets(server, open_.engine):
+                        and (open_.retained or not child_resets(server, open_.engine)):
                     found.append((server, open_.engine, open_))
         elif diagnostic.code == "PGF002":
             for escape in server.parent_effects.escapes:
@@ -116,6 +116,9 @@ def _plan_one(ctx: Context, diagnostic: Diagnostic) -> Fix:
     if not facts:
         raise NoFix("pgforklint cannot trace this finding to a fixable hook")
     fixes: list[Fix] = []
+    if diagnostic.code == "PGF001" and any(getattr(detail, "retained", False) for _, _, detail in facts):
+        raise NoFix("no automatic fix for a connection held in a module-level name: a pool reset does not reach it; "
+                    "close it before the fork or open it in the child, which moves application code")
     if diagnostic.code == "PGF003":
         fixes.append(_dispose_fix(ctx, facts[0][2]))
     else:

@@ -137,7 +137,7 @@ class Context:
         while len(numbers) < 3:
             numbers.append(0)
         if tuple(numbers) < (1, 4, 33):
-            return (f"SQLAlchemy {requirement.version} is pinned ({requirement.location}); `dispose(close=False)` needs "
+            return (f"SQLAlchemy {requirement.version} is pinned in the requirements; `dispose(close=False)` needs "
                     f"SQLAlchemy >= 1.4.33, so upgrade first")
         return None
 
@@ -175,7 +175,7 @@ def engine_recipe(ctx: Context, server: Server, engine: Engine) -> ResetRecipe:
             raise NoFix(too_old)
         where = module_of_symbol(engine)
         if where is None:
-            raise NoFix(f"the engine created at {engine.location} is not bound to a module-level name a hook can import")
+            raise NoFix("the engine is not bound to a module-level name a hook can import")
         module, name = where
         expr = f"{name}.sync_engine" if engine.extra.get("async") else name
         return ResetRecipe([(module, name)], [f"{expr}.dispose(close=False)"], defined_in=module)
@@ -194,17 +194,14 @@ def engine_recipe(ctx: Context, server: Server, engine: Engine) -> ResetRecipe:
 
 
 def _flask_sqlalchemy_recipe(ctx: Context, server: Server, engine: Engine) -> ResetRecipe:
-    db_module = engine.symbol.partition(":")[0]
-    tree = ctx.tree(engine.location.path)
-    db_name = None
-    if tree is not None:
-        for statement in tree.body:
-            if isinstance(statement, ast.Assign) and statement.lineno == engine.location.line \
-                    and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
-                db_name = statement.targets[0].id
-    if db_name is None or top_level_binding(tree, db_name) is None or \
-            top_level_binding(tree, db_name).lineno != engine.location.line:
+    # The walk names the extension after the module-level name it is first bound to (`app.ext:db`).
+    where = module_of_symbol(engine)
+    db_file = ctx.module_file(where[0]) if where is not None else None
+    tree = ctx.tree(db_file) if db_file is not None else None
+    binding = top_level_binding(tree, where[1]) if tree is not None and where is not None else None
+    if not isinstance(binding, (ast.Assign, ast.AnnAssign)) or not isinstance(binding.value, ast.Call):  # rebound later
         raise NoFix("the Flask-SQLAlchemy extension is not bound to a module-level name a hook can import")
+    db_module, db_name = where
     app = server.app
     if app is None or app.attribute is None or app.factory_call:
         raise NoFix("Flask-SQLAlchemy's `db.engine` needs an app context, and the app is built by a factory at start-up, "

@@ -20,16 +20,11 @@ COMMENT = "Drop the pool inherited from the worker parent without closing its so
 
 def app_module(ctx: Context, server: Server) -> tuple[str, str]:
     """(module, file) where the Celery app is created; the worker parent imports it before forking."""
-    location = server.settings.get("app_location") if isinstance(server.settings, dict) else None
-    if location is not None and getattr(location, "path", "").endswith(".py"):
-        module = ctx.module_name(location.path)
-        if module is not None:
-            return module, location.path
     if server.app is None:
         raise NoFix("the module that creates the Celery app is not known")
     module = server.app.module
-    rel = ctx.module_file(module)
-    if rel is None:
+    rel = server.app.location.path if server.app.location.path.endswith(".py") else ctx.module_file(module)
+    if rel is None or not ctx.exists(rel):
         raise NoFix(f"the Celery app module `{module}` is not in the repository")
     return module, rel
 

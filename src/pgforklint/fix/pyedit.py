@@ -18,14 +18,6 @@ class EditError(Exception):
     """The edit cannot be made safely; the message says why."""
 
 
-def char_column(text: str, line: int, byte_column: int) -> int:
-    """A 0-based character column from the stdlib `ast` column (UTF-8 bytes, 0-based) on a 1-based line."""
-    lines = text.splitlines()
-    if not 1 <= line <= len(lines):
-        return byte_column
-    return len(lines[line - 1].encode("utf-8")[:byte_column].decode("utf-8", errors="ignore"))
-
-
 # --- dispose() -> dispose(close=False) -------------------------------------------------------------
 
 
@@ -64,10 +56,13 @@ class _DisposeKeep(cst.CSTTransformer):
         raise EditError("`dispose(...)` has arguments pgforklint does not rewrite")
 
 
-def dispose_keep(text: str, line: int, byte_column: int) -> str:
-    """Rewrite the `X.dispose()` call that starts at (line, ast column) to `X.dispose(close=False)`."""
+def dispose_keep(text: str, line: int, column: int) -> str:
+    """Rewrite the `X.dispose()` call that starts at (line, 0-based character column) to `X.dispose(close=False)`.
+
+    pgforklint's locations count characters (see `pgforklint.extract.positions`), as libcst's positions do.
+    """
     module = cst.parse_module(text)
-    transformer = _DisposeKeep(line, char_column(text, line, byte_column))
+    transformer = _DisposeKeep(line, column)
     new = MetadataWrapper(module, unsafe_skip_copy=True).visit(transformer)
     if transformer.found != 1:
         if transformer.found == 0:

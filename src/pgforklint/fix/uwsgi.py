@@ -58,14 +58,20 @@ def lazy_apps_fix(ctx: Context, server: Server) -> Fix:
 
 
 _SECTION = re.compile(r"^\s*\[\s*uwsgi\s*\]\s*$")
-_LAZY = re.compile(r"^(\s*lazy[-_]apps\s*=\s*)(\S*)(.*)$")
+_LAZY = re.compile(r"^(\s*)(lazy[-_]apps)(\s*=\s*)(\S*)(.*)$")
 
 
 def set_lazy_apps(text: str) -> str:
+    """`lazy-apps = true` in the [uwsgi] section, replacing `lazy-apps`/`lazy_apps` lines.
+
+    uWSGI matches option names exactly (core/config.c), so `lazy_apps` is not an option: it is rewritten
+    with the dash, whatever its value.
+    """
     lines = text.splitlines(keepends=True)
     newline = "\r\n" if "\r\n" in text else "\n"
     in_section = False
     header = None
+    found = False
     for index, line in enumerate(lines):
         stripped = line.strip()
         if stripped.startswith("["):
@@ -76,11 +82,14 @@ def set_lazy_apps(text: str) -> str:
         if in_section:
             match = _LAZY.match(line.rstrip("\r\n"))
             if match:
-                if match.group(2).lower() in ("true", "1", "yes", "on"):
-                    return text
+                found = True
+                if match.group(2) == "lazy-apps" and match.group(4).lower() in ("true", "1", "yes", "on"):
+                    continue
+                indent, _, equals, _, rest = match.groups()
                 ending = line[len(line.rstrip("\r\n")):]
-                lines[index] = f"{match.group(1)}true{match.group(3)}{ending}"
-                return "".join(lines)
+                lines[index] = f"{indent}lazy-apps{equals}true{rest}{ending}"
+    if found:
+        return "".join(lines)
     if header is None:
         raise ValueError("no [uwsgi] section")
     if not lines[header].endswith(("\n", "\r")):

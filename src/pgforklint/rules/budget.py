@@ -27,8 +27,13 @@ def _related_limits(budget: Budget) -> list[Related]:
     out = []
     for quantity in budget.limit_origins():
         if quantity.origin.location is not None:
-            out.append(Related(quantity.origin.location, quantity.origin.describe()))
+            out.append(Related(quantity.origin.location, _what(quantity)))
     return out
+
+
+def _what(quantity: Quantity) -> str:
+    """What a quantity is, for a related location (which carries the path itself)."""
+    return quantity.origin.detail or quantity.origin.kind.value
 
 
 def _loc(quantity: Quantity | None) -> Location | None:
@@ -130,7 +135,7 @@ def _related_limits_server(budget: Budget) -> list[Related]:
     out = []
     for quantity in (budget.role_limit, budget.max_connections, budget.reserved):
         if quantity is not None and quantity.origin.location is not None:
-            out.append(Related(quantity.origin.location, quantity.origin.describe()))
+            out.append(Related(quantity.origin.location, _what(quantity)))
     return out
 
 

@@ -18,6 +18,15 @@ from pgforklint.model import (
 )
 
 CHILD_RESET_KINDS_BAD = (ResetKind.DISPOSE_CLOSE, ResetKind.CLOSE)
+HELD_ADVICE = ("the connection stays checked out in a module-level name, so no pool reset reaches it: close it before "
+               "the fork (or use it in a `with` block), or open it in the child after the fork")
+
+
+def expression(engine: Engine) -> str:
+    """How the code names the engine: `engine`, or `db.engine` for a Flask-SQLAlchemy extension `db`."""
+    if engine.kind is EngineKind.FLASK_SQLALCHEMY:
+        return f"{engine.label}.engine" if engine.label.isidentifier() else "db.engine"
+    return engine.label
 
 
 def forking_servers(model: DeploymentModel) -> Iterator[Server]:
@@ -32,12 +41,17 @@ def live_at_fork(server: Server) -> list[ConnectionOpen]:
     live = []
     for open_, seq in zip(parent.opens, parent.open_seq):
         engine = open_.engine
-        if engine.nullpool:
-            continue  # NullPool closes each connection when it is released
-        if any(later > seq and reset.engine is engine for later, reset in parent.resets):
+        if engine.nullpool and not open_.retained:
+            continue  # NullPool closes each connection when it is released; only one still held crosses the fork
+        if any(later > seq and _resets(reset, engine) for later, reset in parent.resets):
             continue
         live.append(open_)
     return live
+
+
+def _resets(reset: Reset, engine: Engine) -> bool:
+    """`reset` applies to `engine`; `connections.close_all()` (engine None) closes every Django connection."""
+    return reset.engine is engine or (reset.engine is None and engine.kind is EngineKind.DJANGO)
 
 
 def child_resets(server: Server, engine: Engine) -> list[tuple[Hook, Reset]]:
@@ -68,7 +82,7 @@ def why_in_parent(server: Server, open_: ConnectionOpen) -> tuple[str, list[Rela
     related: list[Related] = []
     first = open_.chain[0] if open_.chain else None
     if server.kind is ServerKind.GUNICORN and server.config_path and first is not None and first.path == server.config_path:
-        return (f"{server_name(server)}'s master imports it through `{server.config_path}`",
+        return (f"{server_name(server)}'s master imports it through its configuration file",
                 [Related(first, "imported by the server's configuration in the master process")])
     flag = server.loads_app_in_parent
     if flag.origin.location is not None:
@@ -118,9 +132,10 @@ def reset_advice(server: Server, engine: Engine) -> str:
         return "create the pool in the child (for example in the app's startup/lifespan handler)"
     if engine.kind is EngineKind.DJANGO:
         return "close Django's connections in the parent before the fork (`django.db.connections.close_all()`)"
-    expr = f"{name}.dispose(close=False)" if engine.kind is EngineKind.SQLALCHEMY else "db.engine.dispose(close=False)"
+    expr = f"{expression(engine)}.dispose(close=False)"
     hook = {
-        ServerKind.GUNICORN: f"`def post_fork(server, worker): {expr}` in {server.config_path or 'gunicorn.conf.py'}",
+        ServerKind.GUNICORN: f"`def post_fork(server, worker): {expr}` in "
+                             + ("the gunicorn configuration file" if server.config_path else "gunicorn.conf.py"),
         ServerKind.CELERY: f"a `worker_process_init` handler that calls `{expr}`",
         ServerKind.UWSGI: f"a `@uwsgidecorators.postfork` function that calls `{expr}`",
         ServerKind.MULTIPROCESSING: f"`initializer=` that calls `{expr}`",
@@ -136,20 +151,22 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
             engine = open_.engine
             if engine.pid_guarded:
                 continue
-            resets = child_resets(server, engine)
-            if resets:
+            # A connection the code holds (`CONN = engine.connect()`) is not in the pool: resetting the pool
+            # in the child leaves it in use there.
+            if not open_.retained and child_resets(server, engine):
                 continue  # a correct reset, or a wrong one reported by PGF003
-            if ineffective_resets(server, engine):
+            if not open_.retained and ineffective_resets(server, engine):
                 continue  # reported once, by PGF009, at the hook that never runs
             reason, related = why_in_parent(server, open_)
-            related = [*related, *(Related(loc, "reached from here at import") for loc in open_.chain[:3])]
+            related = [*related, *_chain_related(server, open_)]
             related.append(Related(server.location, f"{server_name(server)} started here"))
+            related.extend(_config_related(server))
             if server.processes.origin.location is not None:
                 related.append(Related(server.processes.origin.location, "number of worker processes"))
             message = (
                 f"`{open_.operation}` opens a PostgreSQL connection in the parent process: {reason}, "
                 f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
-                f"wrong rows); {reset_advice(server, engine)}"
+                f"wrong rows); {HELD_ADVICE if open_.retained else reset_advice(server, engine)}"
             )
             yield Diagnostic("PGF001", open_.location, message, tuple(_unique(related)), key=f"{engine.symbol}")
 
@@ -168,11 +185,12 @@ def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
             if any(reset.engine is engine for _, reset in parent.resets):
                 continue
             message = (
-                f"`{engine.label}` is handed to `{escape.callee}` while the parent process loads the app, before "
+                f"`{expression(engine)}` is handed to `{escape.callee}` while the parent process loads the app, before "
                 f"{server_name(server)} forks; pgforklint cannot see whether that opens a connection, and nothing resets "
                 f"the pool after the fork: {reset_advice(server, engine)}"
             )
-            related = [Related(engine.location, "engine created here"), Related(server.location, f"{server_name(server)} started here")]
+            related = [Related(engine.location, "engine created here"), Related(server.location, f"{server_name(server)} started here"),
+                       *_config_related(server)]
             yield Diagnostic("PGF002", escape.location, message, tuple(related), key=f"{engine.symbol}:{escape.callee}")
 
 
@@ -185,19 +203,34 @@ def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnost
                 if reset.kind not in CHILD_RESET_KINDS_BAD:
                     continue
                 if reset.kind is ResetKind.DISPOSE_CLOSE:
-                    fix = f"call `{engine.label}.dispose(close=False)` instead (SQLAlchemy >= 1.4.33)"
-                    what = f"`{engine.label}.dispose()` in `{hook.name}`"
+                    fix = f"call `{expression(engine)}.dispose(close=False)` instead (SQLAlchemy >= 1.4.33)"
+                    what = f"`{expression(engine)}.dispose()` in `{hook.name}`"
                 else:
                     fix = "drop the inherited object in the child without closing it, and open a new one"
-                    what = f"closing `{engine.label}` in `{hook.name}`"
+                    what = f"closing `{expression(engine)}` in `{hook.name}`"
                 message = (
                     f"{what} runs in every child and closes the connection it inherited from the parent "
-                    f"(opened at {open_.location}); that socket is shared with the parent and the other children, so "
+                    f"(opened by `{open_.operation}`; see the related location); that socket is shared with the parent and the other children, so "
                     f"closing it ends the server session for all of them: {fix}"
                 )
                 related = (Related(open_.location, "connection opened in the parent"),
                            Related(hook.location, f"`{hook.name}` runs in each child after the fork"))
                 yield Diagnostic("PGF003", reset.location, message, related, key=f"{engine.symbol}:{hook.name}")
+
+
+def _config_related(server: Server) -> list[Related]:
+    if server.kind is ServerKind.GUNICORN and server.config_path:
+        return [Related(Location(server.config_path, 1), "the gunicorn configuration file this server reads")]
+    return []
+
+
+def _chain_related(server: Server, open_: ConnectionOpen) -> list[Related]:
+    """The first steps of the import chain; the first is usually where the server loads the app."""
+    out = []
+    for index, loc in enumerate(open_.chain[:3]):
+        loads_app = index == 0 and (loc == server.location or (server.app is not None and loc == server.app.location))
+        out.append(Related(loc, "the server loads the app here" if loads_app else "reached from here at import"))
+    return out
 
 
 def _unique(items: list[Related]) -> list[Related]:
@@ -241,7 +274,7 @@ def fork_hook_never_runs(model: DeploymentModel) -> Iterator[Diagnostic]:
                     opened = (f"`{source.operation}` opens it in the master" if isinstance(source, ConnectionOpen)
                               else f"it is handed to `{source.callee}` in the master")
                     message = (
-                        f"the reset of `{engine.label}` is registered with `os.register_at_fork(after_in_child=...)`, but uWSGI "
+                        f"the reset of `{expression(engine)}` is registered with `os.register_at_fork(after_in_child=...)`, but uWSGI "
                         f"forks its workers from C and does not run Python's at-fork hooks unless `py-call-osafterfork` or "
                         f"`py-call-uwsgi-fork-hooks` (uWSGI >= 2.0.21) is set; {opened}, so every worker keeps using the "
                         f"master's socket (`SSL SYSCALL error: EOF detected`, wrong rows). Add `py-call-uwsgi-fork-hooks = true` "
