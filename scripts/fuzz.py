@@ -163,8 +163,14 @@ def t_expression(data: bytes) -> None:
         return  # not Python: the Python reader's business, tested above
     names, _ = module_assignments(tree, "gunicorn.conf.py", {"X": "3"})
     evaluator = StaticEvaluator("gunicorn.conf.py", dict(names), {"X": "3"})
-    expressions = [node for node in ast.walk(tree) if isinstance(node, ast.expr)]
-    for node in expressions[:50]:  # every sub-expression of a deep one would be quadratic in the harness itself
+    # What the pipeline evaluates: assigned values and call arguments (not every sub-expression of a deep
+    # one, which would make the harness itself quadratic).
+    expressions = [node.value for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.keyword, ast.AnnAssign))
+                   and node.value is not None]
+    expressions += [arg for node in ast.walk(tree) if isinstance(node, ast.Call) for arg in node.args]
+    if isinstance(tree.body[0] if tree.body else None, ast.Expr):
+        expressions.insert(0, tree.body[0].value)
+    for node in expressions[:50]:
         if True:
             value = evaluator.evaluate(node)
             value.as_quantity("x")

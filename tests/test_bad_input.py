@@ -507,9 +507,9 @@ def test_broken_ini_does_not_crash(tmp_path: Path) -> None:
     (root / "newrelic.ini").write_text("no section here\n")
     code, diagnostics, _ = run(root)
     assert code == 1 and HAZARD in found(diagnostics)
-    for path, line in (("uwsgi.ini", 1), ("newrelic.ini", 1)):
-        for hit in pgf100(diagnostics, path):  # read only by adapters that need them
-            assert hit["line"] == line and "invalid INI" in hit["message"]
+    for path, line, reason in (("uwsgi.ini", 1, "unterminated section header"), ("newrelic.ini", 1, "outside of a [section]")):
+        hits = pgf100(diagnostics, path)  # server and agent configuration: files that matter
+        assert len(hits) == 1 and hits[0]["line"] == line and reason in hits[0]["message"], diagnostics
 
 
 def test_app_json_with_comments(tmp_path: Path) -> None:
