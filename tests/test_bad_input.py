@@ -439,7 +439,7 @@ def test_yaml_merge_keys_may_override(tmp_path: Path) -> None:
 def test_yaml_bad_scalar_for_tag(tmp_path: Path) -> None:
     root = hazard_tree(tmp_path)
     (root / "docker-compose.yml").write_text("services:\n  web:\n    deploy:\n      replicas: !!int many\n")
-    assert_unreadable(root, "docker-compose.yml", 1, "invalid YAML value")
+    assert_unreadable(root, "docker-compose.yml", 4, "invalid int value 'many'")
 
 
 @pytest.mark.parametrize("template", [
@@ -634,3 +634,31 @@ def test_real_process_on_a_tree_full_of_bad_files(tmp_path: Path) -> None:
     diagnostics = json.loads(proc.stdout)["diagnostics"]
     assert {d["path"] for d in diagnostics if d["code"] == "PGF100"} == {
         "app/views.py", "docker-compose.yml", "app.json", "Procfile.x", "gunicorn.conf.py"}
+
+
+# -- the policy, across every fixture --------------------------------------------------------------------
+
+GARBAGE = {
+    "zz_unrelated/blob.py": PNG,
+    "zz_unrelated/latin.py": "NAME = 'Zoë'\n".encode("latin-1"),
+    "zz_unrelated/broken.py": b"def broken(:\n",
+    "zz_unrelated/conflict.py": b"<<<<<<< HEAD\nA = 1\n=======\nA = 2\n>>>>>>> x\n",
+    "zz_unrelated/nul.py": b"x = 1\x00\n",
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
+def test_unrelated_broken_python_files_change_nothing(tmp_path: Path, fixture: str) -> None:
+    """Every adapter follows the policy: Python files no analysis needs are not read, so broken ones are
+    not reported and change no finding (adapters that scan all Python files prefilter bytes first)."""
+    from pgforklint.analyze import lint_project
+    from pgforklint.config import find_config
+
+    root = tmp_path / fixture
+    shutil.copytree(FIXTURES / fixture, root)
+    before = {(d.code, d.location.path, d.location.line) for d in lint_project(root, find_config(root)).diagnostics}
+    for name, data in GARBAGE.items():
+        (root / name).parent.mkdir(exist_ok=True)
+        (root / name).write_bytes(data)
+    after = {(d.code, d.location.path, d.location.line) for d in lint_project(root, find_config(root)).diagnostics}
+    assert after == before

@@ -290,6 +290,8 @@ def _options_dict(node: ast.AST, rel: str, text: str | None = None) -> dict[str,
 
 def _flask_options(project: Project) -> dict[str, object] | None:
     for source in project.files(FileKind.PYTHON):
+        if not project.contains(source.rel, b"SQLALCHEMY_ENGINE_OPTIONS"):
+            continue  # byte prefilter: files that do not mention it do not matter (and are not reported)
         text = project.text(source.rel)
         if not text or "SQLALCHEMY_ENGINE_OPTIONS" not in text:
             continue

@@ -55,6 +55,18 @@ class _LineLoader(yaml.SafeLoader):
                 )
         return super().compose_node(parent, index)
 
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, OverflowError, AttributeError) as exc:
+            # a scalar its tag cannot hold (`!!int many`, `!!timestamp 2020-13-01`, `!!timestamp 17`): say where
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid {node.tag.rsplit(':', 1)[-1]} value {_short(repr(getattr(node, 'value', '')), 40)}: "
+                f"{_short(exc)}", node.start_mark,
+            ) from None
+
     def get_node(self):
         node = super().get_node()
         if node is not None and self._alias_count:
@@ -172,7 +184,7 @@ def _template_hint(text: str) -> str:
     return ""
 
 
-def _short(exc: BaseException, limit: int = 160) -> str:
+def _short(exc: BaseException | str, limit: int = 160) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
