@@ -228,3 +228,14 @@ def test_config_value_columns_count_characters(tmp_path: Path) -> None:
     text = "é = 1; workers = 4\n"
     values, _ = module_assignments(ast.parse(text), "g.py", None, text)
     assert values["workers"].location.column == text.index("4") + 1
+
+
+def test_pgf003_names_the_first_open_that_left_the_connection(tmp_path: Path) -> None:
+    result = _lint(tmp_path, {
+        "Procfile": "web: gunicorn app:app --preload\n",
+        "gunicorn.conf.py": "def post_fork(server, worker):\n    from app import engine\n    engine.dispose()\n",
+        "app.py": "from sqlalchemy import create_engine\nengine = create_engine('postgresql://x/y')\n"
+                  "with engine.connect():\n    pass\nengine.begin()\napp = None\n"})
+    (finding,) = _codes(result, "PGF003")
+    assert "(opened by `engine.connect()`;" in finding.message
+    assert finding.related[0].location.line == 3

@@ -197,7 +197,7 @@ def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
 def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
     """PGF003: a child-side reset that closes inherited sockets the parent or siblings still hold."""
     for server in forking_servers(model):
-        live = {o.engine: o for o in live_at_fork(server)}
+        live = _first_open_per_engine(server)
         for engine, open_ in live.items():
             for hook, reset in child_resets(server, engine):
                 if reset.kind not in CHILD_RESET_KINDS_BAD:
@@ -216,6 +216,14 @@ def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnost
                 related = (Related(open_.location, "connection opened in the parent"),
                            Related(hook.location, f"`{hook.name}` runs in each child after the fork"))
                 yield Diagnostic("PGF003", reset.location, message, related, key=f"{engine.symbol}:{hook.name}")
+
+
+def _first_open_per_engine(server: Server) -> dict[Engine, ConnectionOpen]:
+    """The first open of each engine that is live at the fork (the one that left the connection open)."""
+    first: dict[Engine, ConnectionOpen] = {}
+    for open_ in live_at_fork(server):
+        first.setdefault(open_.engine, open_)
+    return first
 
 
 def _config_related(server: Server) -> list[Related]:
@@ -253,7 +261,7 @@ def fork_hook_never_runs(model: DeploymentModel) -> Iterator[Diagnostic]:
     for server in forking_servers(model):
         if server.kind is not ServerKind.UWSGI:
             continue
-        live = {o.engine: o for o in live_at_fork(server)}
+        live = _first_open_per_engine(server)
         escaped = {e.engine: e for e in server.parent_effects.escapes}
         reported: set[tuple] = set()
         for hook in server.hooks:
