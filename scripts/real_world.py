@@ -83,6 +83,17 @@ def fetch(name: str, version: str, pinned: str | None) -> Path:
     return target
 
 
+def own_repository(tree: Path) -> None:
+    """Make an extracted tree the top of its own (empty) git repository.
+
+    The trees live under scripts/.cache/, which this repository's .gitignore excludes; pgforklint
+    honours the .gitignore of the repository that contains the linted folder, so without a repository
+    boundary of their own it would skip every file of the upstream trees and report nothing.
+    """
+    if not (tree / ".git").exists():
+        subprocess.run(["git", "init", "-q", str(tree)], check=True)
+
+
 def with_overlay(tree: Path, overlay: str) -> Path:
     tag = hashlib.sha256(overlay.encode()).hexdigest()[:8]
     copy = tree.parent / f"{tree.name}+overlay-{tag}"
@@ -117,9 +128,11 @@ def main() -> int:
         if args.only and name not in args.only:
             continue
         tree = fetch(name, version, pinned)
+        own_repository(tree)
         label = f"{name} {version}"
         if overlay:
             tree = with_overlay(tree, overlay)
+            own_repository(tree)
             label += " + overlay: " + " | ".join(line for line in overlay.splitlines())
         jobs.append((label, tree))
     summary = []
