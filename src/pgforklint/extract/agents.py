@@ -47,6 +47,7 @@ def _newrelic_ini(project: Project) -> tuple[str, list[tuple[str, str, int]]] | 
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
+    ini = _newrelic_ini(project)  # read whenever present: a broken newrelic.ini is reported (PGF100)
     wrapped = [launch for launch in launches if "newrelic-admin" in launch.text]
     initialize_at: Location | None = None
     for source in project.files(FileKind.PYTHON):
@@ -65,7 +66,6 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
 
     explain_location: Location | None = None
     disabled_by: str | None = None
-    ini = _newrelic_ini(project)
     if ini is not None:
         rel, entries = ini
         for key, value, line in entries:

@@ -225,9 +225,9 @@ def _pooler(project: Project) -> dict | None:
     for source in project.files(FileKind.INI):
         if not source.name.lower().endswith(".ini"):
             continue
-        text = project.text(source.rel) or ""
-        if "[pgbouncer]" not in text:
+        if not project.contains(source.rel, b"[pgbouncer]"):
             continue
+        text = project.text(source.rel) or ""
         ini = project.ini(source.rel)
         if ini is None or ini.section("pgbouncer") is None:
             continue

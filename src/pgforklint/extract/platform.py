@@ -64,8 +64,7 @@ def kubernetes_launches(project: Project) -> list[Launch]:
     """One launch per container of each Deployment/StatefulSet that has a `command` or `args`."""
     launches: list[Launch] = []
     for source in project.files(FileKind.YAML):
-        text = project.text(source.rel)
-        if text is None or "kind:" not in text or "containers" not in text:
+        if not (project.contains(source.rel, b"kind:") and project.contains(source.rel, b"containers")):
             continue
         documents = project.yaml_documents(source.rel) or []
         for document in documents:

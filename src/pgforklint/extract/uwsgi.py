@@ -361,16 +361,19 @@ def standalone_configs(project: Project) -> list[tuple[str, str]]:
     """Config files with a uWSGI section that no launch line mentions (deployed by a unit file or the Emperor)."""
     found = []
     for source in project.files(FileKind.INI):
+        if "uwsgi" not in source.name.lower() and not project.contains(source.rel, b"[uwsgi]"):
+            continue  # not read at all: a broken INI file that is not a uWSGI config does not matter
         ini = project.ini(source.rel)
         if ini is not None and ini.section("uwsgi") is not None:
             found.append((source.rel, "ini"))
     for source in project.files(FileKind.YAML):
+        if "uwsgi" not in source.name.lower() and not project.contains(source.rel, b"uwsgi:"):
+            continue
         documents = project.yaml_documents(source.rel) or []
         if any(isinstance(d, dict) and isinstance(d.get("uwsgi"), dict) for d in documents):
             found.append((source.rel, "yaml"))
     for source in project.files(FileKind.XML):
-        text = project.text(source.rel) or ""
-        if "<uwsgi" in text:
+        if "uwsgi" in source.name.lower() or project.contains(source.rel, b"<uwsgi"):
             found.append((source.rel, "xml"))
     for source in project.files(FileKind.JSON):
         if "uwsgi" not in source.name.lower():

@@ -1,0 +1,39 @@
+"""Files that do not matter to the analysis are not read, so a broken one is not reported.
+
+Seen on Weblate's source: a Joomla translation file `tests/data/cs.joomla.ini` was reported as
+PGF100 because every INI file was parsed to look for a [uwsgi] section.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pgforklint.analyze import lint_project
+from pgforklint.config import Config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _codes(root: Path) -> set[tuple[str, str]]:
+    return {(d.code, d.location.path) for d in lint_project(root, Config()).diagnostics}
+
+
+def test_broken_unrelated_ini_yaml_xml_are_not_reported(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "gunicorn_warmup_query", root)
+    (root / "tests" / "data").mkdir(parents=True)
+    (root / "tests" / "data" / "cs.joomla.ini").write_bytes(b'COM_X="P\xf8eklad"\n[broken\n')
+    (root / "mkdocs.yml").write_text("nav: [unclosed\n", encoding="utf-8")
+    (root / "chart").mkdir()
+    (root / "chart" / "values.yaml").write_text("replicas: {{ .Values.replicas }}\n", encoding="utf-8")
+    assert _codes(root) == {("PGF001", "app/db.py")}
+
+
+def test_broken_uwsgi_config_is_reported_by_name_or_content(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "gunicorn_warmup_query", root)
+    (root / "deploy").mkdir()
+    (root / "deploy" / "uwsgi.yaml").write_text("uwsgi: [unclosed\n", encoding="utf-8")
+    (root / "deploy" / "server.ini").write_text("[uwsgi]\nmodule = app.wsgi\n[broken\n", encoding="utf-8")
+    assert {("PGF100", "deploy/uwsgi.yaml"), ("PGF100", "deploy/server.ini")} <= _codes(root)
