@@ -164,6 +164,10 @@ def run_lint(argv: list[str]) -> int:
     from pgforklint.report import json_format, relocate, text
 
     args = lint_parser().parse_args(argv)
+    if args.no_cache:
+        from pgforklint import cache
+
+        cache.disable()
     if args.explain:
         return _explain(args.explain)
     if args.list_rules:
