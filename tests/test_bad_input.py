@@ -662,3 +662,62 @@ def test_unrelated_broken_python_files_change_nothing(tmp_path: Path, fixture: s
         (root / name).write_bytes(data)
     after = {(d.code, d.location.path, d.location.line) for d in lint_project(root, find_config(root)).diagnostics}
     assert after == before
+
+
+# -- the cache is data too ---------------------------------------------------------------------------------
+
+CORRUPT_CACHES = {
+    "garbage": b"\x00\xff not json",
+    "deep": b"[" * 100_000,
+    "wrong-shape": b'{"format": 1, "version": "x", "entries": []}',
+    "huge-int": b'{"format": 1, "entries": {"a": ' + b"1" * 5000 + b"}}",
+    "empty": b"",
+}
+
+
+def populate_cache(root: Path, cache: Path) -> list[Path]:
+    """Run once in a real process (the cache is saved at exit) and return the cache files it wrote."""
+    env = {**os.environ, "PGFORKLINT_CACHE_DIR": str(cache),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    env.pop("PGFORKLINT_NO_CACHE", None)
+    subprocess.run([sys.executable, "-m", "pgforklint", ".", "--format", "json"], cwd=root, env=env,
+                   capture_output=True, timeout=60)
+    files = sorted(cache.rglob("*.json"))
+    assert files, "expected the run to write its cache"
+    return files
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT_CACHES))
+def test_corrupt_cache_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """A cache folder may sit inside the repository (`cache-dir`): its bytes are input like any other."""
+    cache = tmp_path / "cache"
+    root = hazard_tree(tmp_path)
+    files = populate_cache(root, cache)
+    monkeypatch.setenv("PGFORKLINT_CACHE_DIR", str(cache))
+    monkeypatch.delenv("PGFORKLINT_NO_CACHE", raising=False)
+    _, clean, _ = run(root)
+    for path in files:
+        path.write_bytes(CORRUPT_CACHES[case])
+    code, diagnostics, _ = run(root)
+    assert code == 1 and diagnostics == clean
+
+
+def test_poisoned_cache_entries_are_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    root = hazard_tree(tmp_path)
+    files = populate_cache(root, cache)
+    monkeypatch.setenv("PGFORKLINT_CACHE_DIR", str(cache))
+    monkeypatch.delenv("PGFORKLINT_NO_CACHE", raising=False)
+    _, clean, _ = run(root)
+    poison = [{"a": 1, "b": 2, "c": 3}, [[["x", 1, 2]], 1, 2], "abc", None, [[], "yes", [1]], [[[1, "m", 5]], 0, 0],
+              [[[0, "app.db", []]] * 3, False, True], 7]
+    poisoned = 0
+    for path in files:
+        document = json.loads(path.read_text())
+        for index, key in enumerate(sorted(document.get("entries", {}))):
+            document["entries"][key] = poison[index % len(poison)]
+            poisoned += 1
+        path.write_text(json.dumps(document))
+    assert poisoned
+    code, diagnostics, _ = run(root)
+    assert code == 1 and diagnostics == clean

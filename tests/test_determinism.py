@@ -118,3 +118,27 @@ def test_identical_in_another_folder(tmp_path: Path) -> None:
         (code_a, out_a), (code_b, out_b) = run(roots[0], fmt), run(roots[1], fmt)
         assert code_a == code_b
         assert out_a.replace(b"/one/same/", b"/X/same/") == out_b.replace(b"/two/same/", b"/X/same/")
+
+
+def test_identical_with_cold_warm_and_no_cache(tmp_path: Path) -> None:
+    """The facts cache is saved when the process exits: real processes, cold then warm, then --no-cache."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "same"
+    root.mkdir()
+    files = tree_files()
+    build(root, files, sorted(files))
+    env = {**os.environ, "PGFORKLINT_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    env.pop("PGFORKLINT_NO_CACHE", None)
+    env.pop("GITHUB_ACTIONS", None)
+    outputs = []
+    for extra in ([], [], ["--no-cache"]):
+        proc = subprocess.run([sys.executable, "-m", "pgforklint", "--format", "sarif", *extra,
+                               *sorted(p.name for p in root.iterdir() if p.is_dir())],
+                              cwd=root, env=env, capture_output=True, timeout=120)
+        assert b"Traceback" not in proc.stderr
+        outputs.append((proc.returncode, proc.stdout))
+    assert list((tmp_path / "cache").rglob("*.json")), "the first run should have written the cache"
+    assert outputs[0][1] and outputs[1] == outputs[0] and outputs[2] == outputs[0]

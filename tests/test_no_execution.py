@@ -124,11 +124,15 @@ def plant(root: Path) -> list[Path]:
     return markers
 
 
-def test_nothing_linted_is_ever_executed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("walk", ["prefiltered", "eager"])
+def test_nothing_linted_is_ever_executed(tmp_path: Path, walk: str) -> None:
     root = tmp_path / "project"
     root.mkdir()
     markers = plant(root)
-    env = {**os.environ, "PYTHONPATH": str(SRC.parent), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(SRC.parent), "PYTHONDONTWRITEBYTECODE": "1",
+           "PGFORKLINT_CACHE_DIR": str(tmp_path / "cache")}
+    if walk == "eager":
+        env["PGFORKLINT_NO_PREFILTER"] = "1"  # every imported module walked, none deferred
     env.pop("DATABASE_URL", None)
     proc = subprocess.run([sys.executable, "-c", DRIVER, str(root)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120)

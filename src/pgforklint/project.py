@@ -72,6 +72,10 @@ class Project:
                 self.report_unreadable(rel, "nested too deeply to analyse; findings in this file may be missing")
             return
         depth, path, line = max(candidates)
+        if depth < 100:  # not this file's nesting: say what happened without inventing a cause
+            self.report_unreadable(path, "the analysis reached Python's recursion limit while walking this file; "
+                                         "findings in this file may be missing")
+            return
         self.report_unreadable(
             path, f"nested too deeply to analyse (about {depth} levels at line {line}); findings in this file may be missing",
             line,
