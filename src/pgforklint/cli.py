@@ -160,10 +160,11 @@ def _list_rules() -> int:
 
 
 def run_lint(argv: list[str]) -> int:
+    args = lint_parser().parse_args(argv)  # --version and --help exit here, before the analysis is imported
+
     from pgforklint.analyze import lint_project
     from pgforklint.report import json_format, relocate, text
 
-    args = lint_parser().parse_args(argv)
     if args.no_cache:
         from pgforklint import cache
 

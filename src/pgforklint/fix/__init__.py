@@ -136,8 +136,14 @@ def _plan_one(ctx: Context, diagnostic: Diagnostic) -> Fix:
                [edit for f in fixes for edit in f.edits])
 
 
-def plan(diagnostics: list[Diagnostic], model: DeploymentModel, root: Path, project=None) -> list[Planned]:
-    """A fix (or the reason there is none) for every PGF001/PGF002/PGF003 finding; each fix is dry-run."""
+def plan(diagnostics: list[Diagnostic], model: DeploymentModel, root: Path, project=None,
+         dry_run: bool = True) -> list[Planned]:
+    """A fix (or the reason there is none) for every PGF001/PGF002/PGF003 finding.
+
+    With `dry_run`, each fix is also applied in memory (libcst) and dropped if it fails; a plain lint
+    run skips that (importing libcst alone costs about as much as the rest of a small run), and
+    `--fix` drops a fix whose edit fails at that point instead.
+    """
     ctx = Context(model, root, project)
     planned = []
     for diagnostic in diagnostics:
@@ -148,7 +154,7 @@ def plan(diagnostics: list[Diagnostic], model: DeploymentModel, root: Path, proj
         except NoFix as reason:
             planned.append(Planned(diagnostic, None, str(reason)))
             continue
-        problem = _dry_run(Path(root), [fix])
+        problem = _dry_run(Path(root), [fix]) if dry_run else None
         if problem:
             planned.append(Planned(diagnostic, None, f"no automatic fix: {problem}"))
         else:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pgforklint.fix import FixReport, annotate, fix_lint_result, plan, render_diff
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pgforklint.fix import FixReport
 
 
 def add_arguments(parser) -> None:
@@ -26,12 +28,14 @@ def add_arguments(parser) -> None:
 
 def process(args, result, config, path: Path):
     """Annotate a lint result with fixes; with --fix/--diff, fix. Returns (result, FixReport | None)."""
+    from pgforklint.fix import annotate, fix_lint_result, plan
+
     wants_fix = getattr(args, "fix", False) or getattr(args, "diff", False)
     if result.model is None:
         return result, None
     if not wants_fix:
         if any(d.code in ("PGF001", "PGF002", "PGF003") for d in result.diagnostics):
-            planned = plan(result.diagnostics, result.model, result.root, result.project)
+            planned = plan(result.diagnostics, result.model, result.root, result.project, dry_run=False)
             result.diagnostics = annotate(result.diagnostics, planned)
         return result, None
     only_files = None if path.is_dir() else {path.resolve().relative_to(Path(result.root)).as_posix()}
@@ -41,6 +45,8 @@ def process(args, result, config, path: Path):
 
 
 def finish_diff(reports: list[FixReport | None], out=None) -> int:
+    from pgforklint.fix import render_diff
+
     out = out or sys.stdout
     changed = False
     for report in reports:
@@ -70,6 +76,8 @@ def summaries(reports: list[FixReport | None]) -> str:
     present = [r for r in reports if r is not None]
     if not present:
         return ""
+    from pgforklint.fix import FixReport
+
     combined = FixReport(root=present[0].root, written=True)
     for report in present:
         combined.fixed.extend(report.fixed)
