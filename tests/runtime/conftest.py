@@ -185,7 +185,13 @@ class PgServer:
     ssl: bool = False
 
     def url(self, driver: str = "psycopg2", user: str | None = None, **query: str) -> str:
-        """SQLAlchemy URL; ``driver`` is ``psycopg2`` or ``psycopg`` (psycopg 3)."""
+        """SQLAlchemy URL; ``driver`` is ``psycopg2`` or ``psycopg`` (psycopg 3).
+
+        The fixture apps need SQLAlchemy and the driver: check both are installed here (the
+        servers run with this same interpreter).
+        """
+        require_module("sqlalchemy")
+        require_module(driver)
         q = ("?" + urllib.parse.urlencode(query)) if query else ""
         return f"postgresql+{driver}://{user or self.user}@{self.host}:{self.port}/{self.dbname}{q}"
 
@@ -541,6 +547,7 @@ def gunicorn_workers(fixture: Path) -> int:
 
 def start_gunicorn(procs: Procs, fixture: Path, database_url: str, *, name: str | None = None):
     """Start the fixture's ``web`` process on a free port; wait for every worker to boot."""
+    require_module("flask")
     port = free_port()
     # SIGQUIT: gunicorn's quick shutdown (SIGTERM waits up to graceful_timeout for workers that
     # may be stuck on a broken socket).
@@ -678,7 +685,7 @@ def http_load(port: int, *, requests: int, concurrency: int, sleep: float = 0.00
 def celery_spool(tmp: Path) -> Path:
     """The directories the fixtures' celeryconfig derives from CELERY_SPOOL."""
     spool = tmp / "spool"
-    for sub in ("queue", "control", "results"):
+    for sub in ("queue", "control", "results", "processed", "outbox"):
         (spool / sub).mkdir(parents=True, exist_ok=True)
     return spool
 
@@ -689,20 +696,27 @@ def celery_load(spool: Path, *, tasks: int, sleep: float = 0.01, deadline: float
 
     The client has its own Celery app with the same broker/result settings as the fixtures'
     ``celeryconfig.py``; it never imports fixture code.
+
+    kombu's filesystem transport creates a message file before writing it, and a consumer that
+    lists the folder in between reads an empty file and dies (``Unrecoverable error:
+    JSONDecodeError``; seen here under CPU load).  So the client writes into ``outbox`` and then
+    renames each complete file into the queue folder (atomic on one file system).
     """
     celery = require_module("celery")
     client = celery.Celery("pgforklint-rt-client", broker="filesystem://",
                            backend=f"file://{spool}/results")
     client.conf.broker_transport_options = {
-        "data_folder_in": f"{spool}/queue", "data_folder_out": f"{spool}/queue",
+        "data_folder_in": f"{spool}/outbox", "data_folder_out": f"{spool}/outbox",
         "control_folder": f"{spool}/control", "polling_interval": 0.05,
     }
     load = Load()
-    started = time.monotonic()
     sent = []
     for _ in range(tasks):
         token = uuid.uuid4().hex
         sent.append((token, client.send_task(task_name, args=[token, sleep])))
+    started = time.monotonic()
+    for name in sorted(os.listdir(spool / "outbox")):
+        os.rename(spool / "outbox" / name, spool / "queue" / name)
     stop_at = started + deadline
     for token, result in sent:
         remaining = stop_at - time.monotonic()

@@ -35,7 +35,8 @@ def test_prefork_children_share_parent_connection(rt, pg, procs, tmp_path, drive
     fixture = rt.fixture_dir("rt_celery_prefork")
     load, proc = run_celery(rt, procs, pg, fixture, driver, tmp_path)
     rt.record(f"PGF001 celery prefork {driver} (hazard)", **load.as_record("tasks"))
-    assert len(load.worker_pids) >= 2, f"tasks did not reach several children: {load.describe()}"
+    assert len(load.worker_pids) >= 2, (
+        f"tasks did not reach several children: {load.describe()}\n{proc.tail()}")
     assert load.sharing_shown(), (
         f"expected the hazard, got {load.describe()}\n{proc.tail()}")
     rt.assert_static(fixture, ["PGF001"])
@@ -46,7 +47,8 @@ def test_worker_process_init_dispose_fixes_it(rt, pg, procs, tmp_path, driver):
     fixture = rt.fixture_dir("rt_celery_prefork_fix")
     load, proc = run_celery(rt, procs, pg, fixture, driver, tmp_path)
     rt.record(f"PGF001 celery prefork {driver} (fix)", **load.as_record("tasks"))
-    assert len(load.worker_pids) >= 2, f"tasks did not reach several children: {load.describe()}"
+    assert len(load.worker_pids) >= 2, (
+        f"tasks did not reach several children: {load.describe()}\n{proc.tail()}")
     assert load.failures == 0 and load.wrong_rows == 0, f"{load.describe()}\n{proc.tail()}"
     assert not load.shared_backends, load.describe()
     assert len(load.backend_pids) == len(load.worker_pids), load.describe()

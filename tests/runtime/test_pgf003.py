@@ -63,8 +63,11 @@ def _gunicorn_measure(rt, procs, pg, fixture, driver):
                                    name=f"gunicorn-{fixture.name}-{driver}")
     master_backend = _first_backend_of(pg, app_name)
     assert master_backend, "the import-time SELECT 1 did not show up in the server log"
-    # post_fork runs right after "Booting worker"; let the last one finish.
-    time.sleep(1.0)
+    # post_fork runs right after "Booting worker": give the server up to 2 s to end the
+    # master's backend (it does within milliseconds when it happens at all).
+    deadline = time.monotonic() + 2.0
+    while master_backend in _app_backends(pg, app_name) and time.monotonic() < deadline:
+        time.sleep(0.05)
     after_boot = _app_backends(pg, app_name)
     load = rt.http_load(port, requests=200, concurrency=8)
     after_load = _app_backends(pg, app_name)

@@ -18,6 +18,7 @@ PROCESSES = 4  # processes in the fixtures' uwsgi.ini
 
 
 def run_uwsgi(rt, procs, pg, fixture, driver, timeout=5.0):
+    rt.require_module("flask")
     argv = rt.procfile_command(fixture, "web")
     port = rt.free_port()
     env = rt.base_env(DATABASE_URL=pg.url(driver))
