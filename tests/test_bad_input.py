@@ -25,6 +25,29 @@ A file that matters and cannot be read is one PGF100 (error severity, so the run
 the parser names, with its reason; the rest of the analysis goes on. Code nested deeper than the
 import-time walk can follow is a PGF100 on that file too (findings before that point are kept).
 
+Decisions taken here (each has a test below):
+
+* Python: syntax errors, NUL bytes, undecodable bytes (PEP 263: UTF-8 unless a cookie says otherwise; a
+  BOM is fine, a BOM with a non-UTF-8 cookie is not), unknown or non-text codecs, unresolved merge
+  conflicts: PGF100 at the parser's line. CR and CRLF line endings are Python newlines: line numbers
+  stay right.
+* YAML: only the safe loader; `!!python/...` tags, duplicate keys (an error for YAML 1.2, Compose and
+  kubectl), recursive aliases, aliases that expand beyond a bound (billion laughs) and scalars their tag
+  cannot hold are PGF100. Template syntax (`{{ ... }}`, `{% ... %}`) that breaks the YAML is PGF100 with
+  a hint to render the template first (one per template file: pgforklint cannot know what it would
+  have said); ERB `<%= ... %>` is a plain string for YAML and reads fine. Merge keys may override.
+* TOML: a broken configuration candidate (`.pgforklint.toml`, or the `pyproject.toml` found from the
+  linted folder upwards) is a configuration error, exit 2 with one line naming the file -- with or
+  without a `[tool.pgforklint]` table, since the table may sit after the error and linting with
+  silently different settings is worse than stopping; any other broken `pyproject.toml` (a nested
+  service) is PGF100 and the run goes on.
+* JSON: comments are not JSON (Heroku refuses them too): PGF100 at the comment.
+* Files over the size cap (`MAX_FILE_BYTES`) are PGF100 only when they matter, and are never read whole.
+* Symbolic links are never followed out of the tree; loops are skipped; an entry-point file (Procfile,
+  Compose ...) that is a dangling or outside link is PGF100 (discovery's policy).
+* A cache file (possibly inside the repository through `cache-dir`) is input too: corrupt contents are
+  ignored and recomputed.
+
 Permission denied cannot be produced with chmod here (the tests run as root and root reads anything),
 so it is simulated by making `open` fail with PermissionError for one path.
 """
@@ -721,3 +744,22 @@ def test_poisoned_cache_entries_are_recomputed(tmp_path: Path, monkeypatch: pyte
     assert poisoned
     code, diagnostics, _ = run(root)
     assert code == 1 and diagnostics == clean
+
+
+def test_broken_dot_pgforklint_toml(tmp_path: Path) -> None:
+    root = hazard_tree(tmp_path)
+    (root / ".pgforklint.toml").write_text('select = ["PGF001"\n')
+    code, _, err = run(root)
+    assert code == 2 and err.count("\n") == 1 and ".pgforklint.toml" in err and "invalid TOML" in err, err
+
+
+def test_broken_nested_pyproject_is_a_file_that_matters(tmp_path: Path) -> None:
+    """A pyproject.toml below the linted folder is not a configuration candidate (configuration is looked
+    up from the linted folder upwards) but it declares dependencies: PGF100, the run goes on."""
+    root = hazard_tree(tmp_path)
+    (root / "services" / "api").mkdir(parents=True)
+    (root / "services" / "api" / "pyproject.toml").write_text('[project]\nname = "api"\ndependencies = [\n')
+    code, diagnostics, _ = run(root)
+    assert code == 1 and HAZARD in found(diagnostics)
+    hits = pgf100(diagnostics, "services/api/pyproject.toml")
+    assert len(hits) == 1 and hits[0]["line"] == 3 and "invalid TOML" in hits[0]["message"], diagnostics

@@ -194,6 +194,8 @@ def load_toml(text: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
+        if "end of document" in str(exc):  # tomllib names no line: the last one with text
+            line = len(text.rstrip().splitlines()) or 1
         raise ReadError(f"invalid TOML: {exc}", line=line) from None
     except RecursionError:
         raise ReadError("TOML too deeply nested to parse") from None
