@@ -117,11 +117,15 @@ class Prefilter:
         facts = None
         source = self.project.discovery.get(rel)
         if source is not None:
+            from pgforklint.discover import MAX_FILE_BYTES
+
             try:
                 with open(source.path, "rb") as handle:
-                    data = handle.read()
+                    data = handle.read(MAX_FILE_BYTES + 1)
             except OSError:
                 data = None
+            if data is not None and len(data) > MAX_FILE_BYTES:
+                data = None  # over the size cap: no facts, so the walk reads it and reports PGF100
             if data is not None:
                 facts = self.cache.facts(data) if self.cache is not None else scan(data)
         self.facts[rel] = facts
