@@ -229,7 +229,21 @@ def test_the_line_loader_is_safe() -> None:
 
 
 def test_no_subprocess_anywhere_in_the_package() -> None:
-    offenders = [p.relative_to(SRC).as_posix() for p in sources() if "subprocess" in p.read_text(encoding="utf-8")]
+    """No import of, name for or attribute called `subprocess` (prose in docstrings may mention it)."""
+    offenders = []
+    for path in sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [alias.name for alias in node.names] + [getattr(node, "module", None) or ""]
+            elif isinstance(node, ast.Name):
+                names = [node.id]
+            elif isinstance(node, ast.Attribute):
+                names = [node.attr]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip() == "subprocess":
+                names = [node.value.strip()]  # importlib.import_module("subprocess") and friends
+            if any(name.split(".")[0] == "subprocess" for name in names):
+                offenders.append(f"{path.relative_to(SRC).as_posix()}:{node.lineno}")
     assert offenders == []
 
 
