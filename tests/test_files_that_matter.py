@@ -37,3 +37,22 @@ def test_broken_uwsgi_config_is_reported_by_name_or_content(tmp_path: Path) -> N
     (root / "deploy" / "uwsgi.yaml").write_text("uwsgi: [unclosed\n", encoding="utf-8")
     (root / "deploy" / "server.ini").write_text("[uwsgi]\nmodule = app.wsgi\n[broken\n", encoding="utf-8")
     assert {("PGF100", "deploy/uwsgi.yaml"), ("PGF100", "deploy/server.ini")} <= _codes(root)
+
+
+def test_helm_chart_templates_are_one_notice_per_chart_not_errors(tmp_path: Path) -> None:
+    """Helm templates are Go templates, not YAML: one PGF101 on the chart, no PGF100 per template."""
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "gunicorn_warmup_query", root)
+    templates = root / "deploy" / "chart" / "templates"
+    templates.mkdir(parents=True)
+    (root / "deploy" / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 0.1.0\n")
+    for name in ("web.yaml", "worker.yaml"):
+        (templates / name).write_text(
+            "apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: {{ .Values.replicas }}\n"
+            "  template:\n    spec:\n      containers:\n        - command: [gunicorn]\n"
+        )
+    result = lint_project(root, Config())
+    found = {(d.code, d.location.path) for d in result.diagnostics}
+    assert found == {("PGF001", "app/db.py"), ("PGF101", "deploy/chart/Chart.yaml")}
+    notice = next(d for d in result.diagnostics if d.code == "PGF101")
+    assert "helm template" in notice.message

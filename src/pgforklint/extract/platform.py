@@ -60,10 +60,42 @@ def _k8s_env(container: LineDict, rel: str) -> tuple[dict[str, str], dict[str, L
     return env, where
 
 
+def helm_chart_of(project: Project, rel: str) -> str | None:
+    """The chart folder when `rel` is a Helm template (`<chart>/templates/...` next to `<chart>/Chart.yaml`)."""
+    parts = rel.split("/")
+    for index in range(len(parts) - 1, 0, -1):
+        if parts[index] == "templates":
+            chart = "/".join(parts[:index])
+            if project.exists(f"{chart}/Chart.yaml" if chart else "Chart.yaml"):
+                return chart or "."
+    return None
+
+
+def _report_unrendered_charts(project: Project, charts: dict[str, str]) -> None:
+    from pgforklint.diagnostics import Diagnostic
+
+    for chart, first in sorted(charts.items()):
+        chart_file = f"{chart}/Chart.yaml" if chart != "." else "Chart.yaml"
+        project.notices.append(Diagnostic(
+            "PGF101", Location(chart_file, 1),
+            f"Helm chart `{chart}`: its templates (e.g. `{first}`) are not analysed, because they are not YAML "
+            "until Helm renders them; the replicas and commands they set are not in the budget. Render the chart "
+            "(`helm template ... > rendered.yaml`) inside the tree, or pin instances with `[tool.pgforklint.scale]`",
+            key=f"helm:{chart}"))
+
+
 def kubernetes_launches(project: Project) -> list[Launch]:
-    """One launch per container of each Deployment/StatefulSet that has a `command` or `args`."""
+    """One launch per container of each Deployment/StatefulSet that has a `command` or `args`.
+
+    Helm templates are not read (they are Go templates, not YAML): one PGF101 per chart says so.
+    """
     launches: list[Launch] = []
+    charts: dict[str, str] = {}
     for source in project.files(FileKind.YAML):
+        chart = helm_chart_of(project, source.rel)
+        if chart is not None:
+            charts.setdefault(chart, source.rel)
+            continue
         if not (project.contains(source.rel, b"kind:") and project.contains(source.rel, b"containers")):
             continue
         documents = project.yaml_documents(source.rel) or []
@@ -110,6 +142,7 @@ def kubernetes_launches(project: Project) -> list[Launch]:
                                        _commands(project, source.rel, location.line, text_line, env), env, env_where,
                                        extra={"kind": document.get("kind"), "replicas": replicas_info,
                                               "workload_line": document.line}))
+    _report_unrendered_charts(project, charts)
     return launches
 
 
