@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pgforklint.diagnostics import Diagnostic, FixInfo
-from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, engine_recipe
+from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, engine_recipe, load_pyedit
 from pgforklint.model import DeploymentModel, Engine, ResetKind, Server, ServerKind
 
 __all__ = ["Applicability", "Fix", "FixReport", "Planned", "annotate", "plan", "fix_project", "fix_lint_result",
@@ -98,14 +98,12 @@ def _reset_fix(ctx: Context, server: Server, engine: Engine) -> Fix:
 
 
 def _dispose_fix(ctx: Context, reset) -> Fix:
-    from pgforklint.fix.pyedit import dispose_keep
-
     too_old = ctx.sqlalchemy_too_old()
     if too_old:
         raise NoFix(too_old)
     location = reset.location
     line, column = location.line, location.column - 1
-    edit = Edit(location.path, lambda text: dispose_keep(text, line, column), order=(0, -line, -column),
+    edit = Edit(location.path, lambda text: load_pyedit().dispose_keep(text, line, column), order=(0, -line, -column),
                 description="dispose(close=False)")
     return Fix(Applicability.SAFE, "pass `close=False` to `dispose()`: the child drops the inherited pool without "
                                    "closing the sockets the parent and the other children still use", [edit])
@@ -254,7 +252,9 @@ def _compute(root: Path, fixes: list[Fix]) -> tuple[dict[str, FileChange], dict[
             for edit in sorted(edits, key=lambda e: e.order):
                 text = edit.transform(text)
         except Exception as exc:  # noqa: BLE001 - any failure leaves the file untouched
-            failed[path] = str(exc) or type(exc).__name__
+            expected = type(exc).__name__ in ("EditError", "ParserSyntaxError", "RecursionError")
+            failed[path] = (str(exc) or type(exc).__name__) if expected else \
+                f"internal error in the fixer ({type(exc).__name__}: {exc}); please report it"
             continue
         if python:
             problem = python_parses(text)

@@ -281,7 +281,7 @@ def _returns_flask(function: ast.FunctionDef, flask_names: set[str]) -> bool:
     return bool(returns) and all(isinstance(r.value, ast.Name) and r.value.id in flask_vars for r in returns)
 
 
-def pyedit():
+def load_pyedit():
     """The libcst-based editing module, imported only when an edit runs (libcst costs ~0.17 s to import)."""
     from pgforklint.fix import pyedit as module
 

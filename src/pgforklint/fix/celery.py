@@ -9,7 +9,7 @@ Django under Celery needs nothing: Celery's Django fixup closes inherited connec
 
 from __future__ import annotations
 
-from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, ResetRecipe, pyedit
+from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, ResetRecipe, load_pyedit
 from pgforklint.model import Engine, Server
 
 HANDLER = "reset_database_pools"
@@ -36,8 +36,8 @@ def reset_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe)
 
     statements = hook_statements(ctx, rel, recipe, module_here=module)
     edits = [
-        Edit(rel, lambda text: pyedit().ensure_import_block(text, IMPORT, group="celery"), order=(1, 0), description="import worker_process_init"),
-        Edit(rel, lambda text: pyedit().ensure_function(text, HANDLER, "**kwargs", statements,
+        Edit(rel, lambda text: load_pyedit().ensure_import_block(text, IMPORT, group="celery"), order=(1, 0), description="import worker_process_init"),
+        Edit(rel, lambda text: load_pyedit().ensure_function(text, HANDLER, "**kwargs", statements,
                                                decorator="worker_process_init.connect", comment=COMMENT),
              order=(1, 1), description=f"add `{HANDLER}`"),
     ]

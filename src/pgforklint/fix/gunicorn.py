@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import re
 
-from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, ResetRecipe, pyedit
+from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, ResetRecipe, load_pyedit
 from pgforklint.model import Engine, Server
 
 CONFIG_DEFAULT = "gunicorn.conf.py"
@@ -64,14 +64,14 @@ def reset_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe)
             raise NoFix(f"the gunicorn configuration `{config}` is not a Python file")
         statements = hook_statements(ctx, config, recipe)
         _check_names(ctx, config, hook, recipe)
-        edit = Edit(config, lambda text: pyedit().ensure_function(text, hook, SIGNATURE, statements, comment=comment),
+        edit = Edit(config, lambda text: load_pyedit().ensure_function(text, hook, SIGNATURE, statements, comment=comment),
                     description=f"add the reset to `{hook}`")
         return Fix(Applicability.SAFE, f"reset `{engine.label}` in " + what.format(path=config), [edit])
     settings = server.settings
     if "config" in settings:
         raise NoFix("the launch command names a gunicorn configuration that is not in the repository")
     statements = hook_statements(ctx, None, recipe)
-    create = Edit(CONFIG_DEFAULT, lambda text: pyedit().ensure_function(text, hook, SIGNATURE, statements, comment=comment,
+    create = Edit(CONFIG_DEFAULT, lambda text: load_pyedit().ensure_function(text, hook, SIGNATURE, statements, comment=comment,
                                                                header=NEW_FILE_HEADER),
                   description=f"create {CONFIG_DEFAULT}")
     process_types = [p for p in ctx.model.process_types if p.server is server]

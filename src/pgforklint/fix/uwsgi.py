@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, ResetRecipe, pyedit
+from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, ResetRecipe, load_pyedit
 from pgforklint.model import Engine, Server
 
 HANDLER = "reset_database_pools"
@@ -39,9 +39,9 @@ def postfork_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetReci
 
     statements = hook_statements(ctx, rel, recipe, module_here=server.app.module)
     edits = [
-        Edit(rel, lambda text: pyedit().ensure_import_block(text, GUARDED_IMPORT, present="from uwsgidecorators import postfork"),
+        Edit(rel, lambda text: load_pyedit().ensure_import_block(text, GUARDED_IMPORT, present="from uwsgidecorators import postfork"),
              order=(1, 0), description="import postfork"),
-        Edit(rel, lambda text: pyedit().ensure_function(text, HANDLER, "", statements, decorator="postfork", comment=COMMENT),
+        Edit(rel, lambda text: load_pyedit().ensure_function(text, HANDLER, "", statements, decorator="postfork", comment=COMMENT),
              order=(1, 1), description=f"add `{HANDLER}`"),
     ]
     return Fix(Applicability.SAFE, f"reset `{engine.label}` in a `@postfork` function in {rel}: "
