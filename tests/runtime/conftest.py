@@ -575,14 +575,18 @@ class Load:
     errors: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     backend_workers: dict = dataclasses.field(default_factory=lambda: collections.defaultdict(set))
     worker_pids: set = dataclasses.field(default_factory=set)
+    failed_workers: set = dataclasses.field(default_factory=set)  # when the error names one
     duration_s: float = 0.0
     unfinished: int = 0
 
-    def add(self, token: str, ok: bool, payload) -> None:
+    def add(self, token: str, ok: bool, payload, worker=None) -> None:
         self.requests += 1
         if not ok:
             self.failures += 1
             self.errors[_first_line(payload)] += 1
+            if worker is not None:
+                self.failed_workers.add(worker)
+                self.worker_pids.add(worker)
             return
         try:
             got, backend, worker = payload
@@ -615,7 +619,8 @@ class Load:
         return {
             unit: self.requests, "failures": self.failures, "wrong_rows": self.wrong_rows,
             "workers": len(self.worker_pids), "backends": len(self.backend_pids),
-            "shared_backends": len(self.shared_backends), "top_errors": self.top_errors(),
+            "shared_backends": len(self.shared_backends),
+            "failed_workers": len(self.failed_workers), "top_errors": self.top_errors(),
             "duration_s": round(self.duration_s, 2), "unfinished": self.unfinished,
         }
 
@@ -637,7 +642,7 @@ def http_load(port: int, *, requests: int, concurrency: int, sleep: float = 0.00
     """``requests`` GETs from ``concurrency`` threads, each with a unique token.
 
     The fixture apps answer ``{"token", "backend_pid", "worker_pid"}`` or, on error,
-    ``{"error": "Type: message"}`` with status 500.
+    ``{"error": "Type: message", "worker_pid"}`` with status 500.
     """
     load = Load()
     lock = threading.Lock()
@@ -655,7 +660,7 @@ def http_load(port: int, *, requests: int, concurrency: int, sleep: float = 0.00
         except urllib.error.HTTPError as exc:
             try:
                 body = json.loads(exc.read())
-                result = (False, body.get("error") or f"HTTP {exc.code}")
+                result = (False, body.get("error") or f"HTTP {exc.code}", body.get("worker_pid"))
             except Exception:  # noqa: BLE001
                 result = (False, f"HTTP {exc.code}")
         except Exception as exc:  # noqa: BLE001 - resets, timeouts: all count as failures
