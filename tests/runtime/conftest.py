@@ -737,10 +737,26 @@ def celery_load(spool: Path, *, tasks: int, sleep: float = 0.01, deadline: float
         if result.state == "SUCCESS":
             load.add(token, True, tuple(value) if isinstance(value, list) else value)
         else:
-            load.add(token, False, f"{type(value).__name__}: {value}")
+            load.add(token, False, _task_error(result, value))
     load.duration_s = time.monotonic() - started
     load.requests = tasks
     return load
+
+
+_EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception|Exceeded|Timeout)\w*): (.*)$")
+
+
+def _task_error(result, value) -> str:
+    """``Type: message`` of a failed task, from the worker's traceback when there is one.
+
+    (Celery rebuilds third-party exceptions on the client as a plain ``Exception`` wrapping the
+    repr; the traceback text keeps the original type and message.)
+    """
+    for line in reversed((getattr(result, "traceback", None) or "").splitlines()):
+        m = _EXC_LINE.match(line)
+        if m:
+            return f"{m.group(1)}: {m.group(2)}"
+    return f"{type(value).__name__}: {value}"
 
 
 # --------------------------------------------------------------------------------------------
