@@ -19,7 +19,14 @@ Conventions:
 * Helpers are module-level functions here; test modules reach them through the session fixture
   ``rt`` (this module), which works whatever pytest import mode the project uses.
 
-Set ``PGF_RT_RESULTS=/path/file.json`` to also write every measurement as JSON.
+Set ``PGF_RT_RESULTS=/path/file.json`` to also write every measurement as JSON.  The measured
+numbers are written up in ``rules/runtime/``.
+
+Packages the fixtures and this harness need (beyond pytest), installed into the interpreter that
+runs pytest: ``gunicorn``, ``celery``, ``uwsgi`` (built from source: needs a C compiler and the
+Python headers), ``flask``, ``sqlalchemy>=2.0`` (``dispose(close=False)`` needs >= 1.4.33),
+``psycopg2-binary``, ``psycopg[binary]``.  Server side: PostgreSQL server binaries (``initdb``,
+``postgres``) and ``openssl`` for the private clusters.
 """
 
 from __future__ import annotations

