@@ -49,8 +49,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pytest
 
@@ -58,26 +58,11 @@ RUNTIME_DIR = Path(__file__).resolve().parent
 REPO = RUNTIME_DIR.parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
-PG_BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin")] + sorted(
-    Path("/usr/lib/postgresql").glob("*/bin"), reverse=True
+# Debian/Ubuntu layout; the newest installed major version first.
+PG_BIN_CANDIDATES = sorted(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True,
 )
-
-# Messages that show up when processes share a server connection (reference/runtime-evidence.md).
-SHARING_SYMPTOMS = (
-    "no message from the libpq",
-    "server closed the connection unexpectedly",
-    "SSL SYSCALL error",
-    "SSL error",
-    "lost synchronization with server",
-    "consuming input failed",
-    "does not return rows",
-    "received",  # "received N results from command 'ROLLBACK'"
-    "without prior row description",
-    "already exists",  # DuplicatePreparedStatement
-    "another command is already in progress",
-    "EOF",
-)
-
 
 # --------------------------------------------------------------------------------------------
 # pytest wiring
@@ -115,16 +100,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.section("runtime evidence (measured)")
     for entry in _RESULTS:
         data = {k: v for k, v in entry.items() if k != "name"}
-        parts = []
-        for key in ("requests", "tasks", "failures", "wrong_rows", "workers", "backends",
-                    "shared_backends", "peak", "expected_peak", "duration_s"):
-            if key in data:
-                parts.append(f"{key}={data[key]}")
-        shown = {"requests", "tasks", "failures", "wrong_rows", "workers", "backends",
-                 "shared_backends", "peak", "expected_peak", "duration_s", "top_errors"}
-        for key, value in data.items():
-            if key not in shown and isinstance(value, (int, float, str, bool)) and value != 0:
-                parts.append(f"{key}={value}")
+        first = ("requests", "tasks", "failures", "wrong_rows", "workers", "backends",
+                 "shared_backends", "peak", "expected_peak", "duration_s")
+        parts = [f"{key}={data[key]}" for key in first if key in data]
+        parts += [f"{key}={value}" for key, value in data.items()
+                  if key not in first and key != "top_errors" and value != 0
+                  and isinstance(value, (int, float, str, bool))]
         top = data.get("top_errors") or []
         if top:
             parts.append(f"top_error={top[0][0]!r} x{top[0][1]}")
@@ -174,7 +155,8 @@ def pg_bin(name: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    unavailable(f"PostgreSQL server binary {name!r} not found (looked in /usr/lib/postgresql/*/bin)")
+    unavailable(f"PostgreSQL server binary {name!r} not found "
+                "(looked in /usr/lib/postgresql/*/bin and PATH)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,7 +248,7 @@ def _chown_for_pg(path: Path) -> None:
 
 @dataclasses.dataclass
 class PrivateCluster(PgServer):
-    proc: "Proc | None" = None
+    proc: Proc | None = None
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -274,7 +256,7 @@ class PrivateCluster(PgServer):
             self.proc.stop(sig=signal.SIGQUIT, timeout=10)
 
 
-def start_private_cluster(procs: "Procs", settings: dict | None = None, *, ssl: bool = False,
+def start_private_cluster(procs: Procs, settings: dict | None = None, *, ssl: bool = False,
                           name: str = "pg") -> PrivateCluster:
     """initdb a throwaway cluster in a temp dir and start it on a free port of 127.0.0.1."""
     initdb, postgres = pg_bin("initdb"), pg_bin("postgres")
@@ -287,7 +269,7 @@ def start_private_cluster(procs: "Procs", settings: dict | None = None, *, ssl: 
     res = subprocess.run(
         [str(initdb), "-D", str(datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "-N",
          "--no-instructions"],
-        cwd=base, capture_output=True, text=True, timeout=120, **kwargs,
+        cwd=base, capture_output=True, text=True, timeout=120, check=False, **kwargs,
     )
     if res.returncode != 0:
         pytest.fail(f"initdb failed ({res.returncode}): {res.stdout}\n{res.stderr}")
@@ -335,7 +317,7 @@ def _make_self_signed_cert(base: Path, kwargs: dict) -> None:
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
          "-subj", "/CN=127.0.0.1", "-keyout", str(base / "server.key"),
          "-out", str(base / "server.crt")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, check=False,
     )
     if res.returncode != 0:
         pytest.fail(f"openssl failed: {res.stderr}")
@@ -400,7 +382,7 @@ class Proc:
     def __init__(self, name: str, argv: list[str], *, cwd: Path, env: dict | None, log: Path,
                  **popen_kwargs):
         self.name, self.argv, self.log = name, argv, log
-        self._fh = open(log, "ab")
+        self._fh = open(log, "ab")  # noqa: SIM115 - the child writes to it until stop()
         self.popen = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._fh,
             stderr=subprocess.STDOUT, start_new_session=True, **popen_kwargs,
@@ -544,10 +526,10 @@ def procfile_command(fixture: Path, process: str) -> list[str]:
 
 
 def gunicorn_workers(fixture: Path) -> int:
-    """``workers = N`` from the fixture's gunicorn.conf.py, or ``-w/--workers N`` in its Procfile."""
+    """``workers = N`` in the fixture's gunicorn.conf.py, or ``-w/--workers N`` in its Procfile."""
     conf = fixture / "gunicorn.conf.py"
     text = conf.read_text() if conf.exists() else ""
-    m = re.search(r"^workers\s*=\s*(\d+)", text, re.M) or re.search(
+    m = re.search(r"^workers\s*=\s*(\d+)", text, re.MULTILINE) or re.search(
         r"(?:-w|--workers)[ =](\d+)", (fixture / "Procfile").read_text())
     return int(m.group(1)) if m else 1
 
@@ -750,7 +732,8 @@ def celery_load(spool: Path, *, tasks: int, sleep: float = 0.01, deadline: float
     return load
 
 
-_EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception|Exceeded|Timeout)\w*): (.*)$")
+_EXC_LINE = re.compile(
+    r"^(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception|Exceeded|Timeout)\w*): (.*)$")
 
 
 def _task_error(result, value) -> str:
@@ -799,7 +782,7 @@ def run_linter(fixture: Path) -> dict:
     env.pop("GITHUB_ACTIONS", None)
     res = subprocess.run(
         [sys.executable, "-m", "pgforklint", "--format", "json", str(fixture)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert res.returncode in (0, 1), (
         f"STATIC: pgforklint exited {res.returncode} on {fixture.name}\n"

@@ -30,7 +30,7 @@ def _settings(fixture):
     app = (fixture / "app.py").read_text()
 
     def num(rx, text):
-        return int(re.search(rx, text, re.M).group(1))
+        return int(re.search(rx, text, re.MULTILINE).group(1))
 
     return (num(r"^workers\s*=\s*(\d+)", conf), num(r"^threads\s*=\s*(\d+)", conf),
             num(r"pool_size\s*=\s*(\d+)", app), num(r"max_overflow\s*=\s*(\d+)", app))
@@ -70,7 +70,7 @@ def test_budget_that_fits_peaks_at_expected(rt, budget_pg, procs):
     expected = w * min(t, p + o) + 1  # +1: the preloading master keeps its import-time connection
     load, sampler, proc = _run_budget(rt, procs, budget_pg, fixture, requests=160,
                                       concurrency=4 * w * t, sleep=0.2)
-    rt.record("PGF004 budget fits (W=%d T=%d P=%d O=%d)" % (w, t, p, o), **load.as_record(),
+    rt.record(f"PGF004 budget fits (W={w} T={t} P={p} O={o})", **load.as_record(),
               peak=sampler.peak, expected_peak=expected, samples=sampler.samples,
               available=budget_pg.max_connections - budget_pg.reserved)
     assert load.failures == 0 and load.wrong_rows == 0, f"{load.describe()}\n{proc.tail()}"
@@ -86,7 +86,7 @@ def test_budget_over_the_limit_refuses_clients(rt, budget_pg, procs):
     assert expected > available
     load, sampler, proc = _run_budget(rt, procs, budget_pg, fixture, requests=200,
                                       concurrency=2 * w * t, sleep=0.3)
-    rt.record("PGF004 budget over (W=%d T=%d P=%d O=%d)" % (w, t, p, o), **load.as_record(),
+    rt.record(f"PGF004 budget over (W={w} T={t} P={p} O={o})", **load.as_record(),
               peak=sampler.peak, expected_peak=expected, available=available,
               samples=sampler.samples)
     budget_failures = sum(n for msg, n in load.errors.items()

@@ -26,6 +26,7 @@ import pytest
 
 DRIVERS = ["psycopg2", "psycopg"]
 SSLMODES = ["disable", "require"]  # plain TCP and TLS, same cluster
+SERVER_PROBLEMS = r"ERROR|FATAL|WARNING|could not receive|unexpected EOF"
 LOG_SETTINGS = {
     "log_connections": "on",
     "log_disconnections": "on",
@@ -79,7 +80,7 @@ def _gunicorn_measure(rt, procs, pg, fixture, driver, sslmode):
     session = re.search(r"session time: ([0-9:.]+)", disconnect[0]).group(1) if disconnect else None
     app_log = [ln for ln in pg.log_text().splitlines() if f"app={app_name} " in ln]
     server_problems = [ln.split(" app=", 1)[-1] for ln in app_log
-                       if re.search(r"(ERROR|FATAL|WARNING)|could not receive|unexpected EOF", ln)]
+                       if re.search(SERVER_PROBLEMS, ln)]
     worker_tracebacks = proc.text().count("Traceback")
     data = dict(
         load.as_record(),
@@ -167,7 +168,7 @@ def _run_job(rt, pg, fixture, driver, sslmode, tmp_path):
         parent_ended_before_children_connected=(
             parent_end is not None and first_child is not None and parent_end < first_child),
         parent_server_log_problems=[ln.split(" app=", 1)[-1] for ln in lines
-                                    if re.search(r"ERROR|FATAL|could not receive|unexpected EOF", ln)],
+                                    if re.search(SERVER_PROBLEMS, ln)],
         duration_s=round(time.monotonic() - started, 2),
     )
     return result

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 
-
 REQUESTS = 200
 CONCURRENCY = 16
 # Which message a worker gets depends on the order in which the workers write to the shared TLS
