@@ -36,6 +36,8 @@ SKIP_DIRS = ALWAYS_SKIP_DIRS | {p.rstrip("/") for p in DEFAULT_EXCLUDE if "*" no
 
 # Files larger than this are not parsed; one that matters becomes PGF100.
 MAX_FILE_BYTES = 2 * 1024 * 1024
+# Folders nested deeper than this are not walked (reported): the walk always ends.
+MAX_DEPTH = 200
 
 
 class FileKind(enum.Enum):
@@ -154,13 +156,6 @@ def is_entry_point(name: str, kind: FileKind) -> bool:
     return "uwsgi" in lower and kind in (FileKind.INI, FileKind.YAML, FileKind.XML, FileKind.JSON)
 
 
-def _is_virtualenv(directory: Path) -> bool:
-    try:
-        return (directory / "pyvenv.cfg").is_file() or (directory / "conda-meta").is_dir()
-    except OSError:
-        return False
-
-
 def git_top(start: Path) -> Path | None:
     """The working-tree top of the git repository containing `start` (a resolved directory), if any."""
     for folder in (start, *start.parents):
@@ -185,19 +180,30 @@ def _git_dir(top: Path) -> Path | None:
 
 class _Spec:
     """One gitignore-style pattern file. Paths are root-relative; `strip` is the in-tree folder the file
-    lives in (its patterns only apply below it), `prepend` the path from an ancestor folder to the root."""
+    lives in (its patterns only apply below it), `prepend` the path from an ancestor folder to the root.
 
-    __slots__ = ("strip", "prepend", "spec")
+    Folder-only patterns (`build/`) are left out of the spec used for files: the walk never enters an
+    ignored folder, so they cannot decide anything about a file it meets (and checking every file
+    against twenty of them was most of the discovery time on large trees)."""
 
-    def __init__(self, spec: pathspec.PathSpec, strip: str = "", prepend: str = ""):
-        self.spec, self.strip, self.prepend = spec, strip, prepend
+    __slots__ = ("strip", "prepend", "spec", "file_spec")
 
-    def check(self, rel: str) -> bool | None:
+    def __init__(self, lines: list[str], strip: str = "", prepend: str = ""):
+        self.spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        file_lines = [line for line in lines if not line.rstrip().endswith("/")]
+        self.file_spec = pathspec.GitIgnoreSpec.from_lines(file_lines) if any(
+            line.strip() and not line.lstrip().startswith("#") for line in file_lines) else None
+        self.strip, self.prepend = strip, prepend
+
+    def check(self, rel: str, is_dir: bool) -> bool | None:
+        spec = self.spec if is_dir else self.file_spec
+        if spec is None:
+            return None
         if self.strip:
             if not rel.startswith(self.strip + "/"):
                 return None
             rel = rel[len(self.strip) + 1:]
-        return self.spec.check_file(self.prepend + rel).include
+        return spec.check_file(self.prepend + rel + ("/" if is_dir else "")).include
 
 
 def _read_patterns(file: Path) -> list[str] | None:
@@ -237,7 +243,7 @@ class IgnoreRules:
                 continue
             # A config file outside the tree (`--config /elsewhere/x.toml`): its patterns apply from the root.
             placement = _placement(Path(base).resolve(), root) or ("", "")
-            self.excludes.append(_Spec(pathspec.GitIgnoreSpec.from_lines(patterns), *placement))
+            self.excludes.append(_Spec(list(patterns), *placement))
         self.gitignores: list[_Spec] = []  # shallow first
         if respect_gitignore:
             self._load_ancestors()
@@ -245,7 +251,7 @@ class IgnoreRules:
     def _add(self, file: Path, strip: str = "", prepend: str = "") -> None:
         lines = _read_patterns(file)
         if lines:
-            self.gitignores.append(_Spec(pathspec.GitIgnoreSpec.from_lines(lines), strip, prepend))
+            self.gitignores.append(_Spec(lines, strip, prepend))
 
     def _load_ancestors(self) -> None:
         top = git_top(self.root)
@@ -272,13 +278,12 @@ class IgnoreRules:
                 self._add(gitignore, prefix)
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
-        path = rel + "/" if is_dir else rel
         for spec in self.excludes:
-            if spec.check(path):
+            if spec.check(rel, is_dir):
                 return True
         verdict = None
         for spec in self.gitignores:
-            include = spec.check(path)
+            include = spec.check(rel, is_dir)
             if include is not None:
                 verdict = include
         return bool(verdict)
@@ -305,7 +310,6 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
         exclude = [(root, DEFAULT_EXCLUDE)]
     result = Discovery(root=root)
     rules = IgnoreRules(root, list(exclude), respect_gitignore)
-    seen_dirs: set[tuple[int, int]] = set()
 
     def problem_or_skip(rel: str, name: str, reason: str) -> None:
         kind = classify(name)
@@ -316,25 +320,27 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
         else:
             result.skipped.append((rel, reason))
 
-    def walk(directory: Path, prefix: str) -> None:
-        try:
-            st = directory.stat()
-        except OSError as exc:
-            result.problems.append((prefix or ".", f"cannot list directory: {exc.strerror or exc}"))
+    # Folder links are never descended into (see below), so the walk follows the real tree and cannot
+    # loop; MAX_DEPTH still guarantees it ends (a bind mount of an ancestor, say).
+    def walk(directory: Path, prefix: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            result.problems.append((prefix, f"folders nested deeper than {MAX_DEPTH}; not walked further"))
             return
-        key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:
-            return  # reached again through a symlink: a loop or an alias, already walked
-        seen_dirs.add(key)
-        rules.enter_directory(prefix, directory)
         try:
             with os.scandir(directory) as iterator:
                 entries = sorted(iterator, key=lambda e: e.name)
         except OSError as exc:
             result.problems.append((prefix or ".", f"cannot list directory: {exc.strerror or exc}"))
             return
+        names = {entry.name for entry in entries}
+        if prefix and ("pyvenv.cfg" in names or "conda-meta" in names):
+            result.skipped.append((prefix, "virtualenv"))
+            return
+        if ".gitignore" in names:
+            rules.enter_directory(prefix, directory)
         for entry in entries:
             rel = f"{prefix}/{_printable(entry.name)}" if prefix else _printable(entry.name)
+            # d_type from the directory listing: no stat() per entry, only for the files that are kept.
             try:
                 is_link = entry.is_symlink()
                 if is_link:
@@ -348,13 +354,15 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
                             problem_or_skip(rel, entry.name,
                                             f"symbolic link to `{target}`, outside the project; not followed")
                         continue
-                    st_entry = target.stat()
+                    mode = target.stat().st_mode
+                    is_dir, is_file = stat.S_ISDIR(mode), stat.S_ISREG(mode)
                 else:
-                    st_entry = entry.stat(follow_symlinks=False)
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_file = not is_dir and entry.is_file(follow_symlinks=False)
             except OSError as exc:
                 problem_or_skip(rel, entry.name, f"cannot stat: {exc.strerror or exc}")
                 continue
-            if stat.S_ISDIR(st_entry.st_mode):
+            if is_dir:
                 if entry.name in ALWAYS_SKIP_DIRS or rules.ignored(rel, True):
                     continue
                 if is_link:
@@ -362,23 +370,23 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
                     # too would list every file twice (and a link to an ancestor would loop).
                     result.skipped.append((rel, "symbolic link to a folder inside the project; walked at its real path"))
                     continue
-                child = Path(entry.path)
-                if _is_virtualenv(child):
-                    result.skipped.append((rel, "virtualenv"))
-                    continue
-                walk(child, rel)
-            elif stat.S_ISREG(st_entry.st_mode):
-                kind = classify(entry.name)
-                if kind is None or rules.ignored(rel, False):
-                    continue
+                walk(Path(entry.path), rel, depth + 1)
+                continue
+            kind = classify(entry.name)
+            if kind is None or rules.ignored(rel, False):
+                continue
+            try:
+                st_entry = entry.stat(follow_symlinks=True)
+            except OSError as exc:
+                problem_or_skip(rel, entry.name, f"cannot stat: {exc.strerror or exc}")
+                continue
+            if is_file:
                 result.files.append(SourceFile(Path(entry.path), rel, kind, st_entry.st_size))
             else:
-                kind = classify(entry.name)
-                if kind is not None and not rules.ignored(rel, False):
-                    # Never opened: reading a FIFO would block forever.
-                    result.problems.append((rel, f"{_kind_of_special(st_entry.st_mode)}, not a regular file; not read"))
+                # Never opened: reading a FIFO would block forever.
+                result.problems.append((rel, f"{_kind_of_special(st_entry.st_mode)}, not a regular file; not read"))
 
-    walk(root, "")
+    walk(root, "", 0)
     result.files.sort(key=lambda f: f.rel)
     result.problems.sort()
     result.skipped.sort()

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from pgforklint.config import Config
 from pgforklint.diagnostics import Diagnostic, Location
-from pgforklint.discover import Discovery, FileKind, SourceFile
+from pgforklint.discover import MAX_FILE_BYTES, Discovery, FileKind, SourceFile
 from pgforklint.errors import ReadError
 from pgforklint.read import structured
 from pgforklint.read.python import PythonSource, deepest_node, read_python, read_python_text
@@ -20,6 +20,8 @@ from pgforklint.read.text import read_text
 MAX_IMPORT_DEPTH = 64
 MAX_CALL_DEPTH = 12
 MAX_MODULES = 5000
+# File heads kept in memory for byte prefilters; beyond this, files are read again when needed.
+HEAD_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class Project:
@@ -30,6 +32,8 @@ class Project:
         self._cache: dict[tuple[str, str], Any] = {}
         self.unreadable: dict[str, Diagnostic] = {}
         self.notices: list[Diagnostic] = []
+        self._heads: dict[str, bytes] = {}
+        self._head_bytes = 0
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -105,10 +109,39 @@ class Project:
         key = (rel, "contains:" + "\x00".join(n.hex() for n in needles))
         if key in self._cache:
             return self._cache[key]
+        head = self.head(rel) if source.size <= MAX_FILE_BYTES else None
+        if head is not None:
+            found = any(n in head for n in needles)
+        else:
+            found = self._scan_chunks(source.path, needles)
+        self._cache[key] = found
+        return found
+
+    def head(self, rel: str) -> bytes | None:
+        """The bytes of a file up to the size cap, read once and kept while the cached total stays under
+        HEAD_CACHE_BYTES (several adapters prefilter every Python file with different needles). None when
+        the file cannot be read; never reports anything."""
+        if rel in self._heads:
+            return self._heads[rel]
+        source = self.discovery.get(rel)
+        if source is None:
+            return None
+        try:
+            with open(source.path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES)
+        except OSError:
+            return None
+        if self._head_bytes + len(data) <= HEAD_CACHE_BYTES:
+            self._heads[rel] = data
+            self._head_bytes += len(data)
+        return data
+
+    @staticmethod
+    def _scan_chunks(path: Path, needles: tuple[bytes, ...]) -> bool:
         overlap = max(len(n) for n in needles) - 1
         found = False
         try:
-            with open(source.path, "rb") as handle:
+            with open(path, "rb") as handle:
                 tail = b""
                 while not found:
                     chunk = handle.read(1024 * 1024)
@@ -119,7 +152,6 @@ class Project:
                     tail = window[-overlap:] if overlap else b""
         except OSError:
             found = True  # cannot tell: let the real read report why
-        self._cache[key] = found
         return found
 
     def yaml_documents(self, rel: str) -> list | None:

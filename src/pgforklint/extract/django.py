@@ -327,9 +327,8 @@ def find_settings_modules(project: Project, roots: list[str]) -> list[str]:
         return cached
     found = []
     for source in project.files(FileKind.PYTHON):
-        try:
-            data = source.path.read_bytes()[:2 * 1024 * 1024]
-        except OSError:
+        data = project.head(source.rel)
+        if data is None:
             continue
         if b"DATABASES" not in data:
             continue

@@ -216,9 +216,8 @@ def entry_modules(project: Project, launches: list[Launch], roots: list[str]) ->
     from pgforklint.extract.django import _module_name
 
     for source in project.files(FileKind.PYTHON):
-        try:
-            data = source.path.read_bytes()[:2 * 1024 * 1024]
-        except OSError:
+        data = project.head(source.rel)
+        if data is None:
             continue
         if b"__main__" not in data or not PREFILTER.search(data):
             continue
@@ -233,10 +232,17 @@ def entry_modules(project: Project, launches: list[Launch], roots: list[str]) ->
 
 def walk_entry(project: Project, name: str, location: Location | None, env: dict, roots: list[str]
                ) -> tuple[Interpreter, ProcessEffects]:
+    """Walk a script run as `__main__` once per run: the multiprocessing and RQ adapters both read its
+    fork points from the same walk."""
+    key = ("entry-walk", name, location, tuple(sorted(env.items())), tuple(roots))
+    cached = project._cache.get(key)
+    if cached is not None:
+        return cached
     interp = make_interpreter(project, roots, env)
     interp.main_modules.add(name)
     effects = ProcessEffects()
     run_phase(interp, effects, lambda: interp.import_module(name, location))
+    project._cache[key] = (interp, effects)
     return interp, effects
 
 
