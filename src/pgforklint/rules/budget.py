@@ -96,22 +96,18 @@ def budget_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
                    f"({budget.available_text()}): {hand_calculation(budget, worst=False)}; {_symptom(budget)}. "
                    f"Lower the workers, threads or instances, or put PgBouncer in transaction mode in front of the database")
         related = [Related(row.location, f"`{row.name}` started here"), *_row_related(budget), *_related_limits(budget)]
-        yield Diagnostic("PGF004", location, message, _unique(related), key=f"budget:{row.name}")
-        # Where a pool's maximum is what bounds each process (capacity <= concurrency), its size is the other number
-        # to change.
+        # Where a pool's maximum is what bounds each process (capacity <= concurrency), its size is the other
+        # number to change: a related location of the same finding (one problem, one finding).
         for use in row.engines:
             if use.capacity is None or use.capacity.value is None or use.engine.nullpool or use.minimum >= (use.expected or 0):
                 continue
             if row.concurrency is not None and use.capacity.value > row.concurrency:
                 continue
             pool_location = _loc(use.engine.pool_size) or _loc(use.engine.max_size) or use.engine.location
-            if pool_location == location:
-                continue
-            pool_message = (f"`{use.engine.label}` ({use.note}) bounds each `{row.name}` process at {use.expected} "
-                            f"connection(s), and the expected peak of {expected} exceeds the {available} available "
-                            f"({budget.available_text()}): {hand_calculation(budget, worst=False)}; a smaller pool lowers it "
-                            f"(requests then wait for a connection instead of failing at the server)")
-            yield Diagnostic("PGF004", pool_location, pool_message, _unique(related), key=f"budget-pool:{use.engine.symbol}")
+            if pool_location != location:
+                related.append(Related(pool_location, f"`{use.engine.label}` ({use.note}) bounds each `{row.name}` "
+                                                      f"process at {use.expected}: a smaller pool also lowers the peak"))
+        yield Diagnostic("PGF004", location, message, _unique(related), key=f"budget:{row.name}")
     if budget.multiplexed:
         server_side = budget.pooler_server_connections
         server_available = budget.server_available
@@ -212,10 +208,11 @@ def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic
             related = [Related(row.location, f"`{row.name}` started here")]
             if _loc(row.threads):
                 related.append(Related(row.threads.origin.location, "threads per process"))
-            yield Diagnostic("PGF005", engine.location, message, _unique(related), key=f"{engine.symbol}:{row.name}")
-            size_location = _loc(engine.pool_size) or _loc(engine.max_size)
-            if size_location is not None and size_location.path == engine.location.path and size_location.line != engine.location.line:
-                yield Diagnostic("PGF005", size_location, message, _unique(related), key=f"{engine.symbol}:{row.name}:size")
+            # Anchored at the number to change (`pool_size=`/`max_size=`) when it is written, else at the pool.
+            anchor = _loc(engine.pool_size) or _loc(engine.max_size) or engine.location
+            if anchor != engine.location:
+                related.append(Related(engine.location, "the pool is created here"))
+            yield Diagnostic("PGF005", anchor, message, _unique(related), key=f"{engine.symbol}:{row.name}")
 
 
 def pool_larger_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic]:
