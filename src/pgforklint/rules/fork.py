@@ -242,13 +242,14 @@ def _chain_related(server: Server, open_: ConnectionOpen) -> list[Related]:
 
 
 def _unique(items: list[Related]) -> list[Related]:
-    seen: set[tuple] = set()
-    out = []
+    """One related location per line; the messages of several facts on the same line are joined."""
+    by_line: dict[tuple[str, int], list[Related]] = {}
     for item in items:
-        key = (item.location.path, item.location.line, item.message)
-        if key not in seen:
-            seen.add(key)
-            out.append(item)
+        by_line.setdefault((item.location.path, item.location.line), []).append(item)
+    out = []
+    for group in by_line.values():
+        messages = list(dict.fromkeys(item.message for item in group))
+        out.append(Related(group[0].location, "; ".join(messages)))
     return out
 
 
