@@ -45,8 +45,13 @@ def expectations(root: Path) -> set[tuple[str, str, int]]:
     return found
 
 
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
 def fixture_dirs() -> list[Path]:
-    return sorted(p for p in FIXTURES.iterdir() if p.is_dir())
+    """Every fixture, and the bundled examples (the README shows their findings)."""
+    examples = sorted(p for p in EXAMPLES.iterdir() if p.is_dir()) if EXAMPLES.is_dir() else []
+    return sorted(p for p in FIXTURES.iterdir() if p.is_dir()) + examples
 
 
 @pytest.mark.parametrize("fixture", fixture_dirs(), ids=lambda p: p.name)

@@ -210,7 +210,7 @@ def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic
                 related.append(Related(row.threads.origin.location, "threads per process"))
             # Anchored at the number to change (`pool_size=`/`max_size=`) when it is written, else at the pool.
             anchor = _loc(engine.pool_size) or _loc(engine.max_size) or engine.location
-            if anchor != engine.location:
+            if (anchor.path, anchor.line) != (engine.location.path, engine.location.line):
                 related.append(Related(engine.location, "the pool is created here"))
             yield Diagnostic("PGF005", anchor, message, _unique(related), key=f"{engine.symbol}:{row.name}")
 
