@@ -203,19 +203,31 @@ def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnost
                 if reset.kind not in CHILD_RESET_KINDS_BAD:
                     continue
                 if reset.kind is ResetKind.DISPOSE_CLOSE:
-                    fix = f"call `{expression(engine)}.dispose(close=False)` instead (SQLAlchemy >= 1.4.33)"
+                    fix = (f"call `{expression(engine)}.dispose(close=False)` instead (SQLAlchemy >= 1.4.33), or, to free "
+                           "the parent's connection on purpose, dispose in the parent before the fork")
                     what = f"`{expression(engine)}.dispose()` in `{hook.name}`"
                 else:
                     fix = "drop the inherited object in the child without closing it, and open a new one"
                     what = f"closing `{expression(engine)}` in `{hook.name}`"
+                # Measured (tests/runtime/test_rt_pgf003.py): the first child's close sends Terminate on the
+                # shared socket and the server ends the parent's session; the children are not affected.
                 message = (
-                    f"{what} runs in every child and closes the connection it inherited from the parent "
-                    f"(opened by `{open_.operation}`; see the related location); that socket is shared with the parent and the other children, so "
-                    f"closing it ends the server session for all of them: {fix}"
+                    f"{what} closes the connection each child inherited, which is the parent's own connection "
+                    f"(opened by `{open_.operation}`; see the related location): the first child to run it ends the "
+                    f"parent's server session, and the parent's next query through this pool fails with "
+                    f"`server closed the connection unexpectedly` (`SSL connection has been closed unexpectedly` over "
+                    f"TLS); {_parent_use_note(server)}: {fix}"
                 )
                 related = (Related(open_.location, "connection opened in the parent"),
                            Related(hook.location, f"`{hook.name}` runs in each child after the fork"))
                 yield Diagnostic("PGF003", reset.location, message, related, key=f"{engine.symbol}:{hook.name}")
+
+
+def _parent_use_note(server: Server) -> str:
+    if server.kind in (ServerKind.GUNICORN, ServerKind.UWSGI, ServerKind.CELERY):
+        return (f"a {server.kind.value} master that never queries again only loses an idle connection, but any later "
+                "use of the engine in the parent (a master hook such as `pre_fork` that queries) hits that error")
+    return "the parent goes on using its engine after forking, so it hits that error"
 
 
 def _first_open_per_engine(server: Server) -> dict[Engine, ConnectionOpen]:
