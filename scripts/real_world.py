@@ -3,8 +3,9 @@
 
     python scripts/real_world.py [--pgforklint PATH] [--only NAME ...]
 
-Each sdist is located through PyPI's simple index (PEP 503, the protocol pip uses), downloaded
-once into scripts/.cache/ (ignored by git), checked against the pinned sha256 and extracted there.
+Each sdist is downloaded once with `pip download --no-deps --no-binary :all:` (so pip's configured
+package index is used) into scripts/.cache/ (ignored by git), checked against the pinned sha256 and
+extracted there.
 Some sdists ship no launch file; for those an *overlay* (a one-line Procfile, clearly written by
 this script, never part of the upstream tree) states the launch command being evaluated, so the
 import-time walk is exercised on a large real codebase. Results are discussed in docs/real-world.md.
@@ -15,18 +16,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
-INDEX = "{index}/{name}/"
 
 # name, version, sha256 of the sdist, overlay Procfile (None: run on the tree as shipped)
 APPS = [
@@ -44,34 +42,25 @@ APPS = [
 LOCAL = [("examples/shop", ROOT / "examples" / "shop")]
 
 
-def sdist_url(name: str, version: str) -> tuple[str, str]:
-    with urllib.request.urlopen(INDEX.format(name=name), timeout=60) as response:
-        page = response.read().decode("utf-8", "replace")
-    stem = re.escape(name.replace("-", "_")) + "|" + re.escape(name)
-    pattern = re.compile(r'href="([^"#]+/(?:%s)-%s\.tar\.gz)#sha256=([0-9a-f]{64})"' % (stem, re.escape(version)), re.I)
-    match = pattern.search(page)
-    if match is None:
-        raise SystemExit(f"no sdist for {name}=={version} on the index")
-    return match.group(1), match.group(2)
-
-
 def fetch(name: str, version: str, pinned: str | None) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     target = CACHE / "src" / f"{name}-{version}"
     if target.is_dir():
         return target
-    url, listed = sdist_url(name, version)
-    if pinned and listed != pinned:
-        raise SystemExit(f"{name}=={version}: index lists sha256 {listed}, pinned {pinned}")
-    archive = CACHE / url.rsplit("/", 1)[1]
-    if not archive.exists():
-        print(f"downloading {url}", file=sys.stderr)
-        with urllib.request.urlopen(url, timeout=600) as response, open(archive, "wb") as out:
-            shutil.copyfileobj(response, out)
+    downloads = CACHE / "sdists" / f"{name}-{version}"
+    archives = sorted(downloads.glob("*.tar.gz")) if downloads.is_dir() else []
+    if not archives:
+        print(f"downloading {name}=={version}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                        f"{name}=={version}", "-d", str(downloads)], check=True)
+        archives = sorted(downloads.glob("*.tar.gz"))
+    if len(archives) != 1:
+        raise SystemExit(f"{name}=={version}: expected one sdist in {downloads}, found {len(archives)}")
+    archive = archives[0]
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    if digest != listed:
+    if pinned and digest != pinned:
         archive.unlink()
-        raise SystemExit(f"{archive.name}: sha256 {digest} does not match {listed}")
+        raise SystemExit(f"{archive.name}: sha256 {digest} does not match the pinned {pinned}")
     tmp = CACHE / "src" / (target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
