@@ -38,6 +38,16 @@ APPS = [
     ("mlflow", "3.18.0", "04e912d5b154b417c5930ba47ef3dc2f74738fb3ba93e3d70499955ec8884540",
      "web: gunicorn --preload -w 4 mlflow.server:app\n"),
     ("nautobot", "2.4.22", "894afd64a8fc143f43a3da17ec354f973b1634b9677d8bfb23728a57ea942145", None),
+    # Django + Celery + uWSGI with a settings module that exists in the sdist (the shipped launch files
+    # point at a settings module users create from an example, or use `celery multi`).
+    ("weblate", "5.14.3", "dad4e9b6cfeec250db80c9c0fcfcb967fb8d21581231bd74ac7020f55290d3fa",
+     "web: DJANGO_SETTINGS_MODULE=weblate.settings_docker gunicorn --preload -w 2 weblate.wsgi:application\n"
+     "uwsgi: DJANGO_SETTINGS_MODULE=weblate.settings_docker uwsgi --master --processes 4 --module weblate.wsgi\n"
+     "worker: DJANGO_SETTINGS_MODULE=weblate.settings_docker celery -A weblate.utils worker -c 4\n"),
+    ("nautobot", "2.4.22", "894afd64a8fc143f43a3da17ec354f973b1634b9677d8bfb23728a57ea942145",
+     "web: DJANGO_SETTINGS_MODULE=nautobot.core.tests.nautobot_config uwsgi --master --processes 4 "
+     "--module nautobot.core.wsgi\n"
+     "worker: DJANGO_SETTINGS_MODULE=nautobot.core.tests.nautobot_config celery -A nautobot.core.celery worker -c 4\n"),
 ]
 LOCAL = [("examples/shop", ROOT / "examples" / "shop")]
 

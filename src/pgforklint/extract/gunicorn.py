@@ -347,4 +347,8 @@ def gunicorn_servers(project: Project, launches: list[Launch], env: dict[str, st
     found = invocations(launches)
     if not found and project.exists(CONFIG_DEFAULT):
         found = [GunicornInvocation(None, None)]
-    return [(inv.launch, build_server(project, inv, {**env, **(inv.launch.env if inv.launch else {})})) for inv in found]
+    # The environment the server starts with: app.json's, the launch's (Compose, Kubernetes), then the
+    # `VAR=value` prefixes of the command itself.
+    return [(inv.launch, build_server(project, inv, {**env, **(inv.launch.env if inv.launch else {}),
+                                                     **(inv.command.env if inv.command else {})}))
+            for inv in found]
