@@ -128,6 +128,7 @@ def corpus_small() -> Path:
 # run of an editable checkout recompile pgforklint from source, which no user pays. Runs here write and
 # reuse bytecode (and an untimed warm-up run compiles it).
 BASE_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+TIMEOUT = 600  # seconds for any one run (a tool that hangs must not stall the benchmark)
 
 
 def measure(command: list[str], cwd: Path | None = None, env: dict | None = None,
@@ -136,7 +137,12 @@ def measure(command: list[str], cwd: Path | None = None, env: dict | None = None
     timer = shutil.which("time") or "/usr/bin/time"
     wrapped = [timer, "-f", "%M", *command] if os.path.exists(timer) else command
     start = time.perf_counter()
-    done = subprocess.run(wrapped, cwd=cwd, env={**BASE_ENV, **(env or {})}, capture_output=True, text=True)
+    try:
+        done = subprocess.run(wrapped, cwd=cwd, env={**BASE_ENV, **(env or {})}, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        print(f"  (timed out after {TIMEOUT} s: {' '.join(command[:3])} ...)")
+        return float(TIMEOUT), 0
     if output is not None:
         output.append(done.stdout)
     wall = time.perf_counter() - start
@@ -158,7 +164,7 @@ def tools(root: Path) -> dict[str, list[str]]:
     if (BIN / "pyflakes").exists():
         found["pyflakes"] = [str(BIN / "pyflakes"), str(root)]
     if (BIN / "semgrep").exists() and os.environ.get("BENCH_SEMGREP"):
-        found["semgrep"] = [str(BIN / "semgrep"), "scan", "--metrics=off", "-q", "--config",
+        found["semgrep"] = [str(BIN / "semgrep"), "scan", "--metrics=off", "--disable-version-check", "-q", "--config",
                             str(HERE / "semgrep-rule.yml"), str(root)]
     return found
 

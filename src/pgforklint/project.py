@@ -20,8 +20,14 @@ from pgforklint.read.text import read_text
 MAX_IMPORT_DEPTH = 64
 MAX_CALL_DEPTH = 12
 MAX_MODULES = 5000
-# File heads kept in memory for byte prefilters; beyond this, files are read again when needed.
-HEAD_CACHE_BYTES = 64 * 1024 * 1024
+# Every byte string an adapter prefilters files with (`Project.contains`), by the kind of file it is
+# asked of: each file is scanned for all of its kind's needles at once, the first time any is asked
+# for. A needle not listed for a file's kind still works (a scan of its own).
+PYTHON_NEEDLES = (
+    b"DATABASES", b"__main__", b"multiprocessing", b"ProcessPoolExecutor", b"os.fork", b"fork(",
+    b"newrelic.agent.initialize", b"SQLALCHEMY_ENGINE_OPTIONS",
+)
+CONFIG_NEEDLES = (b"[pgbouncer]", b"[uwsgi]", b"uwsgi:", b"<uwsgi", b"kind:", b"containers")
 
 
 class Project:
@@ -32,12 +38,11 @@ class Project:
         self._cache: dict[tuple[str, str], Any] = {}
         self.unreadable: dict[str, Diagnostic] = {}
         self.notices: list[Diagnostic] = []
-        self._heads: dict[str, bytes] = {}
-        self._head_bytes = 0
+        self._needles: dict[str, frozenset[bytes] | None] = {}
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _read(self, rel: str, flavour: str, reader: Callable[[Path], Any]) -> Any | None:
+    def _read(self, rel: str, flavour: str, reader: Callable[[Path], Any], keep: bool = True) -> Any | None:
         key = (rel, flavour)
         if key in self._cache:
             return self._cache[key]
@@ -48,7 +53,8 @@ class Project:
                 value = reader(source.path)
             except ReadError as exc:
                 self.report_unreadable(rel, exc.reason, exc.line, exc.column)
-        self._cache[key] = value
+        if keep or value is None:
+            self._cache[key] = value
         return value
 
     def report_unreadable(self, rel: str, reason: str, line: int = 1, column: int = 1) -> None:
@@ -85,8 +91,11 @@ class Project:
             line,
         )
 
-    def python(self, rel: str) -> PythonSource | None:
-        return self._read(rel, "python", read_python)
+    def python(self, rel: str, keep: bool = True) -> PythonSource | None:
+        """The parsed module. `keep=False` for a one-off look (scanning candidates for settings or
+        scripts): the tree is not cached, which matters on large trees (a syntax tree is about ten
+        times the size of its source)."""
+        return self._read(rel, "python", read_python, keep)
 
     def text(self, rel: str) -> str | None:
         """The file's text. Python sources honour their PEP 263 encoding cookie (and BOM)."""
@@ -109,32 +118,29 @@ class Project:
         key = (rel, "contains:" + "\x00".join(n.hex() for n in needles))
         if key in self._cache:
             return self._cache[key]
-        head = self.head(rel) if source.size <= MAX_FILE_BYTES else None
-        if head is not None:
-            found = any(n in head for n in needles)
+        known = PYTHON_NEEDLES if source.kind is FileKind.PYTHON else CONFIG_NEEDLES
+        if source.size <= MAX_FILE_BYTES and all(n in known for n in needles):
+            present = self._needles_in(rel, source, known)
+            found = True if present is None else any(n in present for n in needles)
         else:
             found = self._scan_chunks(source.path, needles)
         self._cache[key] = found
         return found
 
-    def head(self, rel: str) -> bytes | None:
-        """The bytes of a file up to the size cap, read once and kept while the cached total stays under
-        HEAD_CACHE_BYTES (several adapters prefilter every Python file with different needles). None when
-        the file cannot be read; never reports anything."""
-        if rel in self._heads:
-            return self._heads[rel]
-        source = self.discovery.get(rel)
-        if source is None:
-            return None
+    def _needles_in(self, rel: str, source: SourceFile, known: tuple[bytes, ...]) -> frozenset[bytes] | None:
+        """Which of `known` needles a file contains: one read and one scan per file for every adapter's
+        prefilter, keeping only the answer (None when the file cannot be read)."""
+        if rel in self._needles:
+            return self._needles[rel]
         try:
             with open(source.path, "rb") as handle:
                 data = handle.read(MAX_FILE_BYTES)
         except OSError:
-            return None
-        if self._head_bytes + len(data) <= HEAD_CACHE_BYTES:
-            self._heads[rel] = data
-            self._head_bytes += len(data)
-        return data
+            present = None
+        else:
+            present = frozenset(needle for needle in known if needle in data)
+        self._needles[rel] = present
+        return present
 
     @staticmethod
     def _scan_chunks(path: Path, needles: tuple[bytes, ...]) -> bool:

@@ -327,12 +327,9 @@ def find_settings_modules(project: Project, roots: list[str]) -> list[str]:
         return cached
     found = []
     for source in project.files(FileKind.PYTHON):
-        data = project.head(source.rel)
-        if data is None:
+        if not project.contains(source.rel, b"DATABASES"):
             continue
-        if b"DATABASES" not in data:
-            continue
-        parsed = project.python(source.rel)
+        parsed = project.python(source.rel, keep=False)
         if parsed is None:
             continue
         if any(_assigns_databases(stmt) for stmt in parsed.tree.body):

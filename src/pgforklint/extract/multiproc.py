@@ -42,7 +42,7 @@ POOLS = {"multiprocessing.Pool", "multiprocessing.pool.Pool", "multiprocessing.p
 PROCESSES = {"multiprocessing.Process", "multiprocessing.context.Process", "multiprocessing.process.BaseProcess"}
 EXECUTORS = {"concurrent.futures.ProcessPoolExecutor", "concurrent.futures.process.ProcessPoolExecutor"}
 FORKS = {"os.fork", "os.forkpty"}
-PREFILTER = re.compile(rb"multiprocessing|ProcessPoolExecutor|os\.fork|\bfork\(")
+FORK_NEEDLES = (b"multiprocessing", b"ProcessPoolExecutor", b"os.fork", b"fork(")
 
 
 @dataclass
@@ -216,12 +216,9 @@ def entry_modules(project: Project, launches: list[Launch], roots: list[str]) ->
     from pgforklint.extract.django import _module_name
 
     for source in project.files(FileKind.PYTHON):
-        data = project.head(source.rel)
-        if data is None:
+        if not project.contains(source.rel, b"__main__") or not project.contains(source.rel, *FORK_NEEDLES):
             continue
-        if b"__main__" not in data or not PREFILTER.search(data):
-            continue
-        parsed = project.python(source.rel)
+        parsed = project.python(source.rel, keep=False)
         if parsed is None or not any(_is_main_guard(getattr(s, "test", None)) for s in parsed.tree.body if hasattr(s, "test")):
             continue
         name = _module_name(source.rel, roots)
