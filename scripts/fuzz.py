@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
-import os
 import random
 import shutil
 import sys

@@ -14,13 +14,20 @@ import shlex
 from dataclasses import dataclass, field
 
 from pgforklint.diagnostics import Location
-from pgforklint.extract.forking import add_at_fork_hooks, call_hook, load_app, make_interpreter, parse_app_ref, run_phase
+from pgforklint.extract.forking import (
+    add_at_fork_hooks,
+    call_hook,
+    load_app,
+    make_interpreter,
+    merge_effects,
+    parse_app_ref,
+    run_phase,
+)
 from pgforklint.extract.importtime import Interpreter, ModuleVal
 from pgforklint.extract.launch import Launch
 from pgforklint.extract.positions import char_column
-from pgforklint.extract.pyvalues import StaticValue, module_assignments
+from pgforklint.extract.pyvalues import StaticValue, module_assignments, to_bool
 from pgforklint.model import (
-    AppRef,
     Flag,
     Hook,
     Origin,
@@ -197,20 +204,6 @@ def _quantity(setting: Setting | None, default: Quantity) -> Quantity:
                     env_var=setting.env_var)
 
 
-def _truthy(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return bool(value)
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off", ""):
-            return False
-    return None
-
-
 def build_server(project: Project, invocation: GunicornInvocation, env: dict[str, str]) -> Server:
     roots = project.default_module_roots()
     config_rel = _config_rel(project, invocation, roots)
@@ -238,7 +231,7 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
     location = invocation.launch.location if invocation.launch else (
         merged["wsgi_app"].location if "wsgi_app" in merged else Location(config_rel or CONFIG_DEFAULT, 1))
     preload_setting = merged.get("preload_app")
-    preload_value = _truthy(preload_setting.value) if preload_setting else False
+    preload_value = to_bool(preload_setting.value) if preload_setting else False
     if preload_setting is not None and preload_value is not None:
         preload = Flag(preload_value, Origin(preload_setting.origin, preload_setting.location,
                                              "--preload" if preload_setting.value is True and invocation.settings.get("preload_app") is preload_setting else "preload_app"))
@@ -300,7 +293,7 @@ def _walk(project: Project, server: Server, config_rel: str | None, roots: list[
             function = hook(name)
             if function is not None:
                 effects = call_hook(interp, function, _hook_location(function, config_rel, interp), args=2)
-                _merge(parent, effects)
+                merge_effects(parent, effects)
 
     run_parent_hooks(PARENT_HOOKS_BEFORE_APP)
     registered_before = len(interp.registered)
@@ -332,15 +325,6 @@ def _hook_location(function, config_rel: str | None, interp: Interpreter) -> Loc
     path = getattr(module, "path", None) or config_rel or CONFIG_DEFAULT
     source = interp.source_text(path)
     return Location(path, getattr(node, "lineno", 1), char_column(source, getattr(node, "lineno", 1), getattr(node, "col_offset", 0)) or 1)
-
-
-def _merge(target: ProcessEffects, source: ProcessEffects) -> None:
-    target.engines.extend(e for e in source.engines if e not in target.engines)
-    target.opens.extend(source.opens)
-    target.open_seq.extend(source.open_seq)
-    target.resets.extend(source.resets)
-    target.escapes.extend(source.escapes)
-    target.pid_guards.extend(source.pid_guards)
 
 
 def gunicorn_servers(project: Project, launches: list[Launch], env: dict[str, str]) -> list[tuple[Launch | None, Server]]:

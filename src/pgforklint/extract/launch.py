@@ -16,7 +16,7 @@ from pgforklint.discover import FileKind
 from pgforklint.errors import ReadError
 from pgforklint.project import Project
 from pgforklint.read.command import Command, parse_commands
-from pgforklint.read.structured import LineDict, LineList
+from pgforklint.read.structured import LineDict
 
 
 @dataclass

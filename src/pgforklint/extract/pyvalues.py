@@ -37,7 +37,7 @@ class StaticValue:
         return Quantity(number, origin, symbolic=self.symbolic, env_var=self.env_var)
 
     def as_flag(self, detail: str = "") -> Flag | None:
-        truth = _to_bool(self.value) if self.known else None
+        truth = to_bool(self.value) if self.known else None
         if truth is None:
             return None
         kind = OriginKind.ENV_DEFAULT if self.env_default_used else OriginKind.FILE
@@ -59,7 +59,8 @@ def _to_int(value: object) -> int | None:
     return None
 
 
-def _to_bool(value: object) -> bool | None:
+def to_bool(value: object) -> bool | None:
+    """A setting's truth value as servers read it (`true`/`1`/`yes`/`on` ...), or None when it is not one."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -154,7 +155,7 @@ class StaticEvaluator:
             return self.unknown(node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             inner = self.evaluate(node.operand)
-            truth = _to_bool(inner.value) if inner.known else None
+            truth = to_bool(inner.value) if inner.known else None
             return StaticValue(not truth, loc) if truth is not None else self.unknown(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             left, right = self.evaluate(node.left), self.evaluate(node.right)
@@ -215,7 +216,7 @@ class StaticEvaluator:
                 return inner
             try:
                 converted = {"int": lambda v: int(str(v).strip()) if isinstance(v, str) else int(v), "float": float,
-                             "str": str, "bool": lambda v: _to_bool(v)}[func](inner.value)
+                             "str": str, "bool": lambda v: to_bool(v)}[func](inner.value)
             except (TypeError, ValueError):
                 return self.unknown(node)
             return StaticValue(converted, inner.location, inner.symbolic, inner.env_var, inner.env_default_used)
@@ -236,7 +237,7 @@ class StaticEvaluator:
                     return StaticValue(number, value.location, value.symbolic, value.env_var, value.env_default_used,
                                        known=number is not None)
                 if value.known and func.endswith(".bool"):
-                    return StaticValue(_to_bool(value.value), value.location, value.symbolic, value.env_var,
+                    return StaticValue(to_bool(value.value), value.location, value.symbolic, value.env_var,
                                        value.env_default_used)
                 return value
         return self.unknown(node)

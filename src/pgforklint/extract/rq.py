@@ -25,8 +25,6 @@ from pgforklint.model import (
     OriginKind,
     ProcessEffects,
     Quantity,
-    Reset,
-    ResetKind,
     Server,
     ServerKind,
 )

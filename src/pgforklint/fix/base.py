@@ -116,7 +116,7 @@ class Context:
                 tree = source.tree
             elif self.exists(rel):
                 try:
-                    from pgforklint.read.python import parse_python, read_python
+                    from pgforklint.read.python import read_python
 
                     tree = read_python(self.root / rel).tree
                 except Exception:  # noqa: BLE001 - unreadable files are PGF100 elsewhere
