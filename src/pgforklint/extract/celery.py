@@ -368,7 +368,6 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
         # Where `Celery()` is created: the worker parent imports that module before forking (pgforklint.fix
         # puts the `worker_process_init` handler there).
         server.app = AppRef(app.module, None, False, app.location)
-    server.extra_interpreter = interp  # type: ignore[attr-defined]
     for hook in registered_hooks(interp, {"celery_worker_init": "worker_init"}):
         merge_effects(parent, hook.effects)  # worker_init runs in the parent before the pool starts
     server.hooks.extend(registered_hooks(interp, {"celery_worker_process_init": "worker_process_init",

@@ -23,7 +23,7 @@ from pgforklint.extract.forking import (
     parse_app_ref,
     run_phase,
 )
-from pgforklint.extract.importtime import Interpreter, ModuleVal
+from pgforklint.extract.importtime import Frame, Interpreter, ModuleVal
 from pgforklint.extract.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import StaticValue, module_assignments, to_bool
@@ -267,17 +267,15 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
 def _walk(project: Project, server: Server, config_rel: str | None, roots: list[str],
           env: dict[str, str] | None = None) -> None:
     interp = make_interpreter(project, roots, env)
-    server.extra_interpreter = interp  # type: ignore[attr-defined]  # adapters for frameworks reuse it
     parent = server.parent_effects
     config_module: ModuleVal | None = None
     if config_rel is not None and project.python(config_rel) is not None:
-        config_module = ModuleVal("__config__", {"__name__": None}, config_rel)
-        config_module.namespace = {}
+        config_module = ModuleVal("__config__", {}, config_rel)
         source = project.python(config_rel)
 
         def import_config() -> None:
             try:
-                interp.walk_body(source.tree.body, _frame(config_module))
+                interp.walk_body(source.tree.body, Frame(config_module, None))
             except RecursionError:  # nested deeper than the walk can follow: PGF100; the app is still analysed
                 project.report_too_deep(config_rel)
 
@@ -311,12 +309,6 @@ def _walk(project: Project, server: Server, config_rel: str | None, roots: list[
         run_phase(interp, child, lambda: load_app(interp, server.app))
         server.hooks.append(Hook("worker imports the app", server.app.location, True, child))
         add_at_fork_hooks(interp, server, registered_before)
-
-
-def _frame(module: ModuleVal):
-    from pgforklint.extract.importtime import Frame
-
-    return Frame(module, None)
 
 
 def _hook_location(function, config_rel: str | None, interp: Interpreter) -> Location:

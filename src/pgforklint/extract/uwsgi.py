@@ -332,7 +332,6 @@ def build_server(project: Project, config: UwsgiConfig, location: Location, env:
     if app is None:
         return server
     interp = make_interpreter(project, roots, env)
-    server.extra_interpreter = interp  # type: ignore[attr-defined]
     fork_hooks = {"uwsgi_postfork": "@postfork", "setattr:uwsgi.post_fork_hook": "uwsgi.post_fork_hook"}
     if loads.value:
         run_phase(interp, server.parent_effects, lambda: load_app(interp, app))
