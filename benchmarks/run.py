@@ -139,7 +139,7 @@ def measure(command: list[str], cwd: Path | None = None, env: dict | None = None
     start = time.perf_counter()
     try:
         done = subprocess.run(wrapped, cwd=cwd, env={**BASE_ENV, **(env or {})}, capture_output=True, text=True,
-                              timeout=TIMEOUT)
+                              stdin=subprocess.DEVNULL, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         print(f"  (timed out after {TIMEOUT} s: {' '.join(command[:3])} ...)")
         return float(TIMEOUT), 0
