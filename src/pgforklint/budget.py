@@ -399,7 +399,7 @@ def assumptions(budget: Budget) -> list[tuple[Location | None, str, str]]:
         instances = row.instances
         if instances.origin.kind is OriginKind.DEFAULT:
             out.append((instances.origin.location or row.location, f"instances:{row.name}",
-                        f"the number of `{row.name}` instances is not in the repository ({instances.origin.detail}); "
+                        f"the number of `{row.name}` instances is not in the repository; "
                         f"counted as {row.n_instances}: pin it with `[tool.pgforklint.scale] {row.name} = N` in pyproject.toml "
                         f"or `pgforklint budget --scale {row.name}=N`"))
         elif instances.origin.is_assumption:
