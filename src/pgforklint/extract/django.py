@@ -435,9 +435,7 @@ class _DatabasesReader:
             test = self.evaluator.evaluate(stmt.test)
             truth = None
             if test.known:
-                from pgforklint.extract.forking import truthy
-
-                truth = truthy(test.value) if not isinstance(test.value, (dict, list)) else bool(test.value)
+                truth = bool(test.value)  # Python's truth: `if os.environ.get("X", "false"):` is taken
             if truth is True:
                 self.body(stmt.body, conditional)
             elif truth is False:
