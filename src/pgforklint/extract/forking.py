@@ -196,20 +196,6 @@ def word_quantity(text: str | None, location: Location, detail: str, word=None) 
     return Quantity(value, Origin(origin_kind, location, detail), symbolic=symbolic, env_var=env_var)
 
 
-def truthy(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return bool(value)
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "1", "yes", "on", "y", "t", ""):
-            return True
-        if lowered in ("false", "0", "no", "off", "n", "f"):
-            return False
-    return None
-
-
 def python_entry(command: Command, project: Project, roots: list[str]) -> str | None:
     """`python script.py` / `python -m package.module`: the project module it runs as __main__."""
     import re as _re

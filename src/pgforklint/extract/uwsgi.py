@@ -25,9 +25,9 @@ from pgforklint.extract.forking import (
     parse_app_ref,
     registered_hooks,
     run_phase,
-    truthy,
 )
 from pgforklint.extract.launch import Launch
+from pgforklint.extract.pyvalues import to_bool
 from pgforklint.model import AppRef, DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
@@ -77,7 +77,9 @@ class UwsgiConfig:
         option = self.last(name)
         if option is None:
             return False, None
-        return bool(truthy(option.value)), option
+        # A bare option (`master` in an .ini, `--master` on a command line) switches it on.
+        value = option.value
+        return (True if isinstance(value, str) and not value.strip() else bool(to_bool(value))), option
 
 
 _RELEVANT = {"lazy-apps", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "enable-threads", "wsgi-file"}
