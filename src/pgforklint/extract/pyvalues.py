@@ -154,9 +154,8 @@ class StaticEvaluator:
                 return StaticValue(-inner.value, loc, env_var=inner.env_var, env_default_used=inner.env_default_used)
             return self.unknown(node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            inner = self.evaluate(node.operand)
-            truth = to_bool(inner.value) if inner.known else None
-            return StaticValue(not truth, loc) if truth is not None else self.unknown(node)
+            inner = self.evaluate(node.operand)  # Python's truth: `not "no"` is False
+            return StaticValue(not inner.value, loc) if inner.known else self.unknown(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             left, right = self.evaluate(node.left), self.evaluate(node.right)
             env_var = left.env_var or right.env_var
@@ -216,7 +215,7 @@ class StaticEvaluator:
                 return inner
             try:
                 converted = {"int": lambda v: int(str(v).strip()) if isinstance(v, str) else int(v), "float": float,
-                             "str": str, "bool": lambda v: to_bool(v)}[func](inner.value)
+                             "str": str, "bool": bool}[func](inner.value)  # bool("false") is True, as in Python
             except (TypeError, ValueError):
                 return self.unknown(node)
             return StaticValue(converted, inner.location, inner.symbolic, inner.env_var, inner.env_default_used)
