@@ -14,10 +14,14 @@ because loading a pickled `ast` tree costs as much as parsing the source again (
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 from pathlib import Path
+
+try:  # hashlib's import loads OpenSSL's bindings (2 ms of a 0.1 s run); BLAKE2 is CPython's own module
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - other interpreters
+    from hashlib import blake2b
 
 from pgforklint import __version__
 
@@ -53,11 +57,11 @@ def fingerprint() -> str:
 
     rules = repr((sorted(prefilter.SEED_PACKAGES), prefilter.TEXT_NEEDLES.pattern, prefilter.ENV_KEYS,
                   prefilter._ENV_WRITE.pattern, prefilter._IMPORT.pattern)).encode()
-    return f"{__version__}+{hashlib.blake2b(rules, digest_size=6).hexdigest()}"
+    return f"{__version__}+{blake2b(rules, digest_size=6).hexdigest()}"
 
 
 def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 class FactsCache:
@@ -129,7 +133,7 @@ def cache_for(project) -> FactsCache | None:
     if not is_enabled():
         return None
     root = str(getattr(project, "root", ""))
-    name = f"facts-{hashlib.blake2b(root.encode('utf-8', 'surrogateescape'), digest_size=8).hexdigest()}.json"
+    name = f"facts-{blake2b(root.encode('utf-8', 'surrogateescape'), digest_size=8).hexdigest()}.json"
     store = FactsCache(cache_dir(getattr(project, "config", None)) / name)
     atexit.register(store.save)
     return store

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from pathlib import Path
 
 from pgforklint import __version__
@@ -51,9 +50,12 @@ def lint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--statistics", action="store_true", help="print a count per rule instead of each finding")
     parser.add_argument("--config", metavar="FILE", help="use this pyproject.toml or .pgforklint.toml")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    from pgforklint.fix.cli import add_arguments as add_fix_arguments  # --fix, --unsafe-fixes, --diff
-
-    add_fix_arguments(parser)
+    parser.add_argument("--fix", action="store_true", help="apply the fixes marked [*] (safe fixes)")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix or --diff, also apply fixes that change behaviour beyond the bug")
+    parser.add_argument("--diff", action="store_true",
+                        help="print the changes --fix would make as a unified diff, write nothing "
+                             "(exit 1 when there are changes)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     parser.add_argument("--version", action="version", version=f"pgforklint {__version__}")
     return parser
@@ -249,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - an internal error must not print a traceback to users
         if debug:
+            import traceback
+
             traceback.print_exc()
         sys.stderr.write(f"pgforklint: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
         return EXIT_ERROR

@@ -8,21 +8,15 @@ line naming the file, the key and what was expected (exit 2).
 
 from __future__ import annotations
 
-import difflib
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pgforklint.diagnostics import Severity
 from pgforklint.discover import DEFAULT_EXCLUDE
 from pgforklint.errors import ConfigError
+from pgforklint.read.structured import tomllib_module
 from pgforklint.registry import unknown_selectors
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
 
@@ -156,6 +150,8 @@ def _unknown_key_note(key: str, table_name: str) -> str:
     dashed = key.replace("_", "-").lower()
     if dashed in KEYS:
         return f"{note} (did you mean `{dashed}`?)"
+    import difflib
+
     close = difflib.get_close_matches(dashed, KEYS, n=1)
     if close:
         return f"{note} (did you mean `{close[0]}`?)"
@@ -175,6 +171,7 @@ def _load_toml(file: Path) -> dict:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(f"{shown(file)}: not valid UTF-8 (line {line}); TOML files must be UTF-8") from None
+    tomllib = tomllib_module()
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

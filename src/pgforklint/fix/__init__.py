@@ -20,7 +20,6 @@ For other code (the runtime tests): `fix_project(root, unsafe=False) -> FixRepor
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -294,6 +293,8 @@ def apply_fixes(root: Path, fixes: list[Fix], write: bool) -> tuple[list[Fix], l
 
 
 def render_diff(changes: list[FileChange], root: Path, cwd: Path | None = None) -> str:
+    import difflib
+
     from pgforklint.report import display_path
 
     out = []

@@ -1,4 +1,5 @@
-"""The `--fix`, `--diff` and `--unsafe-fixes` flags: what `pgforklint.cli` calls.
+"""What `pgforklint.cli` calls for the `--fix`, `--diff` and `--unsafe-fixes` flags (declared in
+`pgforklint.cli`, so that parsing the command line does not import the fixers).
 
 - every lint run marks the findings that have a fix (`Diagnostic.fix`), so reporters can show it;
 - `--fix` applies the safe fixes (and the unsafe ones with `--unsafe-fixes`), then reports the
@@ -15,15 +16,6 @@ from pathlib import Path
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pgforklint.fix import FixReport
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--fix", action="store_true", help="apply the fixes marked [*] (safe fixes)")
-    parser.add_argument("--unsafe-fixes", action="store_true",
-                        help="with --fix or --diff, also apply fixes that change behaviour beyond the bug")
-    parser.add_argument("--diff", action="store_true",
-                        help="print the changes --fix would make as a unified diff, write nothing "
-                             "(exit 1 when there are changes)")
 
 
 def process(args, result, config, path: Path):
