@@ -588,14 +588,24 @@ def test_permission_denied_on_a_file_that_matters(tmp_path: Path, monkeypatch: p
     import_from_wsgi(root)
     (root / "app" / "views.py").write_text("x = 1\n")
     denied = (root / "app" / "views.py").resolve()
-    real_open = builtins.open
+    real_open, real_os_open = builtins.open, os.open
+
+    def is_denied(file) -> bool:
+        return isinstance(file, (str, os.PathLike)) and Path(os.fspath(file)).resolve() == denied
 
     def fake_open(file, *args, **kwargs):
-        if Path(os.fspath(file)).resolve() == denied if isinstance(file, (str, os.PathLike)) else False:
+        if is_denied(file):
             raise PermissionError(13, "Permission denied", os.fspath(file))
         return real_open(file, *args, **kwargs)
 
+    def fake_os_open(file, *args, **kwargs):  # the readers' unbuffered reads (read.text.read_head)
+        if is_denied(file):
+            raise PermissionError(13, "Permission denied", os.fspath(file))
+        return real_os_open(file, *args, **kwargs)
+
+    # Running as root, chmod would not deny anything: the denial is simulated.
     monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(os, "open", fake_os_open)
     assert_unreadable(root, "app/views.py", 1, "permission denied")
 
 

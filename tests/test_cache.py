@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgforklint import cache, prefilter
 from pgforklint.analyze import lint_project
@@ -130,3 +132,41 @@ def test_scan_over_approximates_imports() -> None:
     assert (0, "a.b", ()) in facts.imports and (0, "d", ()) in facts.imports
     assert (1, "x", ("e", "f")) in facts.imports and (0, "g", ()) in facts.imports
     assert (0, "h", ("i", "j")) in facts.imports
+
+
+# The statement finder must give exactly the matches of a plain `finditer` of the import regex (it only
+# skips the bytes where no match can start).
+_TRICKY_IMPORTS = [
+    b"import os\n", b"from important import x\n", b"x = 'import'; import os\n", b"import_module(x); import y\n",
+    b"if a: import b\nelse: from c import (d,\n e)\n", b"from a import (b,\n import_c)\nimport d\n",
+    b"from a \\\n import b\n", b"x: int = 1; from . import y\n", b";import a\n", b":from b import c\n",
+    b"importx import y\nimport\nimport  \n", b"# import a\n'''\nimport b\n'''\n", b"from a import b; import c; import d\n",
+    b"class C: import e\n", b"\n\nimport", b"from", b"x = {'k': 1}; import z\n", b"a; b: import c\n",
+]
+
+
+def _finditer_imports(data: bytes) -> list[tuple[int, tuple]]:
+    return [(m.start(), m.groups()) for m in prefilter._IMPORT.finditer(data)]
+
+
+def _found_imports(data: bytes) -> list[tuple[int, tuple]]:
+    return [(m.start(), m.groups()) for m in prefilter._import_statements(data)]
+
+
+@pytest.mark.parametrize("data", _TRICKY_IMPORTS)
+def test_import_statements_equal_finditer(data: bytes) -> None:
+    assert _found_imports(data) == _finditer_imports(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"import", b"from", b" ", b"\t", b"\n", b";", b":", b"(", b")", b",", b"\\\n",
+                                 b"#", b"a", b"b.c", b".", b"'", b"import_x", b"x import"]), max_size=40))
+def test_import_statements_equal_finditer_on_random_input(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert _found_imports(data) == _finditer_imports(data)
+
+
+def test_import_statements_equal_finditer_on_this_package() -> None:
+    for source in Path(prefilter.__file__).parent.rglob("*.py"):
+        data = source.read_bytes()
+        assert _found_imports(data) == _finditer_imports(data), source

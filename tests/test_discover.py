@@ -195,14 +195,20 @@ def pgf100(tmp_path: Path) -> dict[str, str]:
 def test_unreadable_file_permission_denied(tmp_path, monkeypatch):
     root = project(tmp_path)
     target = str(root / "gunicorn.conf.py")
-    real_open = builtins.open
+    real_open, real_os_open = builtins.open, os.open
 
     def guarded(file, *args, **kwargs):
         if str(file) == target:
             raise PermissionError(13, "Permission denied", target)
         return real_open(file, *args, **kwargs)
 
+    def guarded_os_open(file, *args, **kwargs):  # the readers' unbuffered reads (read.text.read_head)
+        if str(file) == target:
+            raise PermissionError(13, "Permission denied", target)
+        return real_os_open(file, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", guarded)
+    monkeypatch.setattr(os, "open", guarded_os_open)
     assert "permission denied" in pgf100(root)["gunicorn.conf.py"]
 
 

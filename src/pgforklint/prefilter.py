@@ -15,6 +15,9 @@ that could produce a fact reaches it: a call with an argument that is not a cons
 placeholder (an engine, a project function, a class ...), use as a class base, an assignment into the
 module, an argument to any other call, or an adapter reading the namespace (`.get`, `.items`). Until
 then, the walk of an inert module cannot record anything, so deferring it loses no finding.
+A deferred module is still checked to parse, so that a syntax error in it is reported (PGF100) as if
+it had been walked: at once, or on large trees by the read-ahead helper (`pgforklint.readahead`) while
+the walk goes on, collected by `finish` before the rules run.
 `PGFORKLINT_NO_PREFILTER=1` turns the prefilter off (every imported module is walked eagerly).
 """
 
@@ -34,6 +37,7 @@ SEED_PACKAGES = frozenset({
 # `os` calls the walk models without a seed import: os.fork/forkpty/register_at_fork, environment writes,
 # cpu counts (worker numbers).
 TEXT_NEEDLES = re.compile(rb"fork|cpu_count|getpid")
+_TEXT_NEEDLE_WORDS = (b"fork", b"cpu_count", b"getpid")  # the same, searched without the regex engine (faster)
 # Environment writes the walk records (`os.environ[K] = v`, `os.environ.setdefault(K, v)`, `os.putenv(K, v)`)
 # matter only for the keys adapters read back from `Interpreter.env` (tests/test_prefilter.py checks the list):
 # a write whose key is a string literal outside ENV_KEYS is not a needle; any other key expression is.
@@ -47,6 +51,8 @@ _ENVIRON_ALIAS, _SETDEFAULT = re.compile(rb"=[ \t]*(?:os[ \t]*\.[ \t]*)?environ[
 
 
 def _env_needle(data: bytes) -> bool:
+    if b"environ" not in data and b"putenv" not in data:  # every write below names one of them
+        return False
     for match in _ENV_WRITE.finditer(data):
         subscript, first, setdefault, putenv = match.groups()
         if subscript is not None and not _CONSTANT_VALUE.fullmatch(first or b""):
@@ -76,11 +82,40 @@ class FileFacts:
     parses: bool | None = None  # known to parse (from the cache), None when not checked yet
 
 
+def _import_statements(data: bytes):
+    """The matches `_IMPORT.finditer(data)` would give, found faster.
+
+    Every match contains the literal `import` on the line it starts on, and starts at that line's
+    start or at a `;`/`:` before it. So: find each `import` with a plain byte search, and try the
+    regex only at those starting points, in order, resuming after each match as finditer does. (A
+    regex that begins with an alternation is tried at every byte of the file: 3x slower on Django.)"""
+    position = 0
+    while True:
+        keyword = data.find(b"import", position)
+        if keyword < 0:
+            return
+        line_start = data.rfind(b"\n", 0, keyword) + 1
+        start = max(line_start, position)
+        candidates = [start] if start == line_start else []
+        segment = data[start:keyword]
+        if b";" in segment or b":" in segment:
+            candidates.extend(start + offset for offset, byte in enumerate(segment)
+                              if byte in b";:" and start + offset != line_start)
+        for candidate in candidates:
+            match = _IMPORT.match(data, candidate)
+            if match is not None:
+                yield match
+                position = match.end()
+                break
+        else:
+            position = keyword + len(b"import")
+
+
 def scan(data: bytes) -> FileFacts:
     imports: list[tuple[int, str, tuple[str, ...]]] = []
     if b"\r" in data:  # CR-only (old Mac) line endings are Python newlines too; `^` only knows `\n`
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    for match in _IMPORT.finditer(data):
+    for match in _import_statements(data):
         dots, module, names, plain = match.groups()
         if plain is not None:
             for part in plain.replace(b"\\\n", b" ").split(b","):
@@ -94,7 +129,7 @@ def scan(data: bytes) -> FileFacts:
                 if words and _NAME.fullmatch(words[0]):
                     found.append(words[0].decode("ascii", "replace"))
             imports.append((len(dots or b""), (module or b"").decode("ascii", "replace"), tuple(found)))
-    needle = TEXT_NEEDLES.search(data) is not None or _env_needle(data)
+    needle = any(word in data for word in _TEXT_NEEDLE_WORDS) or _env_needle(data)
     return FileFacts(tuple(imports), needle)
 
 
@@ -110,6 +145,7 @@ class Prefilter:
     cache: object | None = None  # pgforklint.cache.FactsCache
     facts: dict[str, FileFacts | None] = field(default_factory=dict)
     verdicts: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict)
+    checked_later: list[str] = field(default_factory=list)  # deferred modules the helper is checking
 
     def file_facts(self, rel: str) -> FileFacts | None:
         if rel in self.facts:
@@ -118,10 +154,10 @@ class Prefilter:
         source = self.project.discovery.get(rel)
         if source is not None:
             from pgforklint.discover import MAX_FILE_BYTES
+            from pgforklint.read.text import read_head
 
             try:
-                with open(source.path, "rb") as handle:
-                    data = handle.read(MAX_FILE_BYTES + 1)
+                data = read_head(source.path, MAX_FILE_BYTES + 1)
             except OSError:
                 data = None
             if data is not None and len(data) > MAX_FILE_BYTES:
@@ -130,6 +166,42 @@ class Prefilter:
                 facts = self.cache.facts(data) if self.cache is not None else scan(data)
         self.facts[rel] = facts
         return facts
+
+    def check_later(self, rel: str) -> bool:
+        """A deferred module whose parse is not known yet: True when the read-ahead helper checks it
+        while the walk goes on (the answer is collected by `finish`); False when it must be checked now."""
+        facts = self.file_facts(rel)
+        if facts is None or facts.parses is not None:
+            return False
+        helper = getattr(self.project, "readahead", None)
+        if helper is None or not helper.ask_parses(rel):
+            return False
+        self.checked_later.append(rel)
+        return True
+
+    def finish(self) -> None:
+        """Collect the helper's parse checks; a deferred module that does not parse is reported (PGF100)
+        exactly as walking it would have reported it."""
+        if not self.checked_later:
+            return
+        answers = self.project.readahead.parse_answers()
+        for rel in self.checked_later:
+            ok = answers.get(rel)
+            if ok is None:  # the helper did not answer: check here
+                ok = self.parses(rel)
+            else:
+                self._remember_parses(rel, ok)
+            if not ok:
+                self.project.python(rel, keep=False)
+        self.checked_later.clear()
+
+    def _remember_parses(self, rel: str, ok: bool) -> None:
+        facts = self.facts.get(rel)
+        if facts is None:
+            return
+        if self.cache is not None and facts.digest:
+            self.cache.set_parses(facts.digest, ok)
+        self.facts[rel] = FileFacts(facts.imports, facts.needle, facts.digest, ok)
 
     def parses(self, rel: str) -> bool:
         """The file decodes and parses (a deferred module must still report PGF100 when it does not).
@@ -153,9 +225,7 @@ class Prefilter:
             ok = False
         except Exception:  # noqa: BLE001 - whatever the bytes: the eager path reports it
             ok = False
-        if self.cache is not None and facts.digest:
-            self.cache.set_parses(facts.digest, ok)
-        self.facts[rel] = FileFacts(facts.imports, facts.needle, facts.digest, ok)
+        self._remember_parses(rel, ok)
         return ok
 
     def _edges(self, name: str, rel: str, roots: list[str]) -> tuple[bool, list[tuple[str, str]]]:
@@ -222,6 +292,13 @@ class Prefilter:
             for module in seen:  # the whole closure is inert
                 self.verdicts[(module, tuple(roots))] = True
         return not live
+
+
+def finish(project) -> None:
+    """End of the walks: the parse checks left to the read-ahead helper are collected and reported."""
+    prefilter = project._cache.get(("prefilter",))
+    if prefilter is not None:
+        prefilter.finish()
 
 
 def for_project(project) -> Prefilter | None:
@@ -301,8 +378,10 @@ def defer(interp, module: ModuleVal) -> bool:
     prefilter = for_project(interp.project)
     if prefilter is None or module.path is None:
         return False
-    if not prefilter.inert(module.name, module.path, interp.module_roots) or not prefilter.parses(module.path):
+    if not prefilter.inert(module.name, module.path, interp.module_roots):
         return False
+    if not prefilter.check_later(module.path) and not prefilter.parses(module.path):
+        return False  # walked now, so that the syntax error is reported where the walk meets it
     module.namespace = LazyNamespace(interp, module, module.namespace)
     return True
 

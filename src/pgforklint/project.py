@@ -14,7 +14,7 @@ from pgforklint.discover import MAX_FILE_BYTES, Discovery, FileKind, SourceFile
 from pgforklint.errors import ReadError
 from pgforklint.read import structured
 from pgforklint.read.python import PythonSource, deepest_node, read_python, read_python_text
-from pgforklint.read.text import read_text
+from pgforklint.read.text import read_head, read_text
 
 # Analysis bounds: reaching one is reported, never silent.
 MAX_IMPORT_DEPTH = 64
@@ -28,6 +28,9 @@ PYTHON_NEEDLES = (
     b"newrelic.agent.initialize", b"SQLALCHEMY_ENGINE_OPTIONS",
 )
 CONFIG_NEEDLES = (b"[pgbouncer]", b"[uwsgi]", b"uwsgi:", b"<uwsgi", b"kind:", b"containers")
+# The set of PYTHON_NEEDLES for each bit mask (bit i: PYTHON_NEEDLES[i]), as the read-ahead helper answers.
+_NEEDLE_SETS = [frozenset(n for bit, n in enumerate(PYTHON_NEEDLES) if mask >> bit & 1)
+                for mask in range(1 << len(PYTHON_NEEDLES))]
 
 
 class Project:
@@ -39,6 +42,8 @@ class Project:
         self.unreadable: dict[str, Diagnostic] = {}
         self.notices: list[Diagnostic] = []
         self._needles: dict[str, frozenset[bytes] | None] = {}
+        self._module_files: dict[tuple[str, ...], str | None] = {}  # (module, *roots) -> file
+        self.readahead = None  # pgforklint.readahead.ReadAhead on large trees: Python files' needles, parse checks
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -115,26 +120,28 @@ class Project:
         source = self.discovery.get(rel)
         if source is None or not needles:
             return False
-        key = (rel, "contains:" + "\x00".join(n.hex() for n in needles))
-        if key in self._cache:
-            return self._cache[key]
         known = PYTHON_NEEDLES if source.kind is FileKind.PYTHON else CONFIG_NEEDLES
         if source.size <= MAX_FILE_BYTES and all(n in known for n in needles):
             present = self._needles_in(rel, source, known)
-            found = True if present is None else any(n in present for n in needles)
-        else:
-            found = self._scan_chunks(source.path, needles)
-        self._cache[key] = found
-        return found
+            return True if present is None else not present.isdisjoint(needles)
+        key = (rel, "contains", needles)
+        if key not in self._cache:
+            self._cache[key] = self._scan_chunks(source.path, needles)
+        return self._cache[key]
 
     def _needles_in(self, rel: str, source: SourceFile, known: tuple[bytes, ...]) -> frozenset[bytes] | None:
         """Which of `known` needles a file contains: one read and one scan per file for every adapter's
         prefilter, keeping only the answer (None when the file cannot be read)."""
         if rel in self._needles:
             return self._needles[rel]
+        if self.readahead is not None and known is PYTHON_NEEDLES:
+            mask = self.readahead.needle_mask(rel)
+            if mask is not None:
+                present = _NEEDLE_SETS[mask]
+                self._needles[rel] = present
+                return present
         try:
-            with open(source.path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES)
+            data = read_head(source.path, MAX_FILE_BYTES)
         except OSError:
             present = None
         else:
@@ -182,15 +189,22 @@ class Project:
 
     def module_file(self, module: str, roots: list[str]) -> str | None:
         """The project file for a dotted module name, searched under the given root-relative folders."""
+        key = (module, *roots)
+        if key in self._module_files:
+            return self._module_files[key]
+        found = None
         parts = module.split(".")
-        if not all(parts):
-            return None
-        for root in roots:
-            base = "/".join(p for p in (root.strip("/"), *parts) if p and p != ".")
-            for candidate in (base + ".py", base + "/__init__.py"):
-                if self.exists(candidate):
-                    return candidate
-        return None
+        if all(parts):
+            for root in roots:
+                base = "/".join(p for p in (root.strip("/"), *parts) if p and p != ".")
+                for candidate in (base + ".py", base + "/__init__.py"):
+                    if self.exists(candidate):
+                        found = candidate
+                        break
+                if found:
+                    break
+        self._module_files[key] = found
+        return found
 
     def is_package_dir(self, module: str, roots: list[str]) -> bool:
         """A folder for `module` exists (a namespace package or a package) under one of the roots."""

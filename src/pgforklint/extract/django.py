@@ -24,6 +24,7 @@ with `open=False`, lazily).
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from pgforklint.diagnostics import Location
@@ -327,7 +328,7 @@ def find_settings_modules(project: Project, roots: list[str]) -> list[str]:
         return cached
     found = []
     for source in project.files(FileKind.PYTHON):
-        if not project.contains(source.rel, b"DATABASES"):
+        if not project.contains(source.rel, b"DATABASES") or not _may_assign_databases(source):
             continue
         parsed = project.python(source.rel, keep=False)
         if parsed is None:
@@ -338,6 +339,23 @@ def find_settings_modules(project: Project, roots: list[str]) -> list[str]:
                 found.append(name)
     project._cache[cache_key] = found
     return found
+
+
+# `DATABASES = ...`, `DATABASES: dict = ...`, `X = DATABASES = ...`, `(DATABASES) = ...`, across continuation
+# lines: a superset, in bytes, of the statements `_assigns_databases` accepts. Files that only mention the
+# name (`settings.DATABASES["default"]`) are then not parsed.
+_DATABASES_ASSIGNMENT = re.compile(rb"\bDATABASES[ \t\r\n)\\]*(?:=(?!=)|:(?!=))")
+
+
+def _may_assign_databases(source) -> bool:
+    from pgforklint.discover import MAX_FILE_BYTES
+    from pgforklint.read.text import read_head
+
+    try:
+        data = read_head(source.path, MAX_FILE_BYTES + 1)
+    except OSError:
+        return True  # the read that follows reports why
+    return len(data) > MAX_FILE_BYTES or _DATABASES_ASSIGNMENT.search(data) is not None
 
 
 def _assigns_databases(stmt: ast.stmt) -> bool:
