@@ -12,7 +12,9 @@ from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
 from pgforklint.model import DeploymentModel, ProcessType, Quantity
-from pgforklint.project import Project
+from pgforklint import prefilter
+from pgforklint.project import PYTHON_NEEDLES, Project
+from pgforklint.readahead import ReadAhead
 from pgforklint.registry import select_codes
 from pgforklint.rules import CHECKS
 from pgforklint.suppress import PerFileIgnores, is_suppressed
@@ -120,7 +122,13 @@ def _lint_project(root: Path, config: Config, only_files: set[str] | None = None
     project = Project(root, discovery, config)
     for rel, reason in discovery.problems:
         project.report_unreadable(rel, reason)
-    model = build_model(project)
+    project.readahead = ReadAhead.start(discovery, PYTHON_NEEDLES)
+    try:
+        model = build_model(project)
+        prefilter.finish(project)
+    finally:
+        if project.readahead is not None:
+            project.readahead.close()
     found = run_rules(model)
     found.extend(project.unreadable.values())
     found.extend(project.notices)

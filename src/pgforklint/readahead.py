@@ -1,0 +1,219 @@
+"""A helper process that reads ahead on a second core while the analysis walks a large tree.
+
+It does the two kinds of work whose answers are small and whose inputs are known early:
+
+- the byte scan of every Python file for the needles adapters prefilter with (`Project.contains`),
+  which a large tree needs in full (entry scripts, settings modules, agents);
+- the parse check of each module the import-time walk defers (`prefilter.defer`): such a module is
+  never walked unless something reaches it, but a syntax error in it is still reported (PGF100).
+
+The helper is a fork of this process made right after discovery, so it already holds the file list:
+requests are indices into `Discovery.files` and answers are a few numbers. It writes nothing but its
+answers, touches no cache, and ends with `os._exit`. It is used only on trees with at least
+`MIN_PYTHON_FILES` Python files, where `os.fork` exists and this process runs one thread; if it fails
+in any way the analysis does the same work itself, so the findings never depend on it.
+`PGFORKLINT_NO_READAHEAD=1` turns it off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+from pgforklint.discover import MAX_FILE_BYTES, Discovery, FileKind, SourceFile
+
+# Below this many Python files the scan takes less than starting the helper saves (about 2 ms).
+MIN_PYTHON_FILES = 500
+_HEADER = struct.Struct("!I")
+
+
+def enabled() -> bool:
+    return os.environ.get("PGFORKLINT_NO_READAHEAD", "") in ("", "0")
+
+
+class ReadAhead:
+    """The parent's end: needle masks for every Python file, parse checks on request."""
+
+    def __init__(self, pid: int, requests: int, answers: int, discovery: Discovery, python: list[int]):
+        self.pid = pid
+        self._requests: int | None = requests
+        self._answers: int | None = answers
+        self._files = discovery.files
+        self._python = python
+        self._index = {source.rel: number for number, source in enumerate(discovery.files)}
+        self._needles: dict[str, int | None] | None = None
+        self._needles_read = False
+        self._asked: dict[str, int] = {}
+        self.failed = False
+
+    @classmethod
+    def start(cls, discovery: Discovery, needles: tuple[bytes, ...]) -> ReadAhead | None:
+        if not enabled() or not hasattr(os, "fork") or not _single_threaded():
+            return None
+        python = [n for n, source in enumerate(discovery.files) if source.kind is FileKind.PYTHON]
+        if len(python) < MIN_PYTHON_FILES:
+            return None
+        request_read, request_write = os.pipe()
+        answer_read, answer_write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (request_read, request_write, answer_read, answer_write):
+                os.close(fd)
+            return None
+        if pid == 0:  # the helper
+            try:
+                os.close(request_write)
+                os.close(answer_read)
+                _serve(discovery.files, python, needles, request_read, answer_write)
+            except BaseException:  # noqa: BLE001 - the parent notices the missing answer and does the work
+                pass
+            finally:
+                os._exit(0)
+        os.close(request_read)
+        os.close(answer_write)
+        return cls(pid, request_write, answer_read, discovery, python)
+
+    def needle_mask(self, rel: str) -> int | None:
+        """Bit i set: the file contains needles[i]; None when the helper has no answer for this file
+        (over the size cap, unreadable, or the helper failed): the caller reads it itself."""
+        if not self._needles_read:
+            self._needles_read = True
+            message = self._receive()
+            masks = message.get("needles") if isinstance(message, dict) else None
+            if isinstance(masks, list) and len(masks) == len(self._python):
+                self._needles = {self._files[number].rel: mask for number, mask in zip(self._python, masks)}
+        if self._needles is None:
+            return None
+        mask = self._needles.get(rel)
+        return mask if isinstance(mask, int) and mask >= 0 else None
+
+    def ask_parses(self, rel: str) -> bool:
+        """Queue a parse check; False when the helper cannot take it (the caller checks it itself)."""
+        index = self._index.get(rel)
+        if index is None or self._requests is None or self.failed:
+            return False
+        try:
+            os.write(self._requests, b"%d\n" % index)
+        except OSError:
+            self.failed = True
+            return False
+        self._asked[rel] = index
+        return True
+
+    def parse_answers(self) -> dict[str, bool]:
+        """Every check asked for that the helper answered (rel -> parses); ends the helper."""
+        if self._requests is not None:
+            os.close(self._requests)
+            self._requests = None
+        answers: dict[str, bool] = {}
+        if not self._needles_read:
+            self.needle_mask("")
+        message = self._receive()
+        checked = message.get("parses") if isinstance(message, dict) else None
+        if isinstance(checked, dict):
+            for rel, index in self._asked.items():
+                verdict = checked.get(str(index))
+                if isinstance(verdict, bool):
+                    answers[rel] = verdict
+        self.close()
+        return answers
+
+    def close(self) -> None:
+        for name in ("_requests", "_answers"):
+            fd = getattr(self, name)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
+        if self.pid:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.pid = 0
+
+    def _receive(self) -> object:
+        if self._answers is None or self.failed:
+            return None
+        try:
+            header = _read_exactly(self._answers, _HEADER.size)
+            if header is None:
+                raise OSError("the helper ended early")
+            payload = _read_exactly(self._answers, _HEADER.unpack(header)[0])
+            if payload is None:
+                raise OSError("the helper ended early")
+            return json.loads(payload)
+        except (OSError, ValueError):
+            self.failed = True
+            return None
+
+
+def _single_threaded() -> bool:
+    import sys
+
+    threading = sys.modules.get("threading")  # not imported: certainly one thread
+    return threading is None or threading.active_count() == 1
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _send(fd: int, message: object) -> None:
+    payload = json.dumps(message, separators=(",", ":")).encode()
+    data = _HEADER.pack(len(payload)) + payload
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _serve(files: list[SourceFile], python: list[int], needles: tuple[bytes, ...], requests: int, answers: int) -> None:
+    from pgforklint.read.text import read_head
+
+    masks = []
+    for number in python:
+        source = files[number]
+        mask = -1
+        if source.size <= MAX_FILE_BYTES:
+            try:
+                data = read_head(source.path, MAX_FILE_BYTES)
+            except OSError:
+                pass
+            else:
+                mask = 0
+                for bit, needle in enumerate(needles):
+                    if needle in data:
+                        mask |= 1 << bit
+        masks.append(mask)
+    _send(answers, {"needles": masks})
+    checked: dict[int, bool] = {}
+    pending = b""
+    while True:
+        chunk = os.read(requests, 1 << 16)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            number = int(line)
+            if number not in checked:
+                checked[number] = _parses(files[number])
+    _send(answers, {"parses": checked})
+
+
+def _parses(source: SourceFile) -> bool:
+    from pgforklint.read.python import decode_python, parse_python
+    from pgforklint.read.text import read_bytes
+
+    try:
+        parse_python(decode_python(read_bytes(source.path)), source.rel)
+    except Exception:  # noqa: BLE001 - ReadError, OSError, or whatever the bytes do: the parent reports it
+        return False
+    return True
