@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +15,7 @@ from pgforklint.model import DeploymentModel, ProcessType, Quantity
 from pgforklint import prefilter
 from pgforklint.project import PYTHON_NEEDLES, Project
 from pgforklint.readahead import ReadAhead
+from pgforklint.records import record
 from pgforklint.registry import select_codes
 from pgforklint.rules import CHECKS
 from pgforklint.suppress import PerFileIgnores, is_suppressed
@@ -68,7 +69,7 @@ def build_model(project: Project) -> DeploymentModel:
     return model
 
 
-@dataclass
+@record
 class LintResult:
     root: Path
     diagnostics: list[Diagnostic] = field(default_factory=list)

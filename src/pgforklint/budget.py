@@ -16,7 +16,7 @@ server side (default_pool_size + reserve_pool_size per pool) against the databas
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.model import (
@@ -30,6 +30,7 @@ from pgforklint.model import (
     Server,
     ServerKind,
 )
+from pgforklint.records import record
 
 SQLALCHEMY_POOL_SIZE = 5
 SQLALCHEMY_MAX_OVERFLOW = 10
@@ -51,7 +52,7 @@ def _default(value: int | None, detail: str) -> Quantity:
     return Quantity(value, Origin(OriginKind.DEFAULT, None, detail))
 
 
-@dataclass
+@record
 class EngineUse:
     engine: Engine
     capacity: Quantity | None  # None: no maximum (max_overflow=-1, NullPool under unbounded concurrency)
@@ -61,7 +62,7 @@ class EngineUse:
     note: str = ""
 
 
-@dataclass
+@record
 class Row:
     name: str
     location: Location
@@ -123,7 +124,7 @@ class Row:
         return out
 
 
-@dataclass
+@record
 class Budget:
     rows: list[Row]
     max_connections: Quantity

@@ -9,13 +9,14 @@ line naming the file, the key and what was expected (exit 2).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from pgforklint.diagnostics import Severity
 from pgforklint.discover import DEFAULT_EXCLUDE
 from pgforklint.errors import ConfigError
 from pgforklint.read.structured import tomllib_module
+from pgforklint.records import record
 from pgforklint.registry import unknown_selectors
 
 CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
@@ -26,7 +27,7 @@ KEYS = (
 )
 
 
-@dataclass
+@record
 class Config:
     path: Path | None = None  # the file the settings came from
     select: list[str] | None = None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from pgforklint.records import record
 
 
 class Severity(enum.IntEnum):
@@ -23,7 +25,7 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r} (expected info, warning or error)") from None
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Location:
     """A place in a file. `path` is relative to the project root, '/'-separated; lines and columns are 1-based."""
 
@@ -37,13 +39,13 @@ class Location:
         return f"{self.path}:{self.line}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Related:
     location: Location
     message: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FixInfo:
     """A fix `pgforklint --fix` can apply: `applicability` is "safe" or "unsafe" (needs --unsafe-fixes)."""
 
@@ -51,7 +53,7 @@ class FixInfo:
     message: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Diagnostic:
     code: str
     location: Location

@@ -7,9 +7,10 @@ Rules are pure functions of `DeploymentModel`.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Diagnostic, Location
+from pgforklint.records import record
 
 
 class OriginKind(enum.Enum):
@@ -22,7 +23,7 @@ class OriginKind(enum.Enum):
     DERIVED = "derived"  # computed from other quantities
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Origin:
     kind: OriginKind
     location: Location | None = None
@@ -38,7 +39,7 @@ class Origin:
         return self.kind in (OriginKind.ENV_DEFAULT, OriginKind.ENV_UNSET, OriginKind.PLATFORM, OriginKind.DEFAULT)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Quantity:
     """An integer (or None when unknown/unbounded) with its provenance.
 
@@ -60,7 +61,7 @@ class Quantity:
         return cls(value, Origin(OriginKind.FILE, location, detail))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Flag:
     """A boolean setting with its provenance (e.g. preload_app)."""
 
@@ -81,7 +82,7 @@ class EngineKind(enum.Enum):
     RAW_CONNECTION = "connection"  # psycopg2.connect()/psycopg.connect(): one live connection
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Engine:
     """An engine, pool or connection object created by the application.
 
@@ -112,14 +113,14 @@ class ResetKind(enum.Enum):
     DJANGO_CLOSE_ALL = "connections.close_all()"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reset:
     kind: ResetKind
     engine: Engine | None  # None: resets every engine of its kind (Django close_all)
     location: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConnectionOpen:
     """An operation that opens a real connection, with the call chain that leads to it at import."""
 
@@ -132,7 +133,7 @@ class ConnectionOpen:
     retained: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EngineEscape:
     """A module-level engine handed at import time to code pgforklint cannot see (may connect)."""
 
@@ -142,7 +143,7 @@ class EngineEscape:
     chain: tuple[Location, ...] = ()
 
 
-@dataclass
+@record
 class ProcessEffects:
     """What a piece of code does, in order: engines created, connections opened, resets, escapes."""
 
@@ -168,7 +169,7 @@ class ServerKind(enum.Enum):
     OTHER = "other"
 
 
-@dataclass
+@record
 class AppRef:
     module: str
     attribute: str | None
@@ -176,7 +177,7 @@ class AppRef:
     location: Location
 
 
-@dataclass
+@record
 class Hook:
     """A server hook: where it is defined and what it does when it runs."""
 
@@ -188,7 +189,7 @@ class Hook:
     effective: bool = True
 
 
-@dataclass
+@record
 class Server:
     kind: ServerKind
     location: Location  # the launch command or config that defines it
@@ -206,7 +207,7 @@ class Server:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class ProcessType:
     name: str
     command: str
@@ -217,7 +218,7 @@ class ProcessType:
     transient: bool = False  # release-phase, one-off
 
 
-@dataclass
+@record
 class DatabaseLimits:
     max_connections: Quantity
     reserved: Quantity
@@ -225,7 +226,7 @@ class DatabaseLimits:
     pooler: dict | None = None
 
 
-@dataclass
+@record
 class DeploymentModel:
     root: str
     process_types: list[ProcessType] = field(default_factory=list)

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from pgforklint.records import record
 
 # Top-level packages whose names the walk or an adapter reacts to (see extract/*: qualified names).
 SEED_PACKAGES = frozenset({
@@ -72,7 +74,7 @@ _IMPORT = re.compile(
 _NAME = re.compile(rb"[A-Za-z_][\w.]*")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileFacts:
     """What the prefilter knows about one Python file, from its bytes alone (cacheable by content hash)."""
 
@@ -137,7 +139,7 @@ def enabled() -> bool:
     return os.environ.get("PGFORKLINT_NO_PREFILTER", "") in ("", "0")
 
 
-@dataclass
+@record
 class Prefilter:
     """Per-project: facts per file (from the cache when it has them) and the inert verdict per module."""
 

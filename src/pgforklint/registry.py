@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pgforklint.diagnostics import Severity
+from pgforklint.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuleInfo:
     code: str
     name: str

@@ -15,7 +15,7 @@ celery/celery 5.6 `celery/concurrency/__init__.py`, `celery/fixups/django.py`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.extract.forking import (
@@ -56,6 +56,7 @@ from pgforklint.model import (
 )
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
+from pgforklint.records import record
 
 FORKING_POOLS = {"prefork", "processes"}
 KNOWN_POOLS = {"prefork", "processes", "solo", "threads", "gevent", "eventlet", "custom"}
@@ -72,7 +73,7 @@ FLAG_OPTIONS = {"-B", "--beat", "-E", "--task-events", "--without-gossip", "--wi
 # --- the app object seen during the walk -------------------------------------------------------
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class CeleryAppVal(AdapterVal):
     location: Location
     module: str = ""  # the module whose code creates the app (`Celery()` is called there)
@@ -110,13 +111,13 @@ class CeleryAppVal(AdapterVal):
         return None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _PassThrough(AdapterVal):
     def call(self, interp, node, args, kwargs, frame, loc):
         return args[0] if args else None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _ConfVal(AdapterVal):
     app: CeleryAppVal
 
@@ -173,7 +174,7 @@ def install(hooks: Hooks) -> None:
 # --- launch lines ---------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class CeleryInvocation:
     launch: Launch
     command: Command

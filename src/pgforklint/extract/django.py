@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
@@ -49,6 +49,7 @@ from pgforklint.extract.pyvalues import StaticEvaluator, StaticValue, dotted_nam
 from pgforklint.extract.requirements import read_requirements
 from pgforklint.model import DeploymentModel, Engine, EngineKind, Origin, OriginKind, Quantity, Reset, ResetKind
 from pgforklint.project import Project
+from pgforklint.records import record
 
 SETUP_CALLS = {
     "django.setup", "django.core.wsgi.get_wsgi_application", "django.core.asgi.get_asgi_application",
@@ -90,7 +91,7 @@ def django_engine(interp: Interpreter, alias: str = "default") -> Engine:
     return engine
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class QuerySetVal(AdapterVal):
     """A Django manager or queryset: lazy until evaluated."""
 
@@ -120,7 +121,7 @@ class QuerySetVal(AdapterVal):
         return UNKNOWN
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ModelVal(AdapterVal):
     """`apps.get_model("app", "Model")`: a model class known by name only."""
 
@@ -305,14 +306,14 @@ def _class_location(interp: Interpreter, cls: ClassVal) -> Location:
 # --- settings: DATABASES read statically -----------------------------------------------------
 
 
-@dataclass
+@record
 class Setting:
     value: StaticValue
     location: Location
     conditional: bool = False
 
 
-@dataclass
+@record
 class DjangoDatabase:
     alias: str
     location: Location
@@ -640,7 +641,7 @@ def _fill_engine(engine: Engine, database: DjangoDatabase, settings_module: str)
 # --- adapter: settings facts for PGF010 and the budget ------------------------------------------
 
 
-@dataclass
+@record
 class PoolMisconfiguration:
     settings_module: str
     alias: str

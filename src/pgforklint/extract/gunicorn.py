@@ -11,7 +11,7 @@ whatever it imports runs in the parent too. Child-side hooks: `post_fork(server,
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.extract.forking import (
@@ -39,6 +39,7 @@ from pgforklint.model import (
 )
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
+from pgforklint.records import record
 
 NO_VALUE_FLAGS = {
     "--preload", "--reload", "-D", "--daemon", "--spew", "--check-config", "--print-config", "--capture-output",
@@ -58,7 +59,7 @@ PARENT_HOOKS_AFTER_APP = ("when_ready", "pre_fork")
 CONFIG_DEFAULT = "gunicorn.conf.py"
 
 
-@dataclass
+@record
 class Setting:
     value: object  # str, int, bool
     location: Location
@@ -67,7 +68,7 @@ class Setting:
     symbolic: str | None = None
 
 
-@dataclass
+@record
 class GunicornInvocation:
     launch: Launch | None
     command: Command | None

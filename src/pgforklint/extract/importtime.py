@@ -14,7 +14,7 @@ fork hooks registered. Adapters for servers (gunicorn, Celery, uWSGI ...) drive 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Callable, Iterator
 
 from pgforklint.diagnostics import Location
@@ -31,6 +31,7 @@ from pgforklint.model import (
     ResetKind,
 )
 from pgforklint.project import MAX_CALL_DEPTH, MAX_IMPORT_DEPTH, MAX_MODULES, Project
+from pgforklint.records import record
 
 # --- abstract values -----------------------------------------------------------------------
 
@@ -46,21 +47,21 @@ class Unknown(Value):
 UNKNOWN = Unknown()
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ModuleVal(Value):
     name: str
     namespace: dict[str, Value] = field(default_factory=dict)
     path: str | None = None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ExternalVal(Value):
     """A name from outside the project: `sqlalchemy.create_engine`, `os.environ`."""
 
     qualname: str
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class FunctionVal(Value):
     node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
     module: ModuleVal
@@ -72,7 +73,7 @@ class FunctionVal(Value):
         return getattr(self.node, "name", "<lambda>")
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ClassVal(Value):
     name: str
     module: ModuleVal
@@ -81,17 +82,17 @@ class ClassVal(Value):
     node: ast.ClassDef
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class InstanceVal(Value):
     cls: ClassVal
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class EngineVal(Value):
     engine: Engine
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ConnVal(Value):
     """A checked-out connection (SQLAlchemy Connection, DB-API connection from a pool)."""
 
@@ -102,32 +103,32 @@ class ConnVal(Value):
     open_: ConnectionOpen | None = None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class SessionFactoryVal(Value):
     engine: Engine | None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class SessionVal(Value):
     engine: Engine | None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class QueryVal(Value):
     engine: Engine | None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class FlaskSQLAVal(Value):
     engine: Engine
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ConstVal(Value):
     value: object
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class BoundMethod(Value):
     obj: Value
     name: str
@@ -166,7 +167,7 @@ class AdapterVal(Value):
         return None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ContainerVal(Value):
     """A list/tuple/dict literal: kept so that engines inside are not lost (e.g. SQLALCHEMY_ENGINE_OPTIONS)."""
 
@@ -241,7 +242,7 @@ BUILTIN_NAMES = set(dir(__builtins__)) if isinstance(__builtins__, dict) is Fals
 # --- the walk -----------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Frame:
     module: ModuleVal
     locals: dict[str, Value] | None  # None at module level (globals are the module namespace)
@@ -260,7 +261,7 @@ class Frame:
         target[name] = value
 
 
-@dataclass
+@record
 class Hooks:
     """Callbacks for framework adapters that need more than the generic walk."""
 
@@ -1066,7 +1067,7 @@ class Interpreter:
             self._maybe_pid_guard(decorator.engine, decorator.event, function, decorator.location)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _ListenerDecorator(Value):
     engine: Engine
     event: object

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
@@ -17,9 +17,10 @@ from pgforklint.errors import ReadError
 from pgforklint.project import Project
 from pgforklint.read.command import Command, parse_commands
 from pgforklint.read.structured import LineDict
+from pgforklint.records import record
 
 
-@dataclass
+@record
 class Launch:
     name: str  # process type: Procfile name, Compose service, script path
     source: str  # "procfile", "compose", "dockerfile", "shell", "systemd"

@@ -17,7 +17,7 @@ happened before that point.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
@@ -37,6 +37,7 @@ from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import _is_main_guard
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.project import Project
+from pgforklint.records import record
 
 POOLS = {"multiprocessing.Pool", "multiprocessing.pool.Pool", "multiprocessing.pool.ThreadPool"}
 PROCESSES = {"multiprocessing.Process", "multiprocessing.context.Process", "multiprocessing.process.BaseProcess"}
@@ -45,7 +46,7 @@ FORKS = {"os.fork", "os.forkpty"}
 FORK_NEEDLES = (b"multiprocessing", b"ProcessPoolExecutor", b"os.fork", b"fork(")
 
 
-@dataclass
+@record
 class ForkPoint:
     kind: str  # "Pool", "Process", "ProcessPoolExecutor", "os.fork", "rq"
     method: str | None  # explicit start method, or None for the default
@@ -110,7 +111,7 @@ def _fork_call(interp: Interpreter, kind: str, method: str | None, node, args, k
     return UNKNOWN
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _ProcessVal(AdapterVal):
     method: str | None
     child: list[tuple[str, Value]]
@@ -123,7 +124,7 @@ class _ProcessVal(AdapterVal):
         return None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _Context(AdapterVal):
     method: str | None
 
@@ -133,7 +134,7 @@ class _Context(AdapterVal):
         return None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _ContextCallable(AdapterVal):
     method: str | None
     kind: str

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 import operator
-from dataclasses import dataclass
 
 from pgforklint.diagnostics import Location
 from pgforklint.model import Flag, Origin, OriginKind, Quantity
+from pgforklint.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StaticValue:
     """A value known statically, or partly: `value` may be None while `symbolic` describes it."""
 

@@ -6,11 +6,12 @@ Names are normalised (PEP 503: lower case, runs of `-_.` as `-`). Versions are k
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.project import Project
+from pgforklint.records import record
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(?:(==|===|>=|~=|<=|>|<|!=)\s*([A-Za-z0-9.*+!_-]+))?")
 
@@ -19,7 +20,7 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@dataclass
+@record
 class Requirement:
     name: str  # normalised
     version: str | None
@@ -27,7 +28,7 @@ class Requirement:
     location: Location
 
 
-@dataclass
+@record
 class Requirements:
     items: dict[str, list[Requirement]] = field(default_factory=dict)
 

@@ -12,8 +12,6 @@ rq/django-rq `management/commands/rqworker.py`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pgforklint.diagnostics import Location
 from pgforklint.extract.forking import make_interpreter, python_entry, registered_hooks, run_phase
 from pgforklint.extract.importtime import UNKNOWN, AdapterVal, ClassVal, ExternalVal, Hooks, Interpreter, Value
@@ -30,6 +28,7 @@ from pgforklint.model import (
 )
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word
+from pgforklint.records import record
 
 WORKER_CLASSES = {"rq.Worker", "rq.worker.Worker", "rq.SimpleWorker", "rq.worker.SimpleWorker", "rq.SpawnWorker",
                   "rq.worker.SpawnWorker", "rq.worker.worker_classes.SpawnWorker", "rq.worker.worker_classes.SimpleWorker",
@@ -51,7 +50,7 @@ def _class_forks(value: Value, depth: int = 0) -> bool:
     return True
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class RQWorkerVal(AdapterVal):
     class_name: str
     forks: bool
@@ -81,7 +80,7 @@ def install(hooks: Hooks) -> None:
 # --- launch lines ---------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class RQInvocation:
     launch: Launch
     command: Command

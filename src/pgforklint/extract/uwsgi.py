@@ -15,7 +15,7 @@ https://uwsgi-docs.readthedocs.io/en/latest/PythonDecorators.html, unbit/uwsgi s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
@@ -31,6 +31,7 @@ from pgforklint.extract.pyvalues import to_bool
 from pgforklint.model import AppRef, DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
+from pgforklint.records import record
 
 FLAGS = {"master", "lazy-apps", "lazy", "enable-threads", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "die-on-term",
          "vacuum", "single-interpreter", "need-app", "strict", "thunder-lock", "no-orphans", "http-websockets",
@@ -47,14 +48,14 @@ CONFIG_OPTIONS = {"ini": "ini", "yaml": "yaml", "yml": "yaml", "json": "json", "
 MAX_INCLUDES = 10
 
 
-@dataclass
+@record
 class Option:
     value: str
     location: Location
     source: str = "file"  # "file", "cli", "env"
 
 
-@dataclass
+@record
 class UwsgiConfig:
     options: dict[str, list[Option]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)

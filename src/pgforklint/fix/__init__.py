@@ -21,12 +21,13 @@ For other code (the runtime tests): `fix_project(root, unsafe=False) -> FixRepor
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 
 from pgforklint.diagnostics import Diagnostic, FixInfo
 from pgforklint.fix.base import Applicability, Context, Edit, Fix, NoFix, engine_recipe, load_pyedit
 from pgforklint.model import DeploymentModel, Engine, ResetKind, Server, ServerKind
+from pgforklint.records import record
 
 __all__ = ["Applicability", "Fix", "FixReport", "Planned", "annotate", "plan", "fix_project", "fix_lint_result",
            "apply_fixes", "render_diff"]
@@ -35,7 +36,7 @@ FIXABLE_CODES = ("PGF001", "PGF002", "PGF003")
 MAX_ROUNDS = 4
 
 
-@dataclass
+@record
 class Planned:
     diagnostic: Diagnostic
     fix: Fix | None
@@ -176,7 +177,7 @@ def annotate(diagnostics: list[Diagnostic], planned: list[Planned]) -> list[Diag
 # --- applying --------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class FileChange:
     path: str  # project-relative
     old: str | None  # None: the file is created
@@ -184,7 +185,7 @@ class FileChange:
     source: object = None  # fix.source.SourceText
 
 
-@dataclass
+@record
 class FixReport:
     """What `--fix` did (or, with write=False, would do)."""
 

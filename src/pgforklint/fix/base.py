@@ -5,11 +5,12 @@ from __future__ import annotations
 import ast
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Callable
 
 from pgforklint.model import DeploymentModel, Engine, EngineKind, Server
+from pgforklint.records import record
 
 
 class Applicability(str, enum.Enum):
@@ -21,7 +22,7 @@ class NoFix(Exception):
     """No automatic fix; the message says why (shown in the finding's fix hint)."""
 
 
-@dataclass
+@record
 class Edit:
     """One change to one file: `transform(old_text) -> new_text`. Edits compose in `order`."""
 
@@ -32,7 +33,7 @@ class Edit:
     description: str = ""
 
 
-@dataclass
+@record
 class Fix:
     applicability: Applicability
     message: str
@@ -43,7 +44,7 @@ class Fix:
         return {e.path for e in self.edits}
 
 
-@dataclass
+@record
 class ResetRecipe:
     """How a child (or the parent) resets one engine: imports and statements, as source text.
 

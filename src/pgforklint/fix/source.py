@@ -11,11 +11,12 @@ import io
 import os
 import tempfile
 import tokenize
-from dataclasses import dataclass
 from pathlib import Path
 
+from pgforklint.records import record
 
-@dataclass
+
+@record
 class SourceText:
     """A file's text as decoded, with what is needed to write it back the same way."""
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pgforklint.errors import ReadError
+from pgforklint.records import record
 
 _ENV_REF = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-=])(?P<default>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
 
@@ -21,7 +22,7 @@ WRAPPERS = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EnvRef:
     name: str
     default: str | None  # the `:-default` text, if any
@@ -29,7 +30,7 @@ class EnvRef:
     source: str  # "env" (a value set in the repo), "default" (the ${VAR:-x} default), "unset"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Word:
     text: str  # after expansion; unset variables expand to ""
     raw: str
@@ -40,7 +41,7 @@ class Word:
         return any(ref.source == "unset" for ref in self.refs)
 
 
-@dataclass
+@record
 class Command:
     """One simple command: argv after env assignments and wrappers are peeled off."""
 

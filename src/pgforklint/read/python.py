@@ -9,14 +9,14 @@ import ast
 import io
 import tokenize
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from pgforklint.errors import ReadError
 from pgforklint.read.text import check_conflict_markers, read_bytes
+from pgforklint.records import record
 
 
-@dataclass
+@record
 class PythonSource:
     text: str
     tree: ast.Module
