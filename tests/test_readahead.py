@@ -138,3 +138,21 @@ def test_small_trees_do_not_start_the_helper(no_cache: None) -> None:
 
     discovery = discover((FIXTURES / "gunicorn_warmup_query").resolve())
     assert readahead.ReadAhead.start(discovery, PYTHON_NEEDLES) is None
+
+
+def test_needle_masks_from_both_ends_match_a_direct_scan(tmp_path: Path, no_cache: None) -> None:
+    from pgforklint.discover import discover
+    from pgforklint.project import PYTHON_NEEDLES
+
+    words = [b"x = 1\n", b"import multiprocessing\n", b"if __name__ == '__main__':\n    pass\n", b"DATABASES = {}\n",
+             b"os.fork()\n", b"# newrelic.agent.initialize\n"]
+    for number in range(readahead.MIN_PYTHON_FILES + 300):
+        (tmp_path / f"m{number:04d}.py").write_bytes(b"".join(w for bit, w in enumerate(words) if number >> bit & 1))
+    discovery = discover(tmp_path.resolve())
+    helper = readahead.ReadAhead.start(discovery, PYTHON_NEEDLES)
+    assert helper is not None
+    try:
+        for source in discovery.files:
+            assert helper.needle_mask(source.rel) == readahead.file_mask(source, PYTHON_NEEDLES), source.rel
+    finally:
+        helper.close()

@@ -26,6 +26,7 @@ from pgforklint.discover import MAX_FILE_BYTES, Discovery, FileKind, SourceFile
 # Below this many Python files the scan takes less than starting the helper saves (about 2 ms).
 MIN_PYTHON_FILES = 500
 _HEADER = struct.Struct("!I")
+_CHUNK = 128  # needle masks per message
 
 
 def enabled() -> bool:
@@ -35,15 +36,16 @@ def enabled() -> bool:
 class ReadAhead:
     """The parent's end: needle masks for every Python file, parse checks on request."""
 
-    def __init__(self, pid: int, requests: int, answers: int, discovery: Discovery, python: list[int]):
+    def __init__(self, pid: int, requests: int, answers: int, discovery: Discovery, python: list[int],
+                 needles: tuple[bytes, ...]):
         self.pid = pid
         self._requests: int | None = requests
         self._answers: int | None = answers
         self._files = discovery.files
         self._python = python
+        self.needles = needles
         self._index = {source.rel: number for number, source in enumerate(discovery.files)}
         self._needles: dict[str, int | None] | None = None
-        self._needles_read = False
         self._asked: dict[str, int] = {}
         self.failed = False
 
@@ -73,31 +75,62 @@ class ReadAhead:
                 os._exit(0)
         os.close(request_read)
         os.close(answer_write)
-        return cls(pid, request_write, answer_read, discovery, python)
+        return cls(pid, request_write, answer_read, discovery, python, needles)
 
     def needle_mask(self, rel: str) -> int | None:
-        """Bit i set: the file contains needles[i]; None when the helper has no answer for this file
-        (over the size cap, unreadable, or the helper failed): the caller reads it itself."""
-        if not self._needles_read:
-            self._needles_read = True
-            message = self._receive()
-            masks = message.get("needles") if isinstance(message, dict) else None
-            if isinstance(masks, list) and len(masks) == len(self._python):
-                self._needles = {self._files[number].rel: mask for number, mask in zip(self._python, masks)}
+        """Bit i set: the file contains needles[i]; None when there is no answer for this file (over the
+        size cap or unreadable): the caller reads it itself."""
         if self._needles is None:
-            return None
+            self._needles = self._collect_needles()
         mask = self._needles.get(rel)
         return mask if isinstance(mask, int) and mask >= 0 else None
+
+    def _collect_needles(self) -> dict[str, int]:
+        """Every Python file's needle mask: the helper's chunks from the first file on, while this process
+        scans from the last file back, until the two meet (then the helper is told to stop scanning)."""
+        count = len(self._python)
+        masks: list[int | None] = [None] * count
+        frontier, own = 0, count  # the helper has sent [0, frontier); this process has done [own, count)
+        while frontier < own:
+            if not self.failed and (own % 8 == 0 or own - frontier <= 1) and self._answer_ready():
+                message = self._receive()
+                chunk = message.get("masks") if isinstance(message, dict) else None
+                if _is_chunk(chunk, frontier, count):
+                    start, values = chunk
+                    masks[start:start + len(values)] = values
+                    frontier = start + len(values)
+                else:
+                    self.failed = True
+                continue
+            own -= 1
+            masks[own] = file_mask(self._files[self._python[own]], self.needles)
+        if frontier < count:
+            self._tell(b"S")
+        return {self._files[number].rel: mask for number, mask in zip(self._python, masks)}
+
+    def _answer_ready(self) -> bool:
+        import select
+
+        try:
+            return bool(select.select([self._answers], [], [], 0)[0])
+        except (OSError, ValueError):
+            self.failed = True
+            return False
+
+    def _tell(self, line: bytes) -> bool:
+        if self._requests is None or self.failed:
+            return False
+        try:
+            os.write(self._requests, line + b"\n")
+        except OSError:
+            self.failed = True
+            return False
+        return True
 
     def ask_parses(self, rel: str) -> bool:
         """Queue a parse check; False when the helper cannot take it (the caller checks it itself)."""
         index = self._index.get(rel)
-        if index is None or self._requests is None or self.failed:
-            return False
-        try:
-            os.write(self._requests, b"%d\n" % index)
-        except OSError:
-            self.failed = True
+        if index is None or not self._tell(b"%d" % index):
             return False
         self._asked[rel] = index
         return True
@@ -108,9 +141,9 @@ class ReadAhead:
             os.close(self._requests)
             self._requests = None
         answers: dict[str, bool] = {}
-        if not self._needles_read:
-            self.needle_mask("")
         message = self._receive()
+        while isinstance(message, dict) and "masks" in message:  # chunks nobody asked for
+            message = self._receive()
         checked = message.get("parses") if isinstance(message, dict) else None
         if isinstance(checked, dict):
             for rel, index in self._asked.items():
@@ -174,37 +207,68 @@ def _send(fd: int, message: object) -> None:
         data = data[os.write(fd, data):]
 
 
-def _serve(files: list[SourceFile], python: list[int], needles: tuple[bytes, ...], requests: int, answers: int) -> None:
+def _is_chunk(chunk: object, frontier: int, count: int) -> bool:
+    return (isinstance(chunk, list) and len(chunk) == 2 and chunk[0] == frontier and isinstance(chunk[1], list)
+            and 0 < len(chunk[1]) <= count - frontier)
+
+
+def file_mask(source: SourceFile, needles: tuple[bytes, ...]) -> int:
+    """Bit i set when the file contains needles[i]; -1 when it is over the size cap or unreadable."""
     from pgforklint.read.text import read_head
 
-    masks = []
-    for number in python:
-        source = files[number]
-        mask = -1
-        if source.size <= MAX_FILE_BYTES:
-            try:
-                data = read_head(source.path, MAX_FILE_BYTES)
-            except OSError:
-                pass
-            else:
-                mask = 0
-                for bit, needle in enumerate(needles):
-                    if needle in data:
-                        mask |= 1 << bit
-        masks.append(mask)
-    _send(answers, {"needles": masks})
-    checked: dict[int, bool] = {}
+    if source.size > MAX_FILE_BYTES:
+        return -1
+    try:
+        data = read_head(source.path, MAX_FILE_BYTES)
+    except OSError:
+        return -1
+    mask = 0
+    for bit, needle in enumerate(needles):
+        if needle in data:
+            mask |= 1 << bit
+    return mask
+
+
+def _serve(files: list[SourceFile], python: list[int], needles: tuple[bytes, ...], requests: int, answers: int) -> None:
+    import select
+
+    checks: list[int] = []
     pending = b""
-    while True:
-        chunk = os.read(requests, 1 << 16)
-        if not chunk:
-            break
-        pending += chunk
+    ended = stop = False
+
+    def take(data: bytes) -> None:
+        nonlocal pending, stop
+        pending += data
         *lines, pending = pending.split(b"\n")
         for line in lines:
-            number = int(line)
+            if line == b"S":
+                stop = True
+            elif line:
+                checks.append(int(line))
+
+    position = 0
+    while position < len(python) and not stop and not ended:
+        end = min(position + _CHUNK, len(python))
+        _send(answers, {"masks": [position, [file_mask(files[python[n]], needles) for n in range(position, end)]]})
+        position = end
+        while select.select([requests], [], [], 0)[0]:
+            data = os.read(requests, 1 << 16)
+            if not data:
+                ended = True
+                break
+            take(data)
+    checked: dict[int, bool] = {}
+    while True:
+        for number in checks:
             if number not in checked:
                 checked[number] = _parses(files[number])
+        checks.clear()
+        if ended:
+            break
+        data = os.read(requests, 1 << 16)
+        if not data:
+            break
+        take(data)
     _send(answers, {"parses": checked})
 
 
