@@ -105,6 +105,27 @@ def test_git_info_exclude_and_ancestor_gitignore(tmp_path):
     assert rels(tmp_path / "svc", respect_gitignore=False) == ["app.py", "scratch.py", "secret.py", "tmp/x.py"]
 
 
+def test_linted_folder_that_the_repository_ignores_is_walked_in_full(tmp_path):
+    # The linted folder itself is never matched: asked to lint `vendor/`, pgforklint lints it, with the
+    # repository's patterns applied to what is below it (git would list nothing; pathspec's matching had
+    # kept only the top-level files)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    write(tmp_path, ".gitignore", "vendor/\n*.tmp.py\n")
+    write(tmp_path, "vendor/top.py")
+    write(tmp_path, "vendor/lib/app.py")
+    write(tmp_path, "vendor/lib/scratch.tmp.py")
+    assert rels(tmp_path) == []
+    assert rels(tmp_path / "vendor") == ["lib/app.py", "top.py"]
+
+
+def test_odd_gitignore_lines_do_not_stop_discovery(tmp_path):
+    # a lone `!` or `\`, an unterminated class: git ignores such lines, they match nothing
+    write(tmp_path, ".gitignore", "!\n\\\n[abc\n/\nskip.py\n")
+    write(tmp_path, "app.py")
+    write(tmp_path, "skip.py")
+    assert rels(tmp_path) == ["app.py"]
+
+
 def test_symlink_loops_terminate(tmp_path):
     write(tmp_path, "pkg/mod.py")
     os.symlink(tmp_path, tmp_path / "pkg" / "loop")  # back to the root
@@ -249,3 +270,20 @@ def test_fifo_named_like_python_module_is_not_opened_by_the_pipeline(tmp_path):
     root = project(tmp_path)
     os.mkfifo(root / "helper.py")  # would block forever if opened
     lint_project(root, Config())
+
+
+def test_listed_files_are_ordinary_source_files(tmp_path):
+    import pickle
+    from dataclasses import replace
+
+    from pgforklint.discover import SourceFile
+
+    write(tmp_path, "pkg/app.py", "x = 1\n")
+    [listed] = discover(tmp_path).files
+    made = SourceFile(tmp_path.resolve() / "pkg" / "app.py", "pkg/app.py", FileKind.PYTHON, 6)
+    assert pickle.loads(pickle.dumps(listed)) == made  # before `path` was first used
+    assert listed == made and hash(listed) == hash(made) and repr(listed) == repr(made)
+    assert isinstance(listed.path, Path) and listed.path == made.path and listed.name == "app.py"
+    assert replace(listed, size=7).size == 7
+    with pytest.raises(AttributeError):
+        listed.missing  # noqa: B018

@@ -1,7 +1,7 @@
 """Walk the project tree and classify the files that matter.
 
-Respects `.gitignore` (git's semantics through pathspec: nested files, negation, the ancestors up to the
-repository top, `.git/info/exclude`) and `exclude`/`extend-exclude`, always skips VCS folders and
+Respects `.gitignore` (git's semantics, see `pgforklint.ignore`: nested files, negation, the ancestors up
+to the repository top, `.git/info/exclude`) and `exclude`/`extend-exclude`, always skips VCS folders and
 virtualenvs, never leaves the tree through a symlink and never loops (symlinked folders are not
 descended into: their target is either outside the tree or walked at its real path; symlinked files
 inside the tree are listed under their own name, e.g. `gunicorn.conf.py -> deploy/gunicorn.py`).
@@ -14,12 +14,13 @@ the tree, for files that are not deployment entry points); those go to `Discover
 from __future__ import annotations
 
 import enum
+import operator
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pathspec
+from pgforklint.ignore import PatternFile
 
 # Never project code, whatever `exclude` says.
 ALWAYS_SKIP_DIRS = {".git", ".hg", ".svn", ".bzr", "_darcs", ".jj"}
@@ -65,6 +66,22 @@ class SourceFile:
     rel: str  # relative to the project root, '/'-separated
     kind: FileKind
     size: int
+
+    @classmethod
+    def _listed(cls, path: str, rel: str, kind: FileKind, size: int) -> SourceFile:
+        """A file met by the walk, whose `path` is made from the string on first use: a Path per file
+        was a good part of the walk's time, and files that are never opened never need one."""
+        source = cls.__new__(cls)
+        vars(source).update(_os_path=path, rel=rel, kind=kind, size=size)
+        return source
+
+    def __getattr__(self, attribute: str):
+        # Only reached while `path` is not set yet (see `_listed`).
+        if attribute == "path" and "_os_path" in vars(self):
+            path = Path(vars(self)["_os_path"])
+            object.__setattr__(self, "path", path)
+            return path
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
 
     @property
     def name(self) -> str:
@@ -180,30 +197,20 @@ def _git_dir(top: Path) -> Path | None:
 
 class _Spec:
     """One gitignore-style pattern file. Paths are root-relative; `strip` is the in-tree folder the file
-    lives in (its patterns only apply below it), `prepend` the path from an ancestor folder to the root.
+    lives in (its patterns only apply below it), `prepend` the path from an ancestor folder to the root."""
 
-    Folder-only patterns (`build/`) are left out of the spec used for files: the walk never enters an
-    ignored folder, so they cannot decide anything about a file it meets (and checking every file
-    against twenty of them was most of the discovery time on large trees)."""
+    __slots__ = ("strip", "prepend", "patterns")
 
-    __slots__ = ("strip", "prepend", "spec", "file_spec")
-
-    def __init__(self, lines: list[str], strip: str = "", prepend: str = ""):
-        self.spec = pathspec.GitIgnoreSpec.from_lines(lines)
-        file_lines = [line for line in lines if not line.rstrip().endswith("/")]
-        self.file_spec = pathspec.GitIgnoreSpec.from_lines(file_lines) if any(
-            line.strip() and not line.lstrip().startswith("#") for line in file_lines) else None
+    def __init__(self, patterns: PatternFile, strip: str = "", prepend: str = ""):
+        self.patterns = patterns
         self.strip, self.prepend = strip, prepend
 
     def check(self, rel: str, is_dir: bool) -> bool | None:
-        spec = self.spec if is_dir else self.file_spec
-        if spec is None:
-            return None
         if self.strip:
             if not rel.startswith(self.strip + "/"):
                 return None
             rel = rel[len(self.strip) + 1:]
-        return spec.check_file(self.prepend + rel + ("/" if is_dir else "")).include
+        return self.patterns.match_path(self.prepend + rel, is_dir)
 
 
 def _read_patterns(file: Path) -> list[str] | None:
@@ -212,7 +219,9 @@ def _read_patterns(file: Path) -> list[str] | None:
             data = handle.read(MAX_FILE_BYTES)
     except OSError:
         return None
-    return data.decode("utf-8", errors="replace").splitlines()
+    # git splits on newlines only (a carriage return before one is dropped by the pattern compiler) and
+    # skips a UTF-8 byte order mark
+    return data.decode("utf-8", errors="replace").removeprefix("\ufeff").split("\n")
 
 
 def _placement(base: Path, root: Path) -> tuple[str, str] | None:
@@ -230,6 +239,35 @@ def _placement(base: Path, root: Path) -> tuple[str, str] | None:
         return None  # unrelated folders: the patterns cannot apply to this tree
 
 
+class _FolderRules:
+    """The pattern files that apply to the entries of one folder during the walk, each with that folder's
+    path relative to the pattern file's folder (as `PatternFile.match` takes it), split by entry kind.
+    `.gitignore` files are deepest first, so the first one with a verdict decides. `uses_folder`: some
+    pattern is anchored, so a subfolder needs its own copy with longer folder paths."""
+
+    __slots__ = ("excluded_folders", "excluded_files", "ignored_folders", "ignored_files", "uses_folder")
+
+    def __init__(self, excluded_folders: tuple, excluded_files: tuple, ignored_folders: tuple, ignored_files: tuple):
+        self.excluded_folders, self.excluded_files = excluded_folders, excluded_files
+        self.ignored_folders, self.ignored_files = ignored_folders, ignored_files
+        self.uses_folder = any(matcher.uses_folder for rules in (excluded_folders, excluded_files, ignored_folders,
+                                                                 ignored_files) for matcher, _ in rules)
+
+    def ignores(self, name: str, is_dir: bool) -> bool:
+        if is_dir:
+            excludes, gitignores = self.excluded_folders, self.ignored_folders
+        else:
+            excludes, gitignores = self.excluded_files, self.ignored_files
+        for matcher, folder in excludes:
+            if matcher.match(folder, name):
+                return True
+        for matcher, folder in gitignores:
+            verdict = matcher.match(folder, name)
+            if verdict is not None:
+                return verdict
+        return False
+
+
 class IgnoreRules:
     """`exclude` patterns (any match excludes) and .gitignore files (git's precedence: the deepest file
     and the last matching line win, `!pattern` re-includes)."""
@@ -239,19 +277,24 @@ class IgnoreRules:
         self.respect_gitignore = respect_gitignore
         self.excludes: list[_Spec] = []
         for base, patterns in excludes:
-            if not patterns:
+            compiled = PatternFile(list(patterns)) if patterns else None
+            if not compiled:
                 continue
             # A config file outside the tree (`--config /elsewhere/x.toml`): its patterns apply from the root.
             placement = _placement(Path(base).resolve(), root) or ("", "")
-            self.excludes.append(_Spec(list(patterns), *placement))
+            self.excludes.append(_Spec(compiled, *placement))
         self.gitignores: list[_Spec] = []  # shallow first
         if respect_gitignore:
             self._load_ancestors()
 
-    def _add(self, file: Path, strip: str = "", prepend: str = "") -> None:
+    def _add(self, file: Path, strip: str = "", prepend: str = "") -> _Spec | None:
         lines = _read_patterns(file)
-        if lines:
-            self.gitignores.append(_Spec(lines, strip, prepend))
+        compiled = PatternFile(lines) if lines else None
+        if not compiled:  # missing, unreadable, or only comments (a fresh repository's info/exclude)
+            return None
+        spec = _Spec(compiled, strip, prepend)
+        self.gitignores.append(spec)
+        return spec
 
     def _load_ancestors(self) -> None:
         top = git_top(self.root)
@@ -271,11 +314,12 @@ class IgnoreRules:
                     if placement is not None:
                         self._add(folder / ".gitignore", *placement)
 
-    def enter_directory(self, prefix: str, directory: Path) -> None:
+    def enter_directory(self, prefix: str, directory: Path) -> _Spec | None:
         if self.respect_gitignore:
             gitignore = directory / ".gitignore"
             if gitignore.is_file():
-                self._add(gitignore, prefix)
+                return self._add(gitignore, prefix)
+        return None
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         for spec in self.excludes:
@@ -287,6 +331,43 @@ class IgnoreRules:
             if include is not None:
                 verdict = include
         return bool(verdict)
+
+    def for_folder(self, prefix: str, parent: _FolderRules | None, gitignore: _Spec | None) -> _FolderRules:
+        """The rules for the entries of the folder `prefix` ("" for the root), from its parent folder's
+        rules and the folder's own `.gitignore` (already added by `enter_directory`)."""
+        if parent is None:
+            new_excludes = [spec for spec in self.excludes if not spec.strip]
+            # every file loaded so far applies here: info/exclude, the ancestors', the root's own
+            new_gitignores = self.gitignores[::-1]
+            inherited: tuple[tuple, ...] = ((), (), (), ())
+        else:
+            new_excludes = [spec for spec in self.excludes if spec.strip == prefix] if self.excludes else []
+            if not new_excludes and gitignore is None and not parent.uses_folder:
+                return parent  # the common case: same pattern files, and they only look at names
+            new_gitignores = [gitignore] if gitignore is not None else []
+            name = prefix.rpartition("/")[2] + "/"
+            inherited = tuple(tuple((matcher, folder + name) for matcher, folder in rules) for rules in (
+                parent.excluded_folders, parent.excluded_files, parent.ignored_folders, parent.ignored_files))
+
+        def placed(specs: list[_Spec], for_files: bool) -> tuple:
+            kept = []
+            for spec in specs:
+                matcher = spec.patterns.for_files if for_files else spec.patterns.for_folders
+                if matcher:
+                    # the folder relative to the pattern file's: `prepend` above the root, "" at its own folder
+                    kept.append((matcher, spec.prepend))
+            return tuple(kept)
+
+        return _FolderRules(
+            inherited[0] + placed(new_excludes, False),
+            inherited[1] + placed(new_excludes, True),
+            placed(new_gitignores, False) + inherited[2],
+            placed(new_gitignores, True) + inherited[3],
+        )
+
+
+_by_name = operator.attrgetter("name")
+_by_rel = operator.attrgetter("rel")
 
 
 def _kind_of_special(mode: int) -> str:
@@ -310,84 +391,93 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
         exclude = [(root, DEFAULT_EXCLUDE)]
     result = Discovery(root=root)
     rules = IgnoreRules(root, list(exclude), respect_gitignore)
+    files, problems, skipped = result.files, result.problems, result.skipped
+    kinds: dict[str, FileKind | None] = {}
 
     def problem_or_skip(rel: str, name: str, reason: str) -> None:
         kind = classify(name)
         if kind is None:
             return
         if is_entry_point(name, kind):
-            result.problems.append((rel, reason))
+            problems.append((rel, reason))
         else:
-            result.skipped.append((rel, reason))
+            skipped.append((rel, reason))
 
     # Folder links are never descended into (see below), so the walk follows the real tree and cannot
-    # loop; MAX_DEPTH still guarantees it ends (a bind mount of an ancestor, say).
-    def walk(directory: Path, prefix: str, depth: int) -> None:
+    # loop; MAX_DEPTH still guarantees it ends (a bind mount of an ancestor, say). Folders are plain
+    # strings here: a Path per folder was a good part of the walk's time.
+    def walk(directory: str, prefix: str, depth: int, parent_rules: _FolderRules | None) -> None:
         if depth > MAX_DEPTH:
-            result.problems.append((prefix, f"folders nested deeper than {MAX_DEPTH}; not walked further"))
+            problems.append((prefix, f"folders nested deeper than {MAX_DEPTH}; not walked further"))
             return
         try:
             with os.scandir(directory) as iterator:
-                entries = sorted(iterator, key=lambda e: e.name)
+                entries = sorted(iterator, key=_by_name)
         except OSError as exc:
-            result.problems.append((prefix or ".", f"cannot list directory: {exc.strerror or exc}"))
+            problems.append((prefix or ".", f"cannot list directory: {exc.strerror or exc}"))
             return
         names = {entry.name for entry in entries}
         if prefix and ("pyvenv.cfg" in names or "conda-meta" in names):
-            result.skipped.append((prefix, "virtualenv"))
+            skipped.append((prefix, "virtualenv"))
             return
-        if ".gitignore" in names:
-            rules.enter_directory(prefix, directory)
+        gitignore = rules.enter_directory(prefix, Path(directory)) if ".gitignore" in names else None
+        here = rules.for_folder(prefix, parent_rules, gitignore)
+        ignores, files_ruled = here.ignores, here.excluded_files or here.ignored_files
         for entry in entries:
-            rel = f"{prefix}/{_printable(entry.name)}" if prefix else _printable(entry.name)
+            name = entry.name
+            shown = name if name.isascii() else _printable(name)
             # d_type from the directory listing: no stat() per entry, only for the files that are kept.
             try:
                 is_link = entry.is_symlink()
                 if is_link:
+                    rel = f"{prefix}/{shown}" if prefix else shown
                     try:
                         target = Path(entry.path).resolve(strict=True)
                     except (OSError, RuntimeError):
-                        problem_or_skip(rel, entry.name, "dangling or looping symbolic link; not followed")
+                        problem_or_skip(rel, name, "dangling or looping symbolic link; not followed")
                         continue
                     if target != root and root not in target.parents:
-                        if entry.name not in ALWAYS_SKIP_DIRS:
-                            problem_or_skip(rel, entry.name,
+                        if name not in ALWAYS_SKIP_DIRS:
+                            problem_or_skip(rel, name,
                                             f"symbolic link to `{target}`, outside the project; not followed")
                         continue
-                    mode = target.stat().st_mode
-                    is_dir, is_file = stat.S_ISDIR(mode), stat.S_ISREG(mode)
+                    is_dir = stat.S_ISDIR(target.stat().st_mode)
                 else:
                     is_dir = entry.is_dir(follow_symlinks=False)
-                    is_file = not is_dir and entry.is_file(follow_symlinks=False)
             except OSError as exc:
-                problem_or_skip(rel, entry.name, f"cannot stat: {exc.strerror or exc}")
+                problem_or_skip(f"{prefix}/{shown}" if prefix else shown, name, f"cannot stat: {exc.strerror or exc}")
                 continue
             if is_dir:
-                if entry.name in ALWAYS_SKIP_DIRS or rules.ignored(rel, True):
+                if name in ALWAYS_SKIP_DIRS or ignores(shown, True):
                     continue
+                rel = f"{prefix}/{shown}" if prefix else shown
                 if is_link:
                     # Its target is inside the tree and is walked under its real path; walking the alias
                     # too would list every file twice (and a link to an ancestor would loop).
-                    result.skipped.append((rel, "symbolic link to a folder inside the project; walked at its real path"))
+                    skipped.append((rel, "symbolic link to a folder inside the project; walked at its real path"))
                     continue
-                walk(Path(entry.path), rel, depth + 1)
+                walk(entry.path, rel, depth + 1, here)
                 continue
-            kind = classify(entry.name)
-            if kind is None or rules.ignored(rel, False):
+            try:
+                kind = kinds[name]
+            except KeyError:  # many names repeat (`__init__.py`, `django.po`): classify each once
+                kind = kinds[name] = classify(name)
+            if kind is None or (files_ruled and ignores(shown, False)):
                 continue
+            rel = f"{prefix}/{shown}" if prefix else shown
             try:
                 st_entry = entry.stat(follow_symlinks=True)
             except OSError as exc:
-                problem_or_skip(rel, entry.name, f"cannot stat: {exc.strerror or exc}")
+                problem_or_skip(rel, name, f"cannot stat: {exc.strerror or exc}")
                 continue
-            if is_file:
-                result.files.append(SourceFile(Path(entry.path), rel, kind, st_entry.st_size))
+            if stat.S_ISREG(st_entry.st_mode):
+                files.append(SourceFile._listed(entry.path, rel, kind, st_entry.st_size))
             else:
                 # Never opened: reading a FIFO would block forever.
-                result.problems.append((rel, f"{_kind_of_special(st_entry.st_mode)}, not a regular file; not read"))
+                problems.append((rel, f"{_kind_of_special(st_entry.st_mode)}, not a regular file; not read"))
 
-    walk(root, "", 0)
-    result.files.sort(key=lambda f: f.rel)
-    result.problems.sort()
-    result.skipped.sort()
+    walk(str(root), "", 0, None)
+    files.sort(key=_by_rel)
+    problems.sort()
+    skipped.sort()
     return result
