@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import re
 
-import pathspec
-
 from pgforklint.diagnostics import Diagnostic
+from pgforklint.ignore import PatternFile
 
 _CODE_LIST = r"[A-Za-z]+[0-9]+(?:\s*,\s*[A-Za-z]+[0-9]+|\s+[A-Za-z]+[0-9]+)*"
 _PGFORKLINT = re.compile(r"#\s*pgforklint\s*:\s*ignore\s*\[\s*(" + _CODE_LIST + r")\s*,?\s*\]", re.IGNORECASE)
@@ -72,7 +71,7 @@ class PerFileIgnores:
     def __init__(self, table: dict[str, list[str]], base_prefix: str = "", root_prefix: str = ""):
         """`base_prefix`: the config folder relative to the linted root (config inside the tree);
         `root_prefix`: the linted root relative to the config folder (config above the tree)."""
-        self.entries = [(pathspec.GitIgnoreSpec.from_lines([pattern]), [c.strip().upper() for c in codes])
+        self.entries = [(PatternFile([pattern]), [c.strip().upper() for c in codes])
                         for pattern, codes in sorted(table.items())]
         self.base_prefix = base_prefix
         self.root_prefix = root_prefix
@@ -86,6 +85,6 @@ class PerFileIgnores:
         elif self.root_prefix:
             path = f"{self.root_prefix}/{path}"
         for spec, codes in self.entries:
-            if spec.match_file(path) and any(c == "ALL" or diagnostic.code.startswith(c) for c in codes):
+            if spec.excludes(path) and any(c == "ALL" or diagnostic.code.startswith(c) for c in codes):
                 return True
         return False
