@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from pgforklint.config import Config
 from pgforklint.diagnostics import Diagnostic, Location

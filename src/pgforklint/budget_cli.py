@@ -32,7 +32,10 @@ def _scale(text: str) -> dict[str, int]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="pgforklint budget", description="Print the PostgreSQL connection budget of a project.")
+    from pgforklint.cli import help_formatter
+
+    p = _Parser(prog="pgforklint budget", description="Print the PostgreSQL connection budget of a project.",
+                formatter_class=help_formatter)
     p.add_argument("path", nargs="?", default=".", metavar="PATH")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--scale", action="append", default=[], metavar="TYPE=N",

@@ -8,7 +8,7 @@ each phase.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pgforklint.diagnostics import Location
 from pgforklint.extract.importtime import (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import field, replace
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from pgforklint.diagnostics import Location
 from pgforklint.extract.positions import node_columns

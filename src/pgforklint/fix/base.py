@@ -7,7 +7,7 @@ import enum
 import re
 from dataclasses import field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from pgforklint.model import DeploymentModel, Engine, EngineKind, Server
 from pgforklint.records import record

@@ -5,7 +5,7 @@ The numbers come from `pgforklint.budget.compute`; `pgforklint budget` prints th
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from pgforklint.budget import Budget, Row, assumptions, compute, hand_calculation, is_threaded
 from pgforklint.diagnostics import Diagnostic, Location, Related
