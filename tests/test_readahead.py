@@ -156,3 +156,25 @@ def test_needle_masks_from_both_ends_match_a_direct_scan(tmp_path: Path, no_cach
             assert helper.needle_mask(source.rel) == readahead.file_mask(source, PYTHON_NEEDLES), source.rel
     finally:
         helper.close()
+
+
+def test_a_full_request_pipe_never_blocks(tmp_path: Path, helper_always: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A helper that reads no request: the checks it cannot take are done here, and the run ends."""
+    root = _project_with_broken_inert_module(tmp_path)
+    expected = _without_helper(root, monkeypatch)
+
+    def deaf(files, python, needles, requests, answers):
+        import time
+
+        time.sleep(2)  # neither reads requests nor answers for a while
+
+    monkeypatch.setattr(readahead, "_serve", deaf)
+    real_write = os.write
+
+    def full(fd, data):
+        if data.endswith(b"\n") and data[:-1].isdigit():
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(readahead.os, "write", full)
+    assert _findings(root) == expected

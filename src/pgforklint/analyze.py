@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
-from collections.abc import Callable
 
+from pgforklint import prefilter
 from pgforklint.config import Config
 from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
 from pgforklint.model import DeploymentModel, ProcessType, Quantity
-from pgforklint import prefilter
 from pgforklint.project import PYTHON_NEEDLES, Project
 from pgforklint.readahead import ReadAhead
 from pgforklint.records import record

@@ -5,8 +5,8 @@ Every file that cannot be read becomes a PGF100 diagnostic here, once, with the 
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from pgforklint.config import Config
 from pgforklint.diagnostics import Diagnostic, Location

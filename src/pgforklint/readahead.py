@@ -75,6 +75,9 @@ class ReadAhead:
                 os._exit(0)
         os.close(request_read)
         os.close(answer_write)
+        # This process never waits to hand work over: a request the pipe cannot take now is done here.
+        # (A blocking write could wait on a helper that waits for this process to read its answers.)
+        os.set_blocking(request_write, False)
         return cls(pid, request_write, answer_read, discovery, python, needles)
 
     def needle_mask(self, rel: str) -> int | None:
@@ -121,7 +124,9 @@ class ReadAhead:
         if self._requests is None or self.failed:
             return False
         try:
-            os.write(self._requests, line + b"\n")
+            os.write(self._requests, line + b"\n")  # one line is below PIPE_BUF: written whole or not at all
+        except BlockingIOError:
+            return False
         except OSError:
             self.failed = True
             return False

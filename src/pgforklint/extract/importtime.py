@@ -14,8 +14,8 @@ fork hooks registered. Adapters for servers (gunicorn, Celery, uWSGI ...) drive 
 from __future__ import annotations
 
 import ast
-from dataclasses import field, replace
 from collections.abc import Callable, Iterator
+from dataclasses import field, replace
 
 from pgforklint.diagnostics import Location
 from pgforklint.extract.positions import node_columns

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
-from collections.abc import Callable
 
 from pgforklint.model import DeploymentModel, Engine, EngineKind, Server
 from pgforklint.records import record

@@ -7,7 +7,6 @@ from pathlib import Path
 from pgforklint.discover import MAX_FILE_BYTES
 from pgforklint.errors import ReadError
 
-
 # O_NONBLOCK: a file swapped for a named pipe after discovery must not block the open.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
