@@ -142,7 +142,7 @@ def test_small_trees_do_not_start_the_helper(no_cache: None) -> None:
 
 def test_needle_masks_from_both_ends_match_a_direct_scan(tmp_path: Path, no_cache: None) -> None:
     from pgforklint.discover import discover
-    from pgforklint.project import PYTHON_NEEDLES
+    from pgforklint.project import PYTHON_NEEDLES, needle_mask
 
     words = [b"x = 1\n", b"import multiprocessing\n", b"if __name__ == '__main__':\n    pass\n", b"DATABASES = {}\n",
              b"os.fork()\n", b"# newrelic.agent.initialize\n"]
@@ -153,7 +153,7 @@ def test_needle_masks_from_both_ends_match_a_direct_scan(tmp_path: Path, no_cach
     assert helper is not None
     try:
         for source in discovery.files:
-            assert helper.needle_mask(source.rel) == readahead.file_mask(source, PYTHON_NEEDLES), source.rel
+            assert helper.needle_mask(source.rel) == needle_mask(source, PYTHON_NEEDLES), source.rel
     finally:
         helper.close()
 

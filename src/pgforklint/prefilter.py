@@ -214,19 +214,9 @@ class Prefilter:
             return False
         if facts.parses is not None:
             return facts.parses
-        from pgforklint.errors import ReadError
-        from pgforklint.read.python import decode_python, parse_python
+        from pgforklint.read.python import parses
 
-        source = self.project.discovery.get(rel)
-        try:
-            from pgforklint.read.text import read_bytes
-
-            parse_python(decode_python(read_bytes(source.path)), rel)  # read_bytes: the size cap -> ReadError
-            ok = True
-        except (ReadError, OSError):
-            ok = False
-        except Exception:  # noqa: BLE001 - whatever the bytes: the eager path reports it
-            ok = False
+        ok = parses(self.project.discovery.get(rel).path, rel)
         self._remember_parses(rel, ok)
         return ok
 

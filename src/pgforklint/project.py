@@ -37,6 +37,21 @@ _NEEDLE_SETS = [frozenset(n for bit, n in enumerate(PYTHON_NEEDLES) if mask >> b
                 for mask in range(1 << len(PYTHON_NEEDLES))]
 
 
+def needle_mask(source: SourceFile, needles: tuple[bytes, ...]) -> int:
+    """Bit i set when the file contains needles[i]; -1 when it is over the size cap or unreadable."""
+    if source.size > MAX_FILE_BYTES:
+        return -1
+    try:
+        data = read_head(source.path, MAX_FILE_BYTES)
+    except OSError:
+        return -1
+    mask = 0
+    for bit, needle in enumerate(needles):
+        if needle in data:
+            mask |= 1 << bit
+    return mask
+
+
 class Project:
     def __init__(self, root: Path, discovery: Discovery, config: Config):
         self.root = root
@@ -138,18 +153,17 @@ class Project:
         prefilter, keeping only the answer (None when the file cannot be read)."""
         if rel in self._needles:
             return self._needles[rel]
+        mask = None
         if self.readahead is not None and known is PYTHON_NEEDLES:
             mask = self.readahead.needle_mask(rel)
-            if mask is not None:
-                present = _NEEDLE_SETS[mask]
-                self._needles[rel] = present
-                return present
-        try:
-            data = read_head(source.path, MAX_FILE_BYTES)
-        except OSError:
+        if mask is None:
+            mask = needle_mask(source, known)
+        if mask < 0:
             present = None
+        elif known is PYTHON_NEEDLES:
+            present = _NEEDLE_SETS[mask]
         else:
-            present = frozenset(needle for needle in known if needle in data)
+            present = frozenset(n for bit, n in enumerate(known) if mask >> bit & 1)
         self._needles[rel] = present
         return present
 

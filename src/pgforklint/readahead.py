@@ -21,7 +21,8 @@ import json
 import os
 import struct
 
-from pgforklint.discover import MAX_FILE_BYTES, Discovery, FileKind, SourceFile
+from pgforklint.discover import Discovery, FileKind, SourceFile
+from pgforklint.project import needle_mask
 
 # Below this many Python files the scan takes less than starting the helper saves (about 2 ms).
 MIN_PYTHON_FILES = 500
@@ -106,7 +107,7 @@ class ReadAhead:
                     self.failed = True
                 continue
             own -= 1
-            masks[own] = file_mask(self._files[self._python[own]], self.needles)
+            masks[own] = needle_mask(self._files[self._python[own]], self.needles)
         if frontier < count:
             self._tell(b"S")
         return {self._files[number].rel: mask for number, mask in zip(self._python, masks)}
@@ -217,25 +218,10 @@ def _is_chunk(chunk: object, frontier: int, count: int) -> bool:
             and 0 < len(chunk[1]) <= count - frontier)
 
 
-def file_mask(source: SourceFile, needles: tuple[bytes, ...]) -> int:
-    """Bit i set when the file contains needles[i]; -1 when it is over the size cap or unreadable."""
-    from pgforklint.read.text import read_head
-
-    if source.size > MAX_FILE_BYTES:
-        return -1
-    try:
-        data = read_head(source.path, MAX_FILE_BYTES)
-    except OSError:
-        return -1
-    mask = 0
-    for bit, needle in enumerate(needles):
-        if needle in data:
-            mask |= 1 << bit
-    return mask
-
-
 def _serve(files: list[SourceFile], python: list[int], needles: tuple[bytes, ...], requests: int, answers: int) -> None:
     import select
+
+    from pgforklint.read.python import parses
 
     checks: list[int] = []
     pending = b""
@@ -254,7 +240,7 @@ def _serve(files: list[SourceFile], python: list[int], needles: tuple[bytes, ...
     position = 0
     while position < len(python) and not stop and not ended:
         end = min(position + _CHUNK, len(python))
-        _send(answers, {"masks": [position, [file_mask(files[python[n]], needles) for n in range(position, end)]]})
+        _send(answers, {"masks": [position, [needle_mask(files[python[n]], needles) for n in range(position, end)]]})
         position = end
         while select.select([requests], [], [], 0)[0]:
             data = os.read(requests, 1 << 16)
@@ -266,7 +252,7 @@ def _serve(files: list[SourceFile], python: list[int], needles: tuple[bytes, ...
     while True:
         for number in checks:
             if number not in checked:
-                checked[number] = _parses(files[number])
+                checked[number] = parses(files[number].path, files[number].rel)
         checks.clear()
         if ended:
             break
@@ -275,14 +261,3 @@ def _serve(files: list[SourceFile], python: list[int], needles: tuple[bytes, ...
             break
         take(data)
     _send(answers, {"parses": checked})
-
-
-def _parses(source: SourceFile) -> bool:
-    from pgforklint.read.python import decode_python, parse_python
-    from pgforklint.read.text import read_bytes
-
-    try:
-        parse_python(decode_python(read_bytes(source.path)), source.rel)
-    except Exception:  # noqa: BLE001 - ReadError, OSError, or whatever the bytes do: the parent reports it
-        return False
-    return True

@@ -62,6 +62,16 @@ def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
         raise ReadError(f"cannot parse: {exc}") from None
 
 
+def parses(path: Path, filename: str) -> bool:
+    """Whether a Python file decodes and parses, as `read_python` would read it; the tree is not kept.
+    (The size cap, an unreadable file, bad bytes: all False; the caller reports them by reading it.)"""
+    try:
+        parse_python(decode_python(read_bytes(path)), filename)
+    except Exception:  # noqa: BLE001 - ReadError, OSError, or whatever the bytes do
+        return False
+    return True
+
+
 def read_python_text(path: Path) -> str:
     """The text of a Python file, decoded as Python does (PEP 263 cookie, BOM), without parsing it."""
     text = decode_python(read_bytes(path))
