@@ -10,7 +10,7 @@ from pgforklint import prefilter
 from pgforklint.config import Config
 from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
-from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
+from pgforklint.extract import agents, celery, database, deployments, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
 from pgforklint.model import DeploymentModel, ProcessType, Quantity
 from pgforklint.project import PYTHON_NEEDLES, Project
@@ -55,6 +55,7 @@ ADAPTERS: list[Adapter] = [
     platform.adapt,
     database.adapt,
     agents.adapt,
+    deployments.adapt,
 ]
 
 

@@ -132,6 +132,7 @@ class Budget:
     role_limit: Quantity | None
     database_shown: bool
     pooler: dict | None
+    not_counted: list[Left] = field(default_factory=list)
 
     @property
     def server_available(self) -> int | None:
@@ -310,11 +311,21 @@ def process_engines(server: Server) -> list[Engine]:
         if hook.runs_in_child and hook.effective:
             effects.append(hook.effects)
             effects.extend(child for _, child in hook.effects.at_fork_child_hooks)
+    sites: set[tuple] = set()
     for effect in effects:
         for engine in effect.engines:
-            if engine not in out:
+            # One engine however many walks reach its definition (the parent's import and a hook that calls
+            # the same factory each build an Engine for one `create_engine` call).
+            site = definition_site(engine)
+            if site not in sites:
+                sites.add(site)
                 out.append(engine)
     return out
+
+
+def definition_site(engine: Engine) -> tuple:
+    where = engine.location
+    return engine.kind, where.path, where.line, where.column
 
 
 def parent_holds(server: Server) -> tuple[int, list[Location]]:
@@ -322,17 +333,17 @@ def parent_holds(server: Server) -> tuple[int, list[Location]]:
 
     if not server.forks:
         return 0, []
-    held: dict[int, int] = {}
+    held: dict[tuple, int] = {}
     where: list[Location] = []
     for open_ in live_at_fork(server):
         engine = open_.engine
-        if id(engine) in held:
+        if definition_site(engine) in held:
             continue
         count = 1
         if engine.kind in (EngineKind.PSYCOPG_POOL, EngineKind.PSYCOPG2_POOL, EngineKind.ASYNCPG_POOL):
             default = {EngineKind.PSYCOPG_POOL: PSYCOPG_POOL_MIN_SIZE, EngineKind.ASYNCPG_POOL: ASYNCPG_MIN_SIZE}.get(engine.kind, 1)
             count = max(1, _value(engine.extra.get("min_size"), default) or 0)
-        held[id(engine)] = count
+        held[definition_site(engine)] = count
         where.append(open_.location)
     return sum(held.values()), where
 
@@ -340,16 +351,34 @@ def parent_holds(server: Server) -> tuple[int, list[Location]]:
 # --- the budget ---------------------------------------------------------------------------------
 
 
-def _rows(model: DeploymentModel) -> list[Row]:
+@record
+class Left:
+    """A process type or server configuration that the budget does not count, and why."""
+
+    name: str
+    location: Location
+    reason: str
+
+
+def _rows(model: DeploymentModel) -> tuple[list[Row], list[Left]]:
     rows: list[Row] = []
+    left: list[Left] = []
     attached: set[int] = set()
     agents = model.facts.get("agents", [])
-    for process_type in model.process_types:
-        server = process_type.server
-        if server is None or process_type.transient:
+    development: dict = model.facts.get("development_files") or {}
+    running = [p for p in model.process_types if p.server is not None and not p.transient]
+    production = [p for p in running if p.location.path not in development]
+    for process_type in running:
+        attached.add(id(process_type.server))
+        if production and process_type.location.path in development:
+            reason, _ = development[process_type.location.path]
+            left.append(Left(process_type.name, process_type.location, f"development setup: {reason}"))
             continue
-        attached.add(id(server))
-        rows.append(_row(process_type.name, process_type.location, process_type, server, process_type.instances, agents))
+        rows.append(_row(process_type.name, process_type.location, process_type, process_type.server,
+                         process_type.instances, agents))
+    for process_type in model.process_types:
+        if process_type.server is not None and process_type.transient:
+            attached.add(id(process_type.server))
     for server in model.servers:
         if id(server) in attached:
             continue
@@ -357,9 +386,14 @@ def _rows(model: DeploymentModel) -> list[Row]:
             # A fork point found in code (multiprocessing, an RQ worker script) that no launch line starts is
             # not a process type of the deployment: its connections belong to whatever process runs it.
             continue
+        if running:
+            # The repository says how its processes start, and none of its launches uses this configuration
+            # (a sample or a developer's file): it defines no running server.
+            left.append(Left(server.kind.value, server.location, "no launch in the repository uses this configuration"))
+            continue
         instances = Quantity(1, Origin(OriginKind.DEFAULT, server.location, "instance count not in the repository; counted as 1"))
         rows.append(_row(server.kind.value, server.location, None, server, instances, agents))
-    return rows
+    return rows, left
 
 
 def _row(name: str, location: Location, process_type: ProcessType | None, server: Server, instances: Quantity,
@@ -370,6 +404,11 @@ def _row(name: str, location: Location, process_type: ProcessType | None, server
     row.engines = [engine_use(engine, conc, green) for engine in process_engines(server)]
     for agent in agents:
         if agent["process_types"] is None or name in agent["process_types"]:
+            wrapped = agent.get("launches")
+            if wrapped and process_type is not None and (process_type.location.path, process_type.location.line) not in wrapped:
+                continue  # another launch of the same name (another branch of a script) that the agent does not wrap
+            if any(existing["name"] == agent["name"] for existing in row.agents):
+                continue  # one agent per process, however many launch lines of this type it wraps
             distinct = max(1, len(row.engines))
             row.agents.append({**agent, "worst": min(agent["worst"], distinct)})
     if not row.engines:
@@ -382,7 +421,7 @@ def compute(model: DeploymentModel, scale: dict[str, int] | None = None) -> Budg
     from pgforklint.extract.database import PG_DEFAULT_MAX_CONNECTIONS, PG_DEFAULT_SUPERUSER_RESERVED
     from pgforklint.model import DatabaseLimits
 
-    rows = _rows(model)
+    rows, left = _rows(model)
     for row in rows:
         if scale and row.name in scale:
             row.instances = Quantity(scale[row.name], Origin(OriginKind.CONFIG, None, f"--scale {row.name}={scale[row.name]}"))
@@ -390,7 +429,7 @@ def compute(model: DeploymentModel, scale: dict[str, int] | None = None) -> Budg
         _default(PG_DEFAULT_MAX_CONNECTIONS, "PostgreSQL's default max_connections = 100"),
         _default(PG_DEFAULT_SUPERUSER_RESERVED, "PostgreSQL's default superuser_reserved_connections = 3"))
     return Budget(rows, limits.max_connections, limits.reserved, limits.role_limit,
-                  bool(model.facts.get("database_shown")), limits.pooler)
+                  bool(model.facts.get("database_shown")), limits.pooler, left)
 
 
 def assumptions(budget: Budget) -> list[tuple[Location | None, str, str]]:

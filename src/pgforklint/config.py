@@ -23,7 +23,7 @@ CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
 
 KEYS = (
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "fail-on",
-    "respect-gitignore", "max-connections", "reserved-connections", "scale", "cache-dir",
+    "respect-gitignore", "max-connections", "reserved-connections", "scale", "cache-dir", "development-files",
 )
 
 
@@ -43,6 +43,9 @@ class Config:
     reserved_connections: int | None = None
     scale: dict[str, int] = field(default_factory=dict)  # process type -> instances
     cache_dir: str | None = None
+    # gitignore-style patterns of the launch files that are development setups, left out of the budget;
+    # None: guessed from names and commands (`extract/deployments.py`)
+    development_files: list[str] | None = None
 
     @property
     def base_dir(self) -> Path | None:
@@ -141,6 +144,8 @@ def parse_settings(file: Path, table: object, table_name: str = "") -> Config:
             if not isinstance(value, str) or not value.strip():
                 raise reader.error(key, "a folder path (a non-empty string)", value)
             config.cache_dir = value
+        elif key == "development-files":
+            config.development_files = reader.str_list(key, value)
         else:
             raise reader.error(key, f"one of the known keys ({', '.join(KEYS)})", note=_unknown_key_note(key, table_name))
     return config

@@ -88,7 +88,8 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
     if wrapped:
         for launch in wrapped:
             agents.append({
-                "name": "newrelic", "process_types": {launch.name}, "expected": 1, "worst": MAX_SQL_CONNECTIONS,
+                "name": "newrelic", "process_types": {launch.name},
+                "launches": {(launch.location.path, launch.location.line)}, "expected": 1, "worst": MAX_SQL_CONNECTIONS,
                 "location": explain_location or launch.location, "launch_location": launch.location, "detail": detail,
             })
     else:

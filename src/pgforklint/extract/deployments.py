@@ -1,0 +1,107 @@
+"""Which launch files describe a development setup rather than the production deployment.
+
+A repository often holds both: a Procfile and app.json for Heroku (or Kubernetes manifests, or a production
+Compose file) beside a `docker-compose.yml` that runs `--reload` servers and its own `postgres` container on a
+laptop. Development processes never share the production database, so the budget leaves them out. A launch
+file is a development setup when
+
+- its path is named like one (a `dev`, `development`, `local`, `test`, `ci`, `sample` or `example` word in a
+  folder or file name: `docker-compose.dev.yml`, `Procfile.local`, `deploy/ci/compose.yaml`), or
+- one of its launches is a development server (`--reload`, `manage.py runserver`, `flask run`, `hupper`,
+  `watchmedo auto-restart`), or
+- it is a Compose file that runs its own `postgres` container while the repository also has a platform
+  deployment (Heroku's app.json/heroku.yml, Kubernetes workloads).
+
+`[tool.pgforklint] development-files = [...]` (gitignore-style patterns) replaces the guess.
+Facts go to `model.facts["development_files"]`: path -> (reason, location of the evidence).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pgforklint.diagnostics import Location
+from pgforklint.discover import FileKind
+from pgforklint.extract.launch import Launch
+from pgforklint.model import DeploymentModel
+from pgforklint.project import Project
+
+DEVELOPMENT_WORDS = frozenset({"dev", "devel", "develop", "development", "local", "test", "tests", "testing", "ci",
+                               "sample", "example", "examples"})
+_DEV_SERVER = re.compile(r"(?:^|\s)--reload(?:\s|=|$)|\brunserver\b|\bflask\s+(?:--\S+\s+)*run\b|\bhupper\b"
+                         r"|\bwatchmedo\s+auto-restart\b")
+_POSTGRES_IMAGE = re.compile(r"^(?:[\w.-]+/)*(?:postgres|postgis|timescaledb[\w-]*)(?::|$)")
+
+
+def development_name(path: str) -> str | None:
+    words = [word for word in re.split(r"[/._\-]+", path.lower()) if word]
+    for word in words:
+        if word in DEVELOPMENT_WORDS:
+            return word
+    return None
+
+
+def _compose_postgres(project: Project, rel: str) -> Location | None:
+    documents = project.yaml_documents(rel) or []
+    document = documents[0] if documents else None
+    services = document.get("services") if isinstance(document, dict) else None
+    if not isinstance(services, dict):
+        return None
+    for name, service in services.items():
+        image = service.get("image") if isinstance(service, dict) else None
+        if isinstance(image, str) and _POSTGRES_IMAGE.match(image.strip()):
+            line = service.line_of("image") if hasattr(service, "line_of") else None
+            return Location(rel, line or 1)
+    return None
+
+
+def _platform_deployment(project: Project, launches: list[Launch]) -> str | None:
+    from pgforklint.extract.platform import is_heroku
+
+    if is_heroku(project):
+        return "Heroku"
+    if any(launch.source == "kubernetes" for launch in launches):
+        return "Kubernetes"
+    return None
+
+
+def guess(project: Project, launches: list[Launch]) -> dict[str, tuple[str, Location]]:
+    out: dict[str, tuple[str, Location]] = {}
+    for launch in launches:
+        path = launch.location.path
+        if path in out:
+            continue
+        word = development_name(path)
+        if word is not None:
+            out[path] = (f"`{path}` is named like a development or test setup (`{word}`)", Location(path, 1))
+            continue
+        match = _DEV_SERVER.search(launch.text)
+        if match:
+            out[path] = (f"it starts a development server (`{match.group(0).strip()}`)", launch.location)
+    platform = _platform_deployment(project, launches)
+    if platform is not None:
+        for source in project.files(FileKind.COMPOSE):
+            if source.rel in out or not any(launch.location.path == source.rel for launch in launches):
+                continue
+            where = _compose_postgres(project, source.rel)
+            if where is not None:
+                out[source.rel] = (f"it runs its own `postgres` container beside the {platform} deployment", where)
+    return out
+
+
+def declared(project: Project, launches: list[Launch], patterns: list[str]) -> dict[str, tuple[str, Location]]:
+    from pgforklint.ignore import PatternFile
+
+    listed = PatternFile(patterns)
+    out: dict[str, tuple[str, Location]] = {}
+    for launch in launches:
+        path = launch.location.path
+        if path not in out and listed.excludes(path):
+            out[path] = ("listed in `development-files`", Location(path, 1))
+    return out
+
+
+def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
+    patterns = project.config.development_files
+    found = guess(project, launches) if patterns is None else declared(project, launches, patterns)
+    model.facts["development_files"] = found
