@@ -31,7 +31,7 @@ def test_hand_calculation_3x3x2_against_20(capsys):
     assert (web["instances"], web["processes"], web["threads"]) == (3, 3, 1)
     assert (web["per_process_expected"], web["per_process_worst"], web["total_expected"], web["total_worst"]) == (1, 2, 9, 18)
     assert "docker-compose.yml:10" in web["sources"]["instances"]
-    assert code == 0
+    assert code == 1  # PGF011 is a warning, at the default fail-on
 
 
 def test_scale_override_on_the_command_line(capsys):
@@ -103,11 +103,94 @@ def test_unbounded_worst_case(capsys):
 
 
 def test_text_table_shows_sources_and_verdict(capsys):
-    assert main(["budget", str(FIXTURES / "budget_compose_hand_calc")]) == 0
+    assert main(["budget", str(FIXTURES / "budget_compose_hand_calc")]) == 1  # PGF011, a warning
     out = capsys.readouterr().out
-    assert "Available: 17 (max_connections 20 - 3 reserved = 17)" in out
-    assert "Expected peak: 9   Worst case: 18" in out
-    assert "Compose deploy.replicas (docker-compose.yml:10)" in out
+    assert "Connection budget: expected peak 9, worst case 18, available 17" in out
+    assert "max_connections 20 - 3 reserved = 17" in out
+    assert "3 instance(s): Compose deploy.replicas, docker-compose.yml:10" in out
+
+
+def test_text_fits_in_80_columns_without_nested_parentheses(capsys, monkeypatch):
+    import re
+
+    for fixture in ("budget_heroku", "budget_newrelic", "budget_unbounded", "budget_kubernetes", "ok_budget_pgbouncer"):
+        main(["budget", str(FIXTURES / fixture)])
+        out = capsys.readouterr().out
+        for line in out.splitlines():
+            assert len(line) <= 80, (fixture, line)
+            assert not re.search(r"\([^()]*\(", line), (fixture, line)
+        assert "engine engine" not in out and "file (" not in out
+
+
+def test_chart_draws_each_process_type_against_the_available_line(capsys):
+    main(["budget", str(FIXTURES / "budget_compose_hand_calc")])
+    out = capsys.readouterr().out
+    bars = [line for line in out.splitlines() if line.startswith(("web ", "total "))][-2:]
+    assert len(bars) == 2
+    # the available line (17 of a chart whose widest value is 18) stands in the same column in every bar
+    columns = {bar.index("|") if "|" in bar else bar.index("\u2502") for bar in bars}
+    assert len(columns) == 1
+    assert bars[0].rstrip().endswith("9 / 18")
+
+
+def test_budget_exit_status_follows_fail_on(capsys):
+    hand_calc = str(FIXTURES / "budget_compose_hand_calc")  # only the worst case is over: PGF011, a warning
+    assert main(["budget", hand_calc]) == 1
+    assert main(["budget", hand_calc, "--fail-on", "error"]) == 0
+    assert main(["budget", hand_calc, "--exit-zero"]) == 0
+    assert main(["budget", str(FIXTURES / "budget_heroku"), "--fail-on", "error"]) == 1  # PGF004, an error
+    assert main(["budget", str(FIXTURES / "ok_budget_fits")]) == 0
+    capsys.readouterr()
+
+
+def test_scale_for_an_unknown_process_type_is_an_error_naming_the_known_ones(capsys, tmp_path):
+    assert main(["budget", str(FIXTURES / "budget_heroku"), "--scale", "wbe=3"]) == 2
+    err = capsys.readouterr().err
+    assert "'wbe' is not a process type" in err and "`web`" in err
+    project = tmp_path / "app"
+    import shutil
+
+    shutil.copytree(FIXTURES / "ok_budget_fits", project)
+    config = project / "pyproject.toml"
+    config.write_text(config.read_text().replace("web = 2", "webb = 2"))
+    assert main([str(project)]) == 2
+    assert "'webb' is not a process type" in capsys.readouterr().err
+
+
+def test_one_engine_reached_by_two_walks_counts_once(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_budget_engine_reached_twice"))
+    web = row(data, "web")
+    assert len(web["engines"]) == 1
+    assert (web["per_process_expected"], web["per_process_worst"], data["expected_peak"], data["worst_case"]) == (1, 2, 4, 8)
+
+
+def test_development_compose_beside_heroku_is_not_counted(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_budget_dev_compose_beside_heroku"))
+    assert [r["name"] for r in data["process_types"]] == ["web", "worker"]
+    assert all(r["sources"]["instances"].startswith("app.json") for r in data["process_types"])
+    assert data["expected_peak"] == 6
+    left = {(item["name"], item["location"]) for item in data["not_counted"]}
+    assert left == {("web", "docker-compose.yml:7"), ("worker", "docker-compose.yml:10")}
+    main(["budget", str(FIXTURES / "ok_budget_dev_compose_beside_heroku")])
+    out = capsys.readouterr().out
+    assert "development-files" in out and "--reload" in out
+
+
+def test_development_files_setting_replaces_the_guess(capsys, tmp_path):
+    import shutil
+
+    project = tmp_path / "app"
+    shutil.copytree(FIXTURES / "ok_budget_dev_compose_beside_heroku", project)
+    (project / "pyproject.toml").write_text("[tool.pgforklint]\ndevelopment-files = []\n")
+    _, data = budget_json(capsys, str(project))
+    assert data["expected_peak"] == 6 + 4 + 16 and data["not_counted"] == []
+
+
+def test_server_configuration_no_launch_uses_is_not_counted(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_budget_sample_ini_not_launched"))
+    assert [r["name"] for r in data["process_types"]] == ["web"]
+    assert data["not_counted"] == [{"name": "uwsgi", "location": "uwsgi-sample.ini:2",
+                                    "reason": "no launch in the repository uses this configuration"}]
 
 
 @pytest.mark.parametrize("bad", ["web", "web=x", "=3"])

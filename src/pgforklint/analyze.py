@@ -131,6 +131,14 @@ def _lint_project(root: Path, config: Config, only_files: set[str] | None = None
     finally:
         if project.readahead is not None:
             project.readahead.close()
+    if config.scale:
+        from pgforklint.budget import unknown_scale_error
+        from pgforklint.errors import ConfigError
+
+        error = unknown_scale_error(model, config.scale, f"{config.path.name if config.path else 'settings'}: "
+                                                         "[tool.pgforklint.scale]")
+        if error:
+            raise ConfigError(error)
     found = run_rules(model)
     found.extend(project.unreadable.values())
     found.extend(project.notices)

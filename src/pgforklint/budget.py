@@ -432,6 +432,35 @@ def compute(model: DeploymentModel, scale: dict[str, int] | None = None) -> Budg
                   bool(model.facts.get("database_shown")), limits.pooler, left)
 
 
+def process_names(model: DeploymentModel) -> list[str]:
+    """The names `[tool.pgforklint.scale]` and `--scale` may use: process types, and servers no launch names."""
+    names = [p.name for p in model.process_types]
+    attached = {id(p.server) for p in model.process_types if p.server is not None}
+    names += [s.kind.value for s in model.servers if id(s) not in attached and s.kind not in IN_CODE_SERVERS]
+    return sorted(set(names))
+
+
+def unknown_scale_error(model: DeploymentModel, scale: dict[str, int], where: str) -> str | None:
+    """The error for scale names that are no process type (a typo would silently count 1 instance)."""
+    known = process_names(model)
+    unknown = sorted(name for name in scale if name not in known)
+    if not unknown:
+        return None
+    listed = ", ".join(f"`{name}`" for name in known) if known else "none: no launch of a server was found"
+    return (f"{where}: {', '.join(repr(n) for n in unknown)} {'is not a process type' if len(unknown) == 1 else 'are not process types'}"
+            f" of this project; known process types: {listed}")
+
+
+def codes_for(budget: Budget) -> list[str]:
+    """The budget rules the verdict stands for: PGF004 (expected peak), PGF011 (worst case)."""
+    result = verdict(budget)
+    if result in ("exceeded", "pooler-exceeds-server"):
+        return ["PGF004"]
+    if result == "fits-expected-only":
+        return ["PGF011"]
+    return []
+
+
 def assumptions(budget: Budget) -> list[tuple[Location | None, str, str]]:
     """(where, what, message) for every value the budget had to assume (PGF101)."""
     out: list[tuple[Location | None, str, str]] = []
@@ -527,6 +556,8 @@ def to_json(budget: Budget, live: dict | None = None) -> dict:
                          "location": str(u.engine.location)} for u in row.engines],
             "sources": row.sources(),
         })
+    data["not_counted"] = [{"name": left.name, "location": str(left.location), "reason": left.reason}
+                           for left in budget.not_counted]
     if live is not None:
         data["live"] = live
     return data
