@@ -209,3 +209,33 @@ def test_lint_message_shows_the_hand_calculation():
     message = found[0].message
     assert "`web` 3 x (3 x 1) = 9" in message and "`web` 3 x (3 x 2) = 18" in message
     assert "max_connections 20 - 3 reserved = 17" in message
+
+
+def test_render_autoscaling_counts_the_maximum_in_the_worst_case_only(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_render_autoscaling"))
+    api = row(data, "api")
+    assert (api["instances"], api["max_instances"], api["processes"]) == (2, 6, 4)
+    assert (api["total_expected"], api["total_worst"]) == (8, 48)
+    assert "render.yaml:9" in api["sources"]["max_instances"]
+    assert row(data, "jobs")["instances"] == 2
+
+
+def test_fly_process_groups_are_launches_with_an_assumed_machine_count(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_fly_processes"))
+    assert [(r["name"], r["server"], r["instances"], r["processes"]) for r in data["process_types"]] == [
+        ("web", "gunicorn", 1, 3), ("worker", "celery", 1, 4)]
+    assert "fly scale count" in row(data, "web")["sources"]["instances"]
+
+
+def test_cloud_foundry_processes_and_instances(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_cloud_foundry"))
+    web = row(data, "web")
+    assert (web["instances"], web["processes"], web["threads"], web["total_expected"]) == (3, 4, 2, 24)
+    assert row(data, "worker")["instances"] == 1
+
+
+def test_kubernetes_autoscaler_maximum_is_the_worst_case(capsys):
+    code, data = budget_json(capsys, str(FIXTURES / "budget_kubernetes_autoscaler"))
+    web = row(data, "web")
+    assert (web["instances"], web["max_instances"], web["total_expected"], web["total_worst"]) == (2, 10, 8, 40)
+    assert data["verdict"] == "fits-expected-only" and code == 1

@@ -77,6 +77,7 @@ class Row:
     agents: list[dict] = field(default_factory=list)  # {name, expected, worst, location}
     parent_held: int = 0
     parent_locations: list[Location] = field(default_factory=list)
+    max_instances: Quantity | None = None  # an autoscaler's maximum (worst case only)
 
     @property
     def per_process_expected(self) -> int:
@@ -101,15 +102,22 @@ class Row:
         return self.n_instances * (self.n_processes * self.per_process_expected + self.parent_held)
 
     @property
+    def n_max_instances(self) -> int:
+        if self.max_instances is not None and self.max_instances.value is not None:
+            return max(self.max_instances.value, self.n_instances)
+        return self.n_instances
+
+    @property
     def total_worst(self) -> int | None:
         worst = self.per_process_worst
         if worst is None:
             return None
-        return self.n_instances * (self.n_processes * worst + self.parent_held)
+        return self.n_max_instances * (self.n_processes * worst + self.parent_held)
 
     def sources(self) -> dict[str, str]:
         out = {
             "instances": self.instances.origin.describe(),
+            **({"max_instances": self.max_instances.origin.describe()} if self.max_instances is not None else {}),
             "processes": self.processes.origin.describe(),
             "threads": self.threads.origin.describe(),
             "concurrency": self.concurrency_note,
@@ -425,6 +433,9 @@ def compute(model: DeploymentModel, scale: dict[str, int] | None = None) -> Budg
     for row in rows:
         if scale and row.name in scale:
             row.instances = Quantity(scale[row.name], Origin(OriginKind.CONFIG, None, f"--scale {row.name}={scale[row.name]}"))
+            row.max_instances = None
+        elif row.process_type is not None:
+            row.max_instances = row.process_type.max_instances
     limits = model.database or DatabaseLimits(
         _default(PG_DEFAULT_MAX_CONNECTIONS, "PostgreSQL's default max_connections = 100"),
         _default(PG_DEFAULT_SUPERUSER_RESERVED, "PostgreSQL's default superuser_reserved_connections = 3"))
@@ -505,7 +516,7 @@ def hand_calculation(budget: Budget, worst: bool) -> str:
         if per is None or total is None:
             continue
         inner = f"{row.n_processes} x {per}" + (f" + {row.parent_held} parent" if row.parent_held else "")
-        parts.append(f"`{row.name}` {row.n_instances} x ({inner}) = {total}")
+        parts.append(f"`{row.name}` {row.n_max_instances if worst else row.n_instances} x ({inner}) = {total}")
     return " + ".join(parts) if parts else "0"
 
 
@@ -544,6 +555,7 @@ def to_json(budget: Budget, live: dict | None = None) -> dict:
             "server": row.server.kind.value,
             "worker_class": row.server.worker_class,
             "instances": row.n_instances,
+            "max_instances": row.n_max_instances,
             "processes": row.n_processes,
             "threads": row.threads.value,
             "concurrency": row.concurrency,

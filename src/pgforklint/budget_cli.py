@@ -195,6 +195,8 @@ def _row_sources(row) -> list[str]:
     where = row.location
     out.extend(_wrap(f"{row.name}: {row.server.kind.value}, started at {_place(where)}", 2))
     out.extend(_wrap(f"{row.n_instances} instance(s): {_plain(row.instances)}", 4))
+    if row.max_instances is not None:
+        out.extend(_wrap(f"up to {row.n_max_instances} instance(s) in the worst case: {_plain(row.max_instances)}", 4))
     out.extend(_wrap(f"{row.n_processes} process(es) each: {_plain(row.processes)}", 4))
     out.extend(_wrap(f"{_num(row.concurrency) if row.concurrency is not None else 'unbounded'} at once per process: "
                      f"{row.concurrency_note}" + (f", {_plain(row.threads)}"

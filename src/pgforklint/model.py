@@ -216,6 +216,7 @@ class ProcessType:
     server: Server | None = None
     env: dict[str, str] = field(default_factory=dict)
     transient: bool = False  # release-phase, one-off
+    max_instances: Quantity | None = None  # an autoscaler's maximum: counts in the worst case only
 
 
 @record

@@ -215,7 +215,8 @@ def app_json_env(project: Project) -> tuple[dict[str, str], dict[str, Location]]
 
 def all_launches(project: Project) -> list[Launch]:
     env, _ = app_json_env(project)
-    from pgforklint.extract.platform import kubernetes_launches  # late: platform imports this module
+    from pgforklint.extract.paas import paas_launches  # late: both import this module
+    from pgforklint.extract.platform import kubernetes_launches
 
     return [*procfile_launches(project, env), *compose_launches(project), *dockerfile_launches(project),
-            *shell_launches(project), *kubernetes_launches(project)]
+            *shell_launches(project), *kubernetes_launches(project), *paas_launches(project)]

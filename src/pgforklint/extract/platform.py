@@ -242,6 +242,12 @@ def _instances(project: Project, process_type: ProcessType, launch: Launch | Non
             return Quantity(quantity, Origin(OriginKind.FILE, where, "app.json formation quantity"))
     if launch.source == "compose":
         return _compose_replicas(launch.extra.get("service"), launch.location.path)
+    if launch.source in ("render", "fly", "cloudfoundry"):
+        value, where, detail = launch.extra["instances"]
+        if value is None:
+            return Quantity(1, Origin(OriginKind.PLATFORM, where, detail))
+        kind = OriginKind.DEFAULT if "default" in detail else OriginKind.FILE
+        return Quantity(value, Origin(kind, where, detail))
     if launch.source == "kubernetes":
         replicas = launch.extra.get("replicas")
         if replicas is not None:
@@ -288,8 +294,22 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
         found = app_json(project)
         if found and isinstance(found[1].get("env"), dict):
             app_env = set(found[1]["env"])
+    autoscalers = None
     for process_type in model.process_types:
         launch = _find_launch(process_type, launches)
+        if launch is not None and process_type.name not in project.config.scale:
+            if launch.source == "render" and "max_instances" in launch.extra:
+                value, where, detail = launch.extra["max_instances"]
+                process_type.max_instances = Quantity(value, Origin(OriginKind.FILE, where, detail))
+            elif launch.source == "kubernetes":
+                from pgforklint.extract.paas import autoscaler_maxima
+
+                autoscalers = autoscaler_maxima(project) if autoscalers is None else autoscalers
+                workload = process_type.name.split("/", 1)[0]
+                if workload in autoscalers:
+                    value, where = autoscalers[workload]
+                    process_type.max_instances = Quantity(value, Origin(OriginKind.FILE, where,
+                                                                        "HorizontalPodAutoscaler maxReplicas"))
         quantity = _instances(project, process_type, launch, formation)
         if quantity is not None:
             process_type.instances = quantity

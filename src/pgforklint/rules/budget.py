@@ -57,6 +57,9 @@ def _row_related(budget: Budget) -> list[Related]:
         out.append(Related(row.location, f"`{row.name}`: {row.n_instances} instance(s) x {row.n_processes} process(es)"))
         if _loc(row.instances):
             out.append(Related(row.instances.origin.location, f"`{row.name}` instances ({row.instances.origin.detail})"))
+        if _loc(row.max_instances):
+            out.append(Related(row.max_instances.origin.location,
+                               f"`{row.name}` instances at most ({row.max_instances.origin.detail})"))
     return out
 
 
@@ -155,9 +158,30 @@ def worst_case_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
             excess = (agent["worst"] - agent["expected"]) * row.n_processes * row.n_instances
             if excess > 0 and (best is None or excess > best[0]):
                 best = (excess, row, agent)
+    for row in budget.rows:
+        per_instance = row.total_worst // row.n_max_instances if row.total_worst is not None and row.n_max_instances else 0
+        excess = (row.n_max_instances - row.n_instances) * per_instance
+        if row.max_instances is not None and excess > 0 and (best is None or excess > best[0]):
+            best = (excess, row, row.max_instances)
     if best is None:
         return
     _, row, use = best
+    if isinstance(use, Quantity):
+        location = _loc(use) or row.location
+        others = worst - (row.total_worst or 0)
+        per_instance = (row.total_worst or 0) // row.n_max_instances
+        fitting = (available - others) // per_instance if per_instance else row.n_instances
+        what = f"the autoscaler ({use.origin.detail} = {row.n_max_instances})"
+        advice = (f"lower the maximum to {fitting} `{row.name}` instance(s), or the processes or pools per instance"
+                  if fitting >= row.n_instances else "lower the processes or pools per instance")
+        message = (f"the expected peak of {budget.expected_peak} connections ({hand_calculation(budget, worst=False)}) "
+                   f"fits the {available} available ({budget.available_text()}), but with every autoscaler at its "
+                   f"maximum and every pool full the worst case is {worst} ({hand_calculation(budget, worst=True)}); "
+                   f"{what} lets `{row.name}` grow from {row.n_instances} to {row.n_max_instances} instances of "
+                   f"{per_instance} connection(s) each; {advice}")
+        related = [Related(row.location, f"`{row.name}` started here"), *_row_related(budget), *_related_limits(budget)]
+        yield Diagnostic("PGF011", location, message, _unique(related), key=f"budget-worst:{row.name}")
+        return
     if isinstance(use, dict):
         location = use["location"]
         what = f"New Relic's EXPLAIN connections (up to {use['worst']} per process)"
@@ -173,7 +197,9 @@ def worst_case_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
         else:
             advice = "lower the pool's maximum"
     message = (f"the expected peak of {budget.expected_peak} connections ({hand_calculation(budget, worst=False)}) fits "
-               f"the {available} available ({budget.available_text()}), but with every pool full the worst case is {worst} "
+               f"the {available} available ({budget.available_text()}), but with every pool full"
+               f"{' and every autoscaler at its maximum' if any(r.max_instances is not None for r in budget.rows) else ''}"
+               f" the worst case is {worst} "
                f"({hand_calculation(budget, worst=True)}); {what} lets each `{row.name}` process open "
                f"{use['worst'] if isinstance(use, dict) else use.worst} where it is expected to use "
                f"{use['expected'] if isinstance(use, dict) else use.expected} ({row.concurrency_note}); {advice}")
