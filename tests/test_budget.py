@@ -239,3 +239,10 @@ def test_kubernetes_autoscaler_maximum_is_the_worst_case(capsys):
     web = row(data, "web")
     assert (web["instances"], web["max_instances"], web["total_expected"], web["total_worst"]) == (2, 10, 8, 40)
     assert data["verdict"] == "fits-expected-only" and code == 1
+
+
+def test_pgbouncer_session_mode_gives_each_client_a_server_connection(capsys):
+    code, data = budget_json(capsys, str(FIXTURES / "budget_pgbouncer_session"))
+    # 64 clients: PgBouncer holds 20 server connections (one per client in session mode), the rest wait
+    assert (data["expected_peak"], data["available"], data["pooler"]["server_connections"]) == (64, 20, 20)
+    assert data["verdict"] == "exceeded" and code == 1

@@ -158,10 +158,20 @@ class Budget:
         return self.pooler is not None and self.pooler.get("pool_mode") in ("transaction", "statement")
 
     @property
+    def session_pooled(self) -> bool:
+        """PgBouncer in session mode: each client holds one server connection for as long as it stays connected,
+        so the application's connections are direct connections that also queue at the pooler's limits."""
+        return self.pooler is not None and self.pooler.get("pool_mode") == "session"
+
+    @property
     def available(self) -> int | None:
         """What the application's connections are checked against (PgBouncer's max_client_conn behind a pooler)."""
         if self.multiplexed:
             return self.pooler["max_client_conn"].value
+        if self.session_pooled:
+            limits = [self.pooler["max_client_conn"].value, self.pooler_server_connections, self.server_available]
+            known = [limit for limit in limits if limit is not None]
+            return min(known) if known else None
         return self.server_available
 
     @property
@@ -184,6 +194,8 @@ class Budget:
     def limit_origins(self) -> list[Quantity]:
         if self.multiplexed:
             return [self.pooler["max_client_conn"]]
+        if self.session_pooled:
+            return [self.pooler["max_client_conn"], self.pooler["default_pool_size"], self.max_connections]
         out = []
         if self.role_limit is not None:
             out.append(self.role_limit)
@@ -194,6 +206,12 @@ class Budget:
     def available_text(self) -> str:
         if self.multiplexed:
             return f"PgBouncer max_client_conn = {self.available} ({self.pooler['pool_mode']} pooling)"
+        if self.session_pooled:
+            server = self.server_available
+            return (f"PgBouncer in session mode gives each client its own server connection: at most "
+                    f"{self.pooler_server_connections} server connections in its pools, max_client_conn "
+                    f"{self.pooler['max_client_conn'].value}"
+                    + (f", {server} on the server" if server is not None else ""))
         role = self.role_limit.value if self.role_limit is not None else None
         server = None
         if not (self.role_limit is not None and self.max_connections.origin.kind is OriginKind.DEFAULT):
@@ -227,10 +245,28 @@ def concurrency(server: Server) -> tuple[int | None, str]:
     if server.kind in (ServerKind.CELERY, ServerKind.RQ, ServerKind.MULTIPROCESSING) and worker_class in SINGLE_TASK_POOLS:
         return 1, "one task at a time per child process"
     if threads is None:
-        return None, f"threads unknown ({server.threads.origin.detail or server.threads.origin.kind.value})"
+        return None, (f"threads cannot be read ({unreadable_text(server.threads)}): counted as unbounded, so each "
+                      f"process may fill its pools")
     if threads <= 1:
         return 1, f"{worker_class} worker: one request at a time"
     return threads, f"{threads} threads per process"
+
+
+def unreadable_text(quantity: Quantity) -> str:
+    if quantity.symbolic:
+        return f"`{quantity.symbolic}`"
+    if quantity.env_var:
+        return f"${quantity.env_var}"
+    return quantity.origin.detail or "an expression evaluated at run time"
+
+
+def unreadable_worker_class(server: Server) -> object | None:
+    """The worker_class setting when it is written but cannot be evaluated (a gevent worker runs hundreds of
+    requests at once where a sync worker runs one)."""
+    setting = server.settings.get("worker_class")
+    if setting is not None and not isinstance(getattr(setting, "value", None), str):
+        return setting
+    return None
 
 
 def is_green(server: Server) -> bool:
@@ -263,8 +299,13 @@ def engine_use(engine: Engine, conc: int | None, green: bool = False) -> EngineU
         pool_size = _value(engine.pool_size, SQLALCHEMY_POOL_SIZE)
         overflow = _value(engine.max_overflow, SQLALCHEMY_MAX_OVERFLOW)
         sources = []
-        sources.append(f"pool_size={pool_size}" + ("" if engine.pool_size is not None else " (default)"))
-        sources.append(f"max_overflow={overflow}" + ("" if engine.max_overflow is not None else " (default)"))
+        for label, quantity, value in (("pool_size", engine.pool_size, pool_size), ("max_overflow", engine.max_overflow, overflow)):
+            if quantity is None:
+                sources.append(f"{label}={value} (default)")
+            elif quantity.value is None:
+                sources.append(f"{label}={value} (default assumed: {unreadable_text(quantity)} cannot be read)")
+            else:
+                sources.append(f"{label}={value}")
         if overflow is not None and overflow < 0:
             note = f"{', '.join(sources)}: max_overflow=-1 removes the maximum"
             return EngineUse(engine, None, 0, pool_size if conc is None else conc, None, note)
@@ -507,6 +548,37 @@ def assumptions(budget: Budget) -> list[tuple[Location | None, str, str]]:
     return out
 
 
+def unreadable_values(budget: Budget) -> list[tuple[Location | None, str, str]]:
+    """(where, what, message) for values written in the repository that pgforklint cannot evaluate: said even when
+    the rest of the budget is a guess, because the code, not the deployment, hides them (PGF101)."""
+    out: list[tuple[Location | None, str, str]] = []
+    for row in budget.rows:
+        setting = unreadable_worker_class(row.server)
+        if setting is not None:
+            text = f"`{setting.symbolic}`" if getattr(setting, "symbolic", None) else "its value"
+            out.append((setting.location, f"worker_class:{row.name}",
+                        f"`{row.name}` worker_class cannot be read ({text} is computed at run time): counted as "
+                        f"gunicorn's sync worker, one request at a time per process; a gevent or eventlet worker "
+                        f"would run up to worker_connections (1000) at once. Write the worker class literally, "
+                        f"or pass `-k CLASS` on the command line"))
+        if row.threads.value is None and row.threads.origin.location is not None and row.concurrency is None:
+            out.append((row.threads.origin.location, f"threads:{row.name}",
+                        f"`{row.name}` threads cannot be read ({unreadable_text(row.threads)}): counted as "
+                        f"unbounded, so each process may fill its pools; write the number literally or pass "
+                        f"`--threads N`"))
+        for use in row.engines:
+            engine = use.engine
+            for label, quantity in (("pool_size", engine.pool_size), ("max_overflow", engine.max_overflow),
+                                    ("max_size", engine.max_size)):
+                if quantity is None or quantity.value is not None:
+                    continue
+                out.append((quantity.origin.location or engine.location, f"{label}:{engine.symbol}",
+                            f"`{engine.label}` {label} cannot be read ({unreadable_text(quantity)}): the library's "
+                            f"default is counted in the budget; write the number literally so the budget uses the "
+                            f"real one"))
+    return out
+
+
 def hand_calculation(budget: Budget, worst: bool) -> str:
     """`3 instances x (3 processes x 2) = 18` per row, joined with ` + `."""
     parts = []
@@ -582,7 +654,7 @@ def verdict(budget: Budget) -> str:
     if budget.expected_peak > available:
         return "exceeded"
     worst = budget.worst_case
-    server_side = budget.pooler_server_connections if budget.multiplexed else None
+    server_side = budget.pooler_server_connections if budget.multiplexed or budget.session_pooled else None
     if server_side is not None and budget.server_available is not None and server_side > budget.server_available:
         return "pooler-exceeds-server"
     if worst is None:

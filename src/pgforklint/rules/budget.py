@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pgforklint.budget import Budget, Row, assumptions, compute, hand_calculation, is_threaded
+from pgforklint.budget import Budget, Row, assumptions, compute, hand_calculation, is_threaded, unreadable_values
 from pgforklint.diagnostics import Diagnostic, Location, Related
 from pgforklint.model import DeploymentModel, EngineKind, OriginKind, Quantity
 
@@ -75,6 +75,9 @@ def _unique(items: list[Related]) -> tuple[Related, ...]:
 
 
 def _symptom(budget: Budget) -> str:
+    if budget.session_pooled:
+        return ("clients beyond PgBouncer's pool wait for a server connection and fail with `query_wait_timeout`, "
+                "and beyond max_client_conn with `no more connections allowed (max_client_conn)`")
     if budget.multiplexed:
         return "PgBouncer refuses clients beyond max_client_conn (`no more connections allowed (max_client_conn)`)"
     if budget.role_limit is not None:
@@ -326,11 +329,14 @@ def _in_play(model: DeploymentModel, budget: Budget) -> bool:
 def assumed_values(model: DeploymentModel) -> Iterator[Diagnostic]:
     """PGF101: a number the budget needs is not in the repository; says what was assumed and how to pin it."""
     budget = _budget(model)
-    if not budget.rows or budget.expected_peak == 0 or not _in_play(model, budget):
+    if not budget.rows:
         return
     fallback = _config_location(model) or budget.rows[0].location
+    found = list(unreadable_values(budget))
+    if budget.expected_peak and _in_play(model, budget):
+        found.extend(assumptions(budget))
     seen = set()
-    for where, what, message in assumptions(budget):
+    for where, what, message in found:
         location = where or fallback
         key = (location.path, location.line, what)
         if key in seen:
