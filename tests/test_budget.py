@@ -246,3 +246,15 @@ def test_pgbouncer_session_mode_gives_each_client_a_server_connection(capsys):
     # 64 clients: PgBouncer holds 20 server connections (one per client in session mode), the rest wait
     assert (data["expected_peak"], data["available"], data["pooler"]["server_connections"]) == (64, 20, 20)
     assert data["verdict"] == "exceeded" and code == 1
+
+
+def test_uwsgi_ini_numbers_are_read_as_uwsgi_reads_them(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_uwsgi_ini_values"))
+    web, worker = row(data, "web"), row(data, "worker")
+    assert web["processes"] == 16  # `16 ; sized for 8 cores`: atoi reads 16
+    assert "ignores `; sized for 8 cores`" in web["sources"]["processes"]
+    assert web["threads"] is None and "$worker_threads" in web["sources"]["concurrency"]
+    assert worker["processes"] == 1 and "$(UWSGI_WORKERS) has no value" in worker["sources"]["processes"]
+    main(["budget", str(FIXTURES / "budget_uwsgi_ini_values")])
+    out = capsys.readouterr().out
+    assert "16 ; " not in out.replace("`; sized", "")

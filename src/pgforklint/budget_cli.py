@@ -197,10 +197,11 @@ def _row_sources(row) -> list[str]:
     out.extend(_wrap(f"{row.n_instances} instance(s): {_plain(row.instances)}", 4))
     if row.max_instances is not None:
         out.extend(_wrap(f"up to {row.n_max_instances} instance(s) in the worst case: {_plain(row.max_instances)}", 4))
-    out.extend(_wrap(f"{row.n_processes} process(es) each: {_plain(row.processes)}", 4))
+    assumed = " (assumed)" if row.processes.value is None else ""
+    out.extend(_wrap(f"{row.n_processes} process(es) each{assumed}: {_plain(row.processes)}", 4))
+    threads_known = row.threads.value is not None and row.threads.origin.location is not None
     out.extend(_wrap(f"{_num(row.concurrency) if row.concurrency is not None else 'unbounded'} at once per process: "
-                     f"{row.concurrency_note}" + (f", {_plain(row.threads)}"
-                                                  if row.threads.origin.location is not None else ""), 4))
+                     f"{row.concurrency_note}" + (f", {_plain(row.threads)}" if threads_known else ""), 4))
     for use in row.engines:
         place = _place(use.engine.location)
         out.extend(_wrap(f"{_num(use.expected)} connection(s) per process, {_num(use.worst)} at worst: "

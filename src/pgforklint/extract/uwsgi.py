@@ -53,6 +53,7 @@ class Option:
     value: str
     location: Location
     source: str = "file"  # "file", "cli", "env"
+    raw: str = ""  # as written, before `$(VAR)` and `%(option)` were expanded
 
 
 @record
@@ -124,7 +125,7 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
             config.location = Location(path, max(1, (entries[0][2] - 1) if entries else 1))
         for key, value, line in entries:
             key = key.strip()
-            option = Option(_substitute(value, env, config), Location(path, line))
+            option = Option(_substitute(value, env, config), Location(path, line), raw=value)
             if key in CONFIG_OPTIONS:
                 read_config(project, option.value, CONFIG_OPTIONS[key], env, config, depth + 1)
                 continue
@@ -140,7 +141,7 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
                     line = mapping.line_of(key) if hasattr(mapping, "line_of") else 1
                     for item in (value if isinstance(value, list) else [value]):
                         text = "true" if item is True else "false" if item is False else str(item)
-                        config.add(str(key), Option(_substitute(text, env, config), Location(path, line or 1)))
+                        config.add(str(key), Option(_substitute(text, env, config), Location(path, line or 1), raw=text))
                 break
     elif kind == "json":
         data = project.json(path)
@@ -152,7 +153,7 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
                 line = _json_line(text, str(key))
                 for item in (value if isinstance(value, list) else [value]):
                     rendered = "true" if item is True else "false" if item is False else str(item)
-                    config.add(str(key), Option(_substitute(rendered, env, config), Location(path, line)))
+                    config.add(str(key), Option(_substitute(rendered, env, config), Location(path, line), raw=rendered))
     elif kind == "xml":
         text = project.text(path)
         if text is None:
@@ -160,7 +161,7 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
         for name, value, line in _xml_options(text, section):
             if config.location is None:
                 config.location = Location(path, line)
-            config.add(name, Option(_substitute(value, env, config), Location(path, line)))
+            config.add(name, Option(_substitute(value, env, config), Location(path, line), raw=value))
 
 
 def _kind_from_name(path: str) -> str | None:
@@ -349,14 +350,36 @@ def build_server(project: Project, config: UwsgiConfig, location: Location, env:
     return server
 
 
+_LEADING_INT = re.compile(r"[ \t]*([+-]?[0-9]{1,9})(?![0-9])")
+_ENV_WORD = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
 def _quantity(option: Option | None, default: Quantity) -> Quantity:
+    """A number as uWSGI reads it: its integer options go through atoi, so `16 ; comment` is 16 (uWSGI's INI
+    reader takes `;` and `#` as comments only at the start of a line) [src: unbit/uwsgi core/ini.c]."""
     if option is None:
         return default
-    try:
-        return Quantity.from_file(int(option.value.strip()), option.location, "uWSGI option")
-    except ValueError:
-        return Quantity(None, Origin(OriginKind.ENV_UNSET if "$" in option.value else OriginKind.FILE, option.location,
-                                     f"`{option.value}` is not a number pgforklint can read"), symbolic=option.value)
+    raw = option.raw or option.value
+    reference = _ENV_WORD.search(raw)
+    if reference is not None and not _LEADING_INT.match(option.value):
+        name = reference.group(1) or reference.group(2)
+        if reference.group(1):
+            detail = f"$({name}) has no value in the repo"
+        else:
+            detail = (f"${name}: uWSGI does not expand `${name}` (only `$({name})`), so the file is filled in "
+                      f"before uWSGI starts and ${name} has no value in the repo")
+        return Quantity(None, Origin(OriginKind.ENV_UNSET, option.location, detail), symbolic=raw.strip(),
+                        env_var=name)
+    match = _LEADING_INT.match(option.value)
+    if match:
+        rest = option.value[match.end():].strip()
+        detail = "uWSGI option" + (f" (uWSGI reads the leading number and ignores `{rest}`)" if rest else "")
+        return Quantity.from_file(int(match.group(1)), option.location, detail)
+    if raw.lstrip().startswith("@("):
+        return Quantity(None, Origin(OriginKind.FILE, option.location,
+                                     f"uWSGI reads `{raw.strip()}` from a file when it starts"), symbolic=raw.strip())
+    return Quantity(None, Origin(OriginKind.FILE, option.location, f"`{raw.strip()}` is not a number uWSGI reads"),
+                    symbolic=raw.strip())
 
 
 def standalone_configs(project: Project) -> list[tuple[str, str]]:
