@@ -258,3 +258,12 @@ def test_uwsgi_ini_numbers_are_read_as_uwsgi_reads_them(capsys):
     main(["budget", str(FIXTURES / "budget_uwsgi_ini_values")])
     out = capsys.readouterr().out
     assert "16 ; " not in out.replace("`; sized", "")
+
+
+def test_database_defined_under_a_condition_counts_in_the_worst_case_only(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_django_conditional_replica"))
+    web = row(data, "web")
+    engines = {e["name"]: (e["expected"], e["worst"]) for e in web["engines"]}
+    assert engines == {"DATABASES['default']": (2, 2), "DATABASES['replica']": (0, 2)}
+    assert (data["expected_peak"], data["worst_case"]) == (8, 16)
+    assert "worst case only" in web["sources"]["engine DATABASES['replica']"]

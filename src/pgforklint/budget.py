@@ -288,6 +288,17 @@ def _value(quantity: Quantity | None, default: int | None) -> int | None:
 
 
 def engine_use(engine: Engine, conc: int | None, green: bool = False) -> EngineUse:
+    use = _engine_use(engine, conc, green)
+    if engine.extra.get("conditional"):
+        # Defined only under a condition the analysis cannot decide (a replica when an env var is set): it may
+        # not exist in production, so it counts in the worst case, not in the expected peak.
+        use.expected = 0
+        use.minimum = 0
+        use.note += "; defined under a condition: counted in the worst case only"
+    return use
+
+
+def _engine_use(engine: Engine, conc: int | None, green: bool = False) -> EngineUse:
     kind = engine.kind
     if kind is EngineKind.RAW_CONNECTION:
         return EngineUse(engine, Quantity(1, Origin(OriginKind.DEFAULT, engine.location, "one connection")), 1, 1, 1,

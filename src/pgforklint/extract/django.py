@@ -320,6 +320,7 @@ class DjangoDatabase:
     keys: dict[str, Setting] = field(default_factory=dict)  # CONN_MAX_AGE, CONN_HEALTH_CHECKS, ENGINE
     options: dict[str, Setting] = field(default_factory=dict)  # OPTIONS keys (pool ...)
     via: str | None = None  # "dj_database_url.config", "env.db" ...
+    conditional: bool = False  # the alias exists only in a branch whose condition is not known statically
 
 
 def find_settings_modules(project: Project, roots: list[str]) -> list[str]:
@@ -529,7 +530,7 @@ class _DatabasesReader:
         alias = path[0]
         location = self.loc(anchor)
         if len(path) == 1:
-            database = DjangoDatabase(alias, location)
+            database = DjangoDatabase(alias, location, conditional=conditional)
             if alias in self.databases and conditional:
                 database = self.databases[alias]
             self.databases[alias] = database
@@ -538,7 +539,7 @@ class _DatabasesReader:
             elif isinstance(value, ast.Call):
                 self.from_call(database, value, conditional)
             return
-        database = self.databases.setdefault(alias, DjangoDatabase(alias, location))
+        database = self.databases.setdefault(alias, DjangoDatabase(alias, location, conditional=conditional))
         key = path[1]
         if key == "OPTIONS":
             if len(path) == 2:
@@ -621,6 +622,7 @@ def _fill_engine(engine: Engine, database: DjangoDatabase, settings_module: str)
                                (False if health is None else None)),
         "pool": pool_on,
         "per_thread": not pool_on,
+        "conditional": database.conditional,
     })
     if pool_on:
         pool_dict = pool_value if isinstance(pool_value, dict) else {}
