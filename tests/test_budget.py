@@ -267,3 +267,26 @@ def test_database_defined_under_a_condition_counts_in_the_worst_case_only(capsys
     assert engines == {"DATABASES['default']": (2, 2), "DATABASES['replica']": (0, 2)}
     assert (data["expected_peak"], data["worst_case"]) == (8, 16)
     assert "worst case only" in web["sources"]["engine DATABASES['replica']"]
+
+
+def test_markdown_summary_has_the_table_and_a_mermaid_chart_and_escapes_names():
+    from pgforklint.budget import Budget, Row
+    from pgforklint.budget_cli import render_markdown
+    from pgforklint.diagnostics import Location
+    from pgforklint.model import Flag, Origin, OriginKind, Quantity, Server, ServerKind
+
+    def q(value):
+        return Quantity(value, Origin(OriginKind.FILE, None, ""))
+
+    server = Server(ServerKind.GUNICORN, Location("Procfile", 1), True, Flag(False, Origin(OriginKind.DEFAULT)), q(2), q(1))
+    name = 'web"]\n```\n<img src=x>|`'
+    budget = Budget([Row(name, Location("Procfile", 1), None, server, q(3), q(2), q(1), 1, "")], q(20), q(3), None,
+                    True, None)
+    out = render_markdown(budget)
+    assert "```mermaid" in out and "xychart-beta" in out and "line [17, 17]" in out
+    table_row = next(line for line in out.splitlines() if line.startswith("| web"))
+    import re
+
+    assert not re.search(r"(?<!\\)<img", out) and "\n```\n<" not in out
+    assert table_row.count("|") - table_row.count("\\|") == 7
+    assert 'x-axis ["web_____img src_x___", "total"]' in out

@@ -278,6 +278,52 @@ def _live(budget, live: dict) -> list[str]:
     return lines
 
 
+def _markdown_cell(text: str) -> str:
+    """Repository text in a Markdown table cell: no markup, no line breaks, no cell separators."""
+    import re
+
+    text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", " ", text)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", text)
+
+
+def _mermaid_label(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9 _./:-]", "_", text)[:40] or "_"
+
+
+def render_markdown(budget) -> str:
+    """The budget for a GitHub step summary: the table and a Mermaid chart (GitHub renders `mermaid` blocks)."""
+    from pgforklint.budget import verdict
+
+    available = budget.available
+    lines = ["### PostgreSQL connection budget", "",
+             f"Expected peak **{budget.expected_peak}**, worst case **{_num(budget.worst_case)}**, available "
+             f"**{_num(available)}**: {_markdown_cell(_VERDICTS.get(verdict(budget), verdict(budget)))}", ""]
+    if not budget.rows:
+        return "\n".join(lines + ["No process type that uses the database was found.", ""])
+    lines += ["| process type | instances | processes | threads | expected | worst case |",
+              "|---|--:|--:|--:|--:|--:|"]
+    for row in budget.rows:
+        lines.append(f"| {_markdown_cell(row.name)} | {row.n_instances} | {row.n_processes} | {_num(row.threads.value)} | "
+                     f"{row.total_expected} | {_num(row.total_worst)} |")
+    lines.append(f"| **total** | | | | **{budget.expected_peak}** | **{_num(budget.worst_case)}** |")
+    names = [*(row.name for row in budget.rows), "total"]
+    expected = [*(row.total_expected for row in budget.rows), budget.expected_peak]
+    worst = [*((row.total_worst if row.total_worst is not None else row.total_expected) for row in budget.rows),
+             budget.worst_case if budget.worst_case is not None else budget.expected_peak]
+    top = max([*worst, available or 0, 1])
+    labels = ", ".join(f'"{_mermaid_label(name)}"' for name in names)
+    lines += ["", "```mermaid", "xychart-beta",
+              '    title "Connections per process type: worst case, expected peak, and the available line"',
+              f"    x-axis [{labels}]", f'    y-axis "connections" 0 --> {top + max(1, top // 10)}',
+              f"    bar [{', '.join(map(str, worst))}]", f"    bar [{', '.join(map(str, expected))}]"]
+    if available is not None:
+        lines.append(f"    line [{', '.join(str(available) for _ in names)}]")
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
 _VERDICTS = {
     "fits": "fits, even with every pool full",
     "fits-expected-only": "the expected peak fits; the worst case (every pool full) does not (PGF011)",
