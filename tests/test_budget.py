@@ -289,4 +289,4 @@ def test_markdown_summary_has_the_table_and_a_mermaid_chart_and_escapes_names():
 
     assert not re.search(r"(?<!\\)<img", out) and "\n```\n<" not in out
     assert table_row.count("|") - table_row.count("\\|") == 7
-    assert 'x-axis ["web_____img src_x___", "total"]' in out
+    assert 'x-axis ["web________img src_x___", "total"]' in out
