@@ -18,6 +18,7 @@ pool_timeout=0.5) times out under load; ``rt_pool_matched`` (pool_size=8) does n
 from __future__ import annotations
 
 import re
+import signal
 
 import pytest
 
@@ -97,6 +98,55 @@ def test_budget_over_the_limit_refuses_clients(rt, budget_pg, procs):
     assert sampler.peak <= budget_pg.max_connections - 1, sampler.peak
     assert sampler.peak < expected
     rt.assert_static(fixture, ["PGF004"])
+
+
+def _static_budget(fixture) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(fixture.parents[2] / "src"),
+                                                                    os.environ.get("PYTHONPATH")])))
+    res = subprocess.run([sys.executable, "-m", "pgforklint", "budget", "--format", "json", str(fixture)],
+                         env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode in (0, 1), res.stderr
+    return json.loads(res.stdout)
+
+
+def test_two_process_types_on_one_server_peak_at_the_tables_expected_peak(rt, budget_pg, procs, tmp_path):
+    """gunicorn (gthread, preload) and a Celery prefork worker share the private cluster: the sampled peak in
+    pg_stat_activity equals `pgforklint budget`'s expected peak for the fixture."""
+    import threading
+
+    fixture = rt.fixture_dir("rt_budget_two_types")
+    table = _static_budget(fixture)
+    url = budget_pg.url("psycopg2", user="app")
+    web, port = rt.start_gunicorn(procs, fixture, url)
+    spool = rt.celery_spool(tmp_path)
+    worker = procs.start("celery-rt_budget_two_types", rt.procfile_command(fixture, "worker"), cwd=fixture,
+                         env=rt.base_env(DATABASE_URL=url, CELERY_SPOOL=spool), stop_signal=signal.SIGQUIT,
+                         stop_timeout=1)
+    worker.wait_for_text(r"celery@\S+ ready\.", timeout=60)
+    results = {}
+    with rt.PeakSampler(budget_pg) as sampler:
+        tasks = threading.Thread(target=lambda: results.setdefault(
+            "tasks", rt.celery_load(spool, tasks=24, sleep=0.4, deadline=60)))
+        tasks.start()
+        http = rt.http_load(port, requests=120, concurrency=16, sleep=0.3, timeout=10)
+        tasks.join(90)
+    celery_load = results.get("tasks")
+    rt.record("PGF004 two process types on one server (gunicorn + celery prefork)", **http.as_record(),
+              peak=sampler.peak, expected_peak=table["expected_peak"], samples=sampler.samples,
+              task_failures=celery_load.failures if celery_load else None)
+    assert http.failures == 0 and http.wrong_rows == 0, f"{http.describe()}\n{web.tail()}"
+    assert celery_load is not None and celery_load.failures == 0, (
+        f"{celery_load.describe() if celery_load else 'tasks did not finish'}\n{worker.tail()}")
+    # web: 2 workers x min(4 threads, pool 2+2) + the preloading master's connection = 9;
+    # worker: 3 children x pool 1 + the worker parent's import-time connection = 4.
+    assert [(r["name"], r["total_expected"]) for r in table["process_types"]] == [("web", 9), ("worker", 4)]
+    assert sampler.peak == table["expected_peak"] == 13, (sampler.peak, table["expected_peak"])
+    rt.assert_static(fixture, [], absent_codes=["PGF004", "PGF005", "PGF011", "PGF001", "PGF101"])
 
 
 @pytest.mark.parametrize("fixture_name", ["rt_pool_small", "rt_pool_matched"])
