@@ -38,7 +38,7 @@ from pgforklint.extract.importtime import (
     ModuleVal,
     Value,
 )
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.extract.pyvalues import module_assignments
 from pgforklint.model import (
     AppRef,
@@ -402,7 +402,7 @@ def _installed_apps(interp: Interpreter) -> list[str]:
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    from pgforklint.analyze import attach_process_type
+    from pgforklint.launch import attach_process_type
 
     for invocation in invocations(launches):
         server = build_server(project, invocation)

@@ -50,6 +50,9 @@ def call_hook(interp: Interpreter, function: Value, location: Location, args: in
 def load_app(interp: Interpreter, app: AppRef) -> ModuleVal | None:
     """Import the app module and, for `module:factory()`, call the factory as the server would."""
     module = interp.import_module(app.module, app.location)
+    app.roots = tuple(interp.module_roots)
+    if module is not None:
+        app.file = getattr(module, "path", None)
     if module is None or not app.attribute:
         return module
     target = module.namespace.get(app.attribute)

@@ -24,7 +24,7 @@ from pgforklint.extract.forking import (
     run_phase,
 )
 from pgforklint.extract.importtime import Frame, Interpreter, ModuleVal
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import StaticValue, module_assignments, to_bool
 from pgforklint.model import (

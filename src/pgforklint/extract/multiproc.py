@@ -32,7 +32,7 @@ from pgforklint.extract.importtime import (
     Interpreter,
     Value,
 )
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import _is_main_guard
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
@@ -285,6 +285,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
     default_method, why = default_start_method(project)
     for name, location, env in entry_modules(project, launches, roots):
         interp, effects = walk_entry(project, name, location, env, roots)
+        model.facts.setdefault("entry_scripts", []).append(name)  # walked: the coverage counts it as checked
         for point in interp.state.get("fork_points") or []:
             if point.kind == "rq" or point.effects is not effects:
                 continue
@@ -297,7 +298,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             model.servers.append(server)
             launch = project._cache.get(("entry-launch", name))
             if launch is not None:
-                from pgforklint.analyze import attach_process_type
+                from pgforklint.launch import attach_process_type
 
                 attach_process_type(model, launch, server)
 

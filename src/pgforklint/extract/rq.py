@@ -15,7 +15,7 @@ from __future__ import annotations
 from pgforklint.diagnostics import Location
 from pgforklint.extract.forking import make_interpreter, python_entry, registered_hooks, run_phase
 from pgforklint.extract.importtime import UNKNOWN, AdapterVal, ClassVal, ExternalVal, Hooks, Interpreter, Value
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.model import (
     DeploymentModel,
     Flag,
@@ -182,7 +182,7 @@ def build_server(project: Project, invocation: RQInvocation) -> Server | None:
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    from pgforklint.analyze import attach_process_type
+    from pgforklint.launch import attach_process_type
     from pgforklint.extract.multiproc import entry_modules, fork_server, walk_entry
 
     for invocation in invocations(project, launches):
@@ -201,7 +201,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             model.servers.append(server)
             launch = project._cache.get(("entry-launch", name))
             if launch is not None:
-                from pgforklint.analyze import attach_process_type
+                from pgforklint.launch import attach_process_type
 
                 attach_process_type(model, launch, server)
 

@@ -26,7 +26,7 @@ from pgforklint.extract.forking import (
     registered_hooks,
     run_phase,
 )
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.extract.pyvalues import to_bool
 from pgforklint.model import AppRef, DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.project import Project
@@ -387,7 +387,7 @@ def standalone_configs(project: Project) -> list[tuple[str, str]]:
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    from pgforklint.analyze import attach_process_type
+    from pgforklint.launch import attach_process_type
 
     used: set[str] = set()
     for launch in launches:

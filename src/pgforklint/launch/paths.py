@@ -1,0 +1,162 @@
+"""Where a process runs: container paths mapped to repository paths, and the module roots it imports from.
+
+A Dockerfile's `COPY`/`ADD` from the build context put repository folders at container paths
+(`COPY service/ /app` puts `service/x.py` at `/app/x.py`); `WORKDIR` is where the process starts.
+`COPY --from=<stage>` copies from another image, not from the repository. Compose bind mounts
+(`./:/code`) map the same way. Every server adapter resolves its app module, configuration file,
+`--chdir`/`chdir`/`wsgi-file` through `repo_file`, `repo_dir` and `module_roots` here, so a path means
+the same thing wherever it is written.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import field
+
+from pgforklint.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pgforklint.launch.base import Launch
+    from pgforklint.project import Project
+
+
+@record
+class ContainerPaths:
+    origin: str  # the Dockerfile (or Compose file) that says so
+    context: str  # the build context, a repository folder ("" is the root)
+    workdir: str = "/"  # the container's working directory
+    copies: list[tuple[str, str, bool]] = field(default_factory=list)  # (container path, repository path, is a folder)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def add(self, container: str, repo: str, folder: bool) -> None:
+        self.copies.append((_norm(container), _norm_rel(repo), folder))
+
+    def container_path(self, path: str, cwd: str | None = None) -> str:
+        return _norm(posixpath.join(cwd or self.workdir or "/", path))
+
+    def to_repo(self, path: str, cwd: str | None = None) -> str | None:
+        """The repository path that lands at `path` (absolute, or relative to `cwd`/WORKDIR), if any."""
+        target = self.container_path(path, cwd)
+        best: tuple[int, str] | None = None
+        for container, repo, folder in self.copies:  # the last COPY to a path wins, as in the image
+            if target == container:
+                best = (len(container), repo)
+            elif folder and (container == "/" or target.startswith(container + "/")):
+                if best is None or len(container) >= best[0]:
+                    rest = target[len(container):].lstrip("/")
+                    best = (len(container), _norm_rel(posixpath.join(repo, rest)))
+        return best[1] if best else None
+
+    def holds(self, container: str) -> str:
+        """In words, what the repository puts at a container folder (for messages)."""
+        for path, repo, folder in self.copies:
+            if path == _norm(container) and folder:
+                return f"{repo or 'the build context'}/" if repo else "the build context"
+        return "nothing copied from the repository"
+
+
+def _norm(path: str) -> str:
+    path = posixpath.normpath("/" + path.strip())
+    return "/" if path in ("/", "//") else path
+
+
+def _norm_rel(path: str) -> str:
+    path = posixpath.normpath(path.strip() or ".")
+    return "" if path in (".", "/") else path.lstrip("/")
+
+
+def folder_exists(project: Project, rel: str) -> bool:
+    rel = _norm_rel(rel)
+    return rel == "" or project.is_package_dir("", [rel])
+
+
+def repo_path(launch: Launch | None, path: str, cwd: str | None = None) -> str | None:
+    """Where a path written in a launch (relative to the process's folder, or absolute in the image) is in
+    the repository, without checking that it exists. None: a container path the repository does not fill."""
+    path = path.strip()
+    if not path:
+        return None
+    if path.startswith("file:"):
+        path = path[len("file:"):]
+    if launch is not None and launch.paths is not None:
+        container_cwd = cwd if cwd and cwd.startswith("/") else launch.paths.container_path(cwd or ".", launch.extra.get("container_cwd"))
+        return launch.paths.to_repo(path, container_cwd)
+    base = launch.workdir if launch is not None else ""
+    if path.startswith("/"):
+        return None
+    if cwd:
+        base = posixpath.join(base, cwd)
+    rel = _norm_rel(posixpath.join(base, path))
+    return None if rel.startswith("..") else rel
+
+
+def repo_file(project: Project, launch: Launch | None, path: str, cwd: str | None = None) -> str | None:
+    """An existing repository file for a path written in a launch; also tried from the root and the
+    launch's folder when the path is not a container path (a config run from the repository root)."""
+    rel = repo_path(launch, path, cwd)
+    if rel is not None and project.exists(rel):
+        return rel
+    if path.startswith("/") and launch is not None and launch.paths is None:
+        # An absolute path with no image that says what lives there: a file with the same tail.
+        parts = path.strip("/").split("/")
+        for start in range(1, len(parts)):
+            tail = "/".join(parts[start:])
+            for candidate in (posixpath.join(launch.workdir, tail), tail):
+                if project.exists(_norm_rel(candidate)):
+                    return _norm_rel(candidate)
+    if launch is not None and not path.startswith("/"):
+        for base in (launch.workdir, ""):
+            candidate = _norm_rel(posixpath.join(base, cwd or "", path))
+            if project.exists(candidate):
+                return candidate
+    return None
+
+
+def repo_dir(project: Project, launch: Launch | None, path: str, cwd: str | None = None) -> str | None:
+    rel = repo_path(launch, path, cwd)
+    if rel is not None and folder_exists(project, rel):
+        return rel
+    if launch is not None and launch.paths is None and path.startswith("/"):
+        parts = path.strip("/").split("/")
+        for start in range(1, len(parts) + 1):
+            tail = "/".join(parts[start:])
+            if folder_exists(project, tail) and tail:
+                return tail
+    return None
+
+
+def module_roots(project: Project, launch: Launch | None, first: list[str] | tuple[str, ...] = (),
+                 extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The repository folders a process imports from, most specific first: folders an option names
+    (`--chdir`, uWSGI `chdir`), the process's working folder, `--pythonpath`-like additions, then the
+    project's defaults (the root and `src/`)."""
+    roots: list[str] = []
+    for root in (*first, launch.workdir if launch is not None else "", *extra):
+        root = _norm_rel(root)
+        if root not in roots:
+            roots.append(root)
+    if launch is not None and launch.workdir:
+        src = posixpath.join(launch.workdir, "src")
+        if folder_exists(project, src) and src not in roots:
+            roots.append(src)
+    for root in project.default_module_roots():
+        if root not in roots:
+            roots.append(root)
+    return roots
+
+
+def describe_roots(roots: list[str]) -> str:
+    return ", ".join(f"`{root}/`" if root else "the repository root" for root in roots)
+
+
+def describe_place(launch: Launch | None) -> str:
+    """Where the process runs, in words: `/app, the Dockerfile's WORKDIR, which holds service/`."""
+    if launch is None:
+        return "the repository root"
+    if launch.paths is not None:
+        cwd = launch.extra.get("container_cwd") or launch.paths.workdir
+        holds = launch.paths.to_repo(cwd)
+        what = f"{holds}/" if holds else ("the build context" if holds == "" else "nothing from the repository")
+        return f"{cwd}, the working directory of the image built by {launch.paths.origin}, which holds {what}"
+    return f"`{launch.workdir}/`" if launch.workdir else "the repository root"
