@@ -10,6 +10,7 @@ mapping or sequence whole. [src: docs.docker.com/reference/compose-file/merge/]
 from __future__ import annotations
 
 import posixpath
+import shlex
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
@@ -49,7 +50,7 @@ def _merge(base: dict, over: dict, where: dict[str, Location], rel: str) -> dict
         line = over.line_of(key) if isinstance(over, LineDict) else None
         written = over.where.get(key) if isinstance(over, Service) else None
         if isinstance(value, ComposeReset):
-            out.pop(key, None)
+            out[key] = value  # kept as a tombstone, so that a file merged later still removes the key
             where.pop(key, None)
             continue
         old = out.get(key)
@@ -244,6 +245,9 @@ def compose_launches(project: Project, built_dockerfiles: set[str]) -> list[Laun
                 if isinstance(service.get("image"), str):
                     images[service["image"]] = image
         for name, service in services.items():
+            profiles = service.get("profiles")
+            if isinstance(profiles, list) and profiles:
+                continue  # started only with `--profile`: not part of the default deployment
             launch = _launch(project, service, rel, images)
             if launch is not None:
                 launches.append(launch)
@@ -255,13 +259,17 @@ def _launch(project: Project, service: Service, rel: str, images: dict[str, Imag
     overrides: dict[str, ImageCommand | None] = {}
     for key in ("entrypoint", "command"):
         value = service.get(key)
-        if value is None:
+        if value is None or isinstance(value, ComposeReset):
             continue
         location = service.where.get(key, Location(rel, 1))
         if isinstance(value, list):
             overrides[key] = ImageCommand([str(v) for v in value], None, location)
         else:
-            overrides[key] = ImageCommand(None, str(value), location)
+            # Compose splits a string shell-like into words; it does not run a shell.
+            try:
+                overrides[key] = ImageCommand(shlex.split(str(value)), None, location)
+            except ValueError:
+                overrides[key] = ImageCommand(None, str(value), location)
     env, env_where = _env(project, service, rel)
     paths = None
     if image is not None:

@@ -91,38 +91,49 @@ def repo_path(launch: Launch | None, path: str, cwd: str | None = None) -> str |
     return None if rel.startswith("..") else rel
 
 
-def repo_file(project: Project, launch: Launch | None, path: str, cwd: str | None = None) -> str | None:
-    """An existing repository file for a path written in a launch; also tried from the root and the
-    launch's folder when the path is not a container path (a config run from the repository root)."""
+def _candidates(launch: Launch | None, path: str, cwd: str | None):
+    """Repository paths a written path may mean, best first: the image's mapping (or the process's
+    folder), then, for a path no image explains, the same path from the repository root, and the tails
+    of an absolute host path (`/srv/app/current/service/wsgi.py` -> `service/wsgi.py`)."""
     rel = repo_path(launch, path, cwd)
-    if rel is not None and project.exists(rel):
-        return rel
-    if path.startswith("/") and launch is not None and launch.paths is None:
-        # An absolute path with no image that says what lives there: a file with the same tail.
-        parts = path.strip("/").split("/")
-        for start in range(1, len(parts)):
-            tail = "/".join(parts[start:])
-            for candidate in (posixpath.join(launch.workdir, tail), tail):
-                if project.exists(_norm_rel(candidate)):
-                    return _norm_rel(candidate)
-    if launch is not None and not path.startswith("/"):
-        for base in (launch.workdir, ""):
-            candidate = _norm_rel(posixpath.join(base, cwd or "", path))
-            if project.exists(candidate):
-                return candidate
+    if rel is not None:
+        yield rel
+    mapped = launch is not None and launch.paths is not None
+    full = posixpath.join(cwd, path) if cwd else path
+    if full.startswith("/"):
+        if not mapped:
+            parts = [p for p in full.split("/") if p]
+            for start in range(len(parts)):
+                tail = "/".join(parts[start:])
+                if launch is not None and launch.workdir:
+                    yield _norm_rel(posixpath.join(launch.workdir, tail))
+                yield tail
+        return
+    for base in dict.fromkeys((launch.workdir if launch is not None else "", "")):
+        candidate = _norm_rel(posixpath.join(base, full))
+        if not candidate.startswith(".."):
+            yield candidate
+
+
+def repo_file(project: Project, launch: Launch | None, path: str, cwd: str | None = None) -> str | None:
+    """The repository file a path written in a launch or a server's configuration means, if it exists.
+    `cwd` is a folder as written (uWSGI `chdir`), relative paths are relative to it."""
+    path = path.strip().removeprefix("file:")
+    if not path:
+        return None
+    for candidate in _candidates(launch, path, cwd):
+        if candidate and project.exists(candidate):
+            return candidate
     return None
 
 
 def repo_dir(project: Project, launch: Launch | None, path: str, cwd: str | None = None) -> str | None:
-    rel = repo_path(launch, path, cwd)
-    if rel is not None and folder_exists(project, rel):
-        return rel
-    if launch is not None and launch.paths is None and path.startswith("/"):
-        parts = path.strip("/").split("/")
-        for start in range(1, len(parts) + 1):
-            tail = "/".join(parts[start:])
-            if folder_exists(project, tail) and tail:
-                return tail
+    path = path.strip()
+    if not path:
+        return None
+    for candidate in _candidates(launch, path, cwd):
+        if folder_exists(project, candidate):
+            return candidate
     return None
 
 
