@@ -218,7 +218,8 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
     for key, commands in named.items():
         variant = _copy(base, commands=commands)
         variant.condition = key
-        variant.name = f"{launch.name} [{key}]"
+        if len(named) > 1 or variants[None]:
+            variant.name = f"{launch.name} [{key}]"
         variant.via = [*launch.via, *via[key]]
         out.append(variant)
     return out
