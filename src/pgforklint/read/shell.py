@@ -24,7 +24,7 @@ from fnmatch import fnmatchcase
 from pgforklint.read.command import SHELLS, Command, EnvRef, Word, peel
 from pgforklint.records import record
 
-MAX_TEXT = 256_000  # characters of one script read
+MAX_TEXT = 100_000  # characters of one script read (real start scripts are a few kB)
 MAX_NESTING = 48  # compound commands inside each other
 MAX_FUNCTION_DEPTH = 12
 MAX_READ_DEPTH = 6  # `. file`, `sh -c`, `eval` inside each other
@@ -246,6 +246,7 @@ class _Stop(Exception):
 
 _OPERATORS = (";;&", "<<-", "&>>", "<<<", ";;", ";&", "&&", "||", "|&", "<<", ">>", "<&", ">&", "<>", ">|", "&>",
               ";", "&", "|", "<", ">", "(", ")")
+_OPERATOR = re.compile("|".join(re.escape(o) for o in _OPERATORS))
 _REDIRECTS = frozenset({"<", ">", ">>", "<<", "<<-", "<<<", "<&", ">&", "<>", ">|", "&>", "&>>"})
 _META = frozenset(" \t\r\n;&|<>()")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -309,7 +310,7 @@ class _Lexer:
             if c in "<>" and text.startswith("(", i + 1):
                 pass  # process substitution: a word
             elif c in ";&|<>()":
-                op = next(o for o in _OPERATORS if text.startswith(o, i))
+                op = _OPERATOR.match(text, i).group()
                 out.append(_Tok("op", op, i, i + len(op)))
                 i += len(op)
                 if op in ("<<", "<<-"):
@@ -559,7 +560,15 @@ class _Lexer:
         for op in (":-", ":=", ":+", ":?", "-", "=", "+", "?", "%%", "%", "##", "#", "//", "/", ",,", "^^", ",",
                    "^", ":"):
             if text.startswith(op, j):
-                arg, _ = self.scan(j + len(op), close, "dq" if dq else "free")
+                begin = j + len(op)
+                if op in ("/", "//"):  # ${X/pattern/replacement}: split before quotes and escapes are taken off
+                    cut = begin
+                    while cut < close and text[cut] != "/":
+                        cut += 2 if text[cut] == "\\" else 1
+                    find, _ = self.scan(begin, min(cut, close), "free")
+                    replace, _ = self.scan(min(cut + 1, close), close, "dq" if dq else "free")
+                    return ("param", name, op, (find, replace), dq)
+                arg, _ = self.scan(begin, close, "dq" if dq else "free")
                 return ("param", name, op, arg, dq)
         return ("cmd", text[i - 2:close + 1], dq)
 
@@ -1125,8 +1134,9 @@ class _Reader:
         return merged + keep
 
     def if_clause(self, node: _Node, states: list[_State]) -> list[_State]:
-        results: list[_State] = []
+        merged: list[_State] = []
         for state in states:
+            results: list[_State] = []
             base = state.conds
             pending: list[tuple[_State, tuple[str, ...]]] = [(state, ())]
             for condition, body, text in node.a:
@@ -1151,8 +1161,8 @@ class _Reader:
             for s, labels in pending:
                 s.conds = base + labels + (("else",) if labels else ())
                 results.extend(self.run_seq(node.b, [s]) if node.b is not None else [s])
-            results = self.merge(base, results)
-        return self.limit(results, node.line)
+            merged.extend(self.merge(base, results))
+        return self.limit(merged, node.line)
 
     def limit_pairs(self, pairs: list, line: int) -> list:
         if len(pairs) > MAX_STATES:
@@ -1161,9 +1171,10 @@ class _Reader:
         return pairs
 
     def case_clause(self, node: _Node, states: list[_State]) -> list[_State]:
-        results: list[_State] = []
+        merged: list[_State] = []
         parts, raw = node.a
         for state in states:
+            results: list[_State] = []
             base = state.conds
             subject = self.expand(parts, raw, state, split=False)
             subject_field = subject[0] if subject else _empty_field()
@@ -1190,8 +1201,8 @@ class _Reader:
             if not matched:
                 state.conds = base + ((f"case {raw} in {'|'.join(undecided)}", "else") if undecided else ())
                 results.append(state)
-            results = self.merge(base, results)
-        return self.limit(results, node.line)
+            merged.extend(self.merge(base, results))
+        return self.limit(merged, node.line)
 
     def pattern_matches(self, subject: _Field, parts: list, raw: str, state: _State) -> bool | None:
         if not subject.known:
@@ -1324,6 +1335,26 @@ class _Reader:
             if state.flow == "return":
                 state.flow = None
             state.status, state.tested = None, False
+        return self.same_again(out)
+
+    @staticmethod
+    def same_again(states: list[_State]) -> list[_State]:
+        """States that ended the same (a `return` inside a branch, and the way past it) are one again,
+        under the conditions they share."""
+        if len(states) < 2:
+            return states
+        groups: dict[tuple, list[_State]] = {}
+        for s in states:
+            groups.setdefault(s.key(), []).append(s)
+        out = []
+        for members in groups.values():
+            first = members[0]
+            for other in members[1:]:
+                n = 0
+                while n < min(len(first.conds), len(other.conds)) and first.conds[n] == other.conds[n]:
+                    n += 1
+                first.conds = first.conds[:n]
+            out.append(first)
         return out
 
     # -- variables and words
@@ -1412,6 +1443,15 @@ class _Reader:
             if value.known and _NAME.fullmatch(value.text):
                 return self.lookup(s, value.text, None)
             return _Val("", False, value.refs)
+        if isinstance(arg, tuple):  # ${X/find/replace}
+            find = self.expand(arg[0], "", s, split=False)[0]
+            replace = self.expand(arg[1], "", s, split=False)[0]
+            if not (value.known and find.known and replace.known) or any(c in find.text for c in "*?["):
+                return _Val("", False, value.refs)
+            if not find.text:
+                return value
+            count = -1 if op == "//" else 1
+            return _Val(value.text.replace(find.text, replace.text, count), True, value.refs)
         argument = self.expand(arg or [], "", s, split=False)[0]
         arg_val = _as_val(argument)
         empty_counts = op.startswith(":")
@@ -1445,11 +1485,6 @@ class _Reader:
             cuts = [n for n in range(len(text) + 1) if fnmatchcase(text[:n], pattern)]
             if cuts:
                 text = text[(min(cuts) if op == "#" else max(cuts)):]
-        elif op in ("/", "//"):
-            find, _, replace = pattern.partition("/")
-            if any(c in find for c in "*?["):
-                return _Val("", False, value.refs)
-            text = text.replace(find, replace) if op == "//" else text.replace(find, replace, 1) if find else text
         elif op in (",,", ","):
             text = text.lower() if op == ",," else text[:1].lower() + text[1:]
         elif op in ("^^", "^"):
@@ -1793,7 +1828,7 @@ def _b_source(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arr
             state.args = saved
         if state.flow == "return":
             state.flow = None
-    return out
+    return reader.same_again(out)
 
 
 def _b_eval(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arrays: list) -> list[_State]:
