@@ -450,3 +450,33 @@ def test_branches_inside_variants_keep_each_variants_conditions() -> None:
         (["gunicorn", "-b", ":80", "a:b"], ('case "$1" in web',)),
         (["gunicorn", "-b", ":81", "a:b"], ('case "$1" in admin',)),
         (["gunicorn", "-b", ":", "a:b"], ('case "$1" in web|admin', "else"))]
+
+
+ENTRYPOINT = """#!/usr/bin/env bash
+set -euo pipefail
+if [ "${1:0:1}" = '-' ]; then
+    set -- gunicorn "$@"
+fi
+if [ "$1" = 'gunicorn' ]; then
+    python manage.py migrate --noinput
+fi
+exec "$@"
+"""
+
+
+def test_entrypoint_that_runs_its_arguments() -> None:
+    assert runs(read_script(ENTRYPOINT, args=["gunicorn", "-c", "conf.py", "site.wsgi"])) == [
+        (["python", "manage.py", "migrate", "--noinput"], ()), (["gunicorn", "-c", "conf.py", "site.wsgi"], ())]
+    assert runs(read_script(ENTRYPOINT, args=["--preload", "app:app"]))[-1] == (["gunicorn", "--preload", "app:app"], ())
+    unknown = read_script(ENTRYPOINT)
+    assert [c.command.args[0] for c in unknown.commands] == ["python"]
+    assert unknown.problems == [(9, "the command is held in $@, which has no known value here")]
+    assert runs(read_script('exec gunicorn app:app "$@"')) == [(["gunicorn", "app:app"], ())]
+
+
+def test_set_a_exports_what_a_sourced_file_sets() -> None:
+    script = read_script("set -a\n. /app/.env\nset +a\nLOCAL=1\nexport GUNICORN_CMD_ARGS='--preload'\n"
+                         "exec gunicorn config.wsgi\n", read_file=lambda path: "WEB_CONCURRENCY=3\n")
+    [command] = script.commands
+    assert command.exported == {"WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"}
+    assert command.env["LOCAL"] == "1" and command.env["WEB_CONCURRENCY"] == "3"

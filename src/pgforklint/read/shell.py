@@ -251,9 +251,6 @@ _REDIRECTS = frozenset({"<", ">", ">>", "<<", "<<-", "<<<", "<&", ">&", "<>", ">
 _META = frozenset(" \t\r\n;&|<>()")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?(\+?)=")
-_RESERVED = frozenset({"if", "then", "elif", "else", "fi", "case", "esac", "for", "select", "while", "until", "do",
-                       "done", "function", "{", "}", "!", "[[", "]]", "in", "time"})
-
 
 class _Tok:
     __slots__ = ("kind", "value", "parts", "start", "end", "elements")
@@ -957,7 +954,6 @@ class _Reader:
         self.function_depth = 0
         self.read_depth = 0
         self.line = 1
-        self.noted: set[str] = set()
 
     def problem(self, line: int, reason: str) -> None:
         if len(self.problems) < 100 and (line, reason) not in self.problems:
@@ -1264,7 +1260,8 @@ class _Reader:
 
     def record(self, node: _Node, s: _State, fields: list[_Field], prefix: dict[str, _Val], background: bool,
                is_exec: bool) -> None:
-        words = [Word(f.text, f.raw if f.raw is not None else f.text, tuple(f.refs)) for f in fields]
+        words = [Word(f.text, f.raw if f.raw is not None else f.text, tuple(f.refs)) for f in fields
+                 if not _unknown_arguments(f)]
         peeled = peel(words)
         command = peeled.command
         if peeled.shell_c is not None:
@@ -1283,6 +1280,8 @@ class _Reader:
             inner.cwd = s.cwd
             inner.conds = s.conds
             inner.args = [_Val(w.text, not w.is_symbolic, w.refs) for w in rest[1:]]
+            if any(not f.known and _unknown_arguments(f) for f in fields):
+                inner.args = None
             if not all(f.known for f in fields):
                 self.problem(node.line, "`sh -c` with a string that is not known here")
             self.nested(text, node.line, [inner])
@@ -1323,7 +1322,7 @@ class _Reader:
             s.status = None
             return [s]
         saved = s.args
-        s.args = [_as_val(f) for f in arguments]
+        s.args = _positional(arguments)
         body = s.funcs[name]
         self.function_depth += 1
         try:
@@ -1429,6 +1428,8 @@ class _Reader:
             if op == "len":
                 values = s.args if name in ("@", "*") else s.arrays.get(name)
                 return None if values is None else _Val(str(len(values)), True)
+            if name in ("@", "*") and s.args is None:  # the script's arguments, not given: one unknown word
+                return _Val("", False, (EnvRef(name, None, None, "unset"),))
             values = (s.args or []) if name in ("@", "*") else s.arrays.get(name, [])
             if (name == "*" or index == "*") and quoted:
                 return _Val(" ".join(v.text for v in values), all(v.known for v in values),
@@ -1536,6 +1537,15 @@ class _Reader:
         if len(text) > 200 or not re.fullmatch(r"[0-9+\-*/%() \t]*", text) or "**" in text:
             return None
         return _arith(text)
+
+
+def _unknown_arguments(f: _Field) -> bool:
+    """The word `"$@"` stands for when the script's arguments are not known."""
+    return not f.known and not f.text and bool(f.refs) and all(r.name in ("@", "*") for r in f.refs)
+
+
+def _positional(fields: list[_Field]) -> list[_Val] | None:
+    return None if any(_unknown_arguments(f) for f in fields) else [_as_val(f) for f in fields]
 
 
 def _as_val(f: _Field) -> _Val:
@@ -1760,19 +1770,23 @@ def _b_unset(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arra
 
 def _b_set(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arrays: list) -> list[_State]:
     args = fields[1:]
-    for index, f in enumerate(args):
-        if f.text == "--":
-            s.args = [_as_val(a) for a in args[index + 1:]]
+    index = 0
+    while index < len(args):
+        text = args[index].text
+        if text in ("--", "-"):
+            s.args = _positional(args[index + 1:])
             break
-        if f.text.startswith("-") and "a" in f.text[1:] and not f.text.startswith("--"):
-            s.allexport = True
-        elif f.text.startswith("+") and "a" in f.text[1:]:
-            s.allexport = False
-        elif f.text == "allexport" and index and args[index - 1].text in ("-o", "+o"):
-            s.allexport = args[index - 1].text == "-o"
-        elif not f.text.startswith(("-", "+")) and not (index and args[index - 1].text in ("-o", "+o")):
-            s.args = [_as_val(a) for a in args[index:]]
+        if not text.startswith(("-", "+")) or text.startswith("--"):
+            s.args = _positional(args[index:])
             break
+        on = text.startswith("-")
+        if "a" in text[1:]:
+            s.allexport = on
+        if "o" in text[1:]:  # -o NAME / -euo pipefail
+            index += 1
+            if index < len(args) and args[index].text == "allexport":
+                s.allexport = on
+        index += 1
     s.status = True
     return [s]
 
