@@ -6,7 +6,8 @@ discover -> read -> **launch** -> extract -> model -> rules -> report
 Sources, one module each: `procfile` (and app.json's environment), `dockerfile` (the image: files,
 WORKDIR, ENV, ENTRYPOINT + CMD), `compose` (merged as Compose merges), `kubernetes`, `managers`
 (supervisord, systemd), `scripts` (start scripts followed with their arguments through the shell
-reader), `declared` (`[tool.pgforklint.processes]`). `paths` maps container paths to repository paths
+reader), `declared` (`[tool.pgforklint.processes]`), `python_servers` (gunicorn or Celery started from the
+project's own Python). `paths` maps container paths to repository paths
 and gives every adapter the same module roots; `base` holds `Launch` and the process types handed to the
 model; `coverage` says what was linked and what was not (PGF102).
 """
@@ -47,7 +48,13 @@ def all_launches(project: Project) -> list[Launch]:
         launches.extend(supervisord_launches(project))
         launches.extend(systemd_launches(project))
     launches.extend(declared_launches(project))
-    return _follow_scripts(project, launches)
+    launches = _follow_scripts(project, launches)
+    if any(c.program.startswith("python") for launch in launches for c in launch.commands):
+        from pgforklint.launch.python_servers import rewrite
+
+        for launch in launches:
+            rewrite(project, launch)
+    return launches
 
 
 def _dockerfile_launches(project: Project, built: set[str]) -> list[Launch]:

@@ -30,7 +30,7 @@ def dev_server(launch: Launch) -> str | None:
     for command in launch.commands:
         args = command.args
         texts = " ".join(args)
-        if command.program == "flask" and "run" in args[1:2] or re.search(r"-m flask run\b", texts):
+        if command.program == "flask" and "run" in args[1:] or re.search(r"-m flask\b.* run\b", texts):
             return "`flask run` (development server)"
         if "runserver" in args or "runserver_plus" in args:
             return "`manage.py runserver` (development server)"

@@ -190,7 +190,7 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
             if cwd:
                 _apply_cwd(sub, cwd)
             expanded = follow(project, sub, depth + 1, (*seen, rel))
-            condition = " and ".join(conditions) if conditions else None
+            condition = " ".join(conditions) if conditions else None
             for result in expanded:
                 key = _join(condition, result.condition)
                 if key not in variants:
