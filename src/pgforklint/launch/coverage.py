@@ -158,6 +158,7 @@ def _database_code(project: Project, model: DeploymentModel, coverage: Coverage)
             text = project.text(source.rel) or ""
             words = tuple(needle.decode() for needle in DATABASE_NEEDLES)
             line = next((n for n, line in enumerate(text.splitlines(), start=1)
-                         if any(word in line for word in words) and not line.lstrip().startswith("#")), 1)
+                         if any(word in line for word in words)
+                         and not line.lstrip().startswith(("#", "import ", "from "))), 1)
             return True, Location(source.rel, line)
     return False, None

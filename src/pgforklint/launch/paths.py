@@ -57,8 +57,8 @@ class ContainerPaths:
 
 
 def _norm(path: str) -> str:
-    path = posixpath.normpath("/" + path.strip())
-    return "/" if path in ("/", "//") else path
+    path = posixpath.normpath("/" + path.strip().lstrip("/"))
+    return "/" + path.lstrip("/")
 
 
 def _norm_rel(path: str) -> str:

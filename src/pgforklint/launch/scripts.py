@@ -92,8 +92,8 @@ def _read(project: Project, rel: str, env: dict[str, str], args: list[str]):
     script = shell.read_script(text, env, args=tuple(args), read_file=read_file)
     for line, reason in getattr(script, "problems", []) or []:
         project.notices.append(_unfollowed(rel, line, reason))
-    return [(item.command, item.line, tuple(item.conditions), item.cwd, item.runs_script, dict(item.env or {}))
-            for item in script.commands]
+    return [(item.command, item.line, tuple(item.conditions), item.cwd, item.runs_script, dict(item.env or {}),
+             bool(getattr(item, "is_exec", False))) for item in script.commands]
 
 
 def _unfollowed(rel: str, line: int, reason: str):
@@ -156,7 +156,7 @@ def _read_lines(text: str, env: dict[str, str], args: list[str]):
         except ReadError:
             continue
         for command in commands:
-            out.append((command, start, tuple(conditions), cwd, None, {}))
+            out.append((command, start, tuple(conditions), cwd, None, {}, line.startswith("exec ")))
     return out
 
 
@@ -184,13 +184,14 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
             continue
         followed = True
         inner_launch = _copy(launch, commands=[], workdir=launch.workdir)
-        for inner, line, conditions, cwd, runs_script, env in items:
+        for inner, line, conditions, cwd, runs_script, env, is_exec in items:
             where = Location(rel, line)
             sub = _copy(inner_launch, commands=[inner], env={**launch.env, **env})
             if cwd:
                 _apply_cwd(sub, cwd)
             expanded = follow(project, sub, depth + 1, (*seen, rel))
-            condition = " ".join(conditions) if conditions else None
+            # Only a branch that starts a process makes a variant; `if ...; then migrate; fi` does not.
+            condition = " ".join(conditions) if conditions and (is_exec or _starts_server(inner)) else None
             for result in expanded:
                 key = _join(condition, result.condition)
                 if key not in variants:
@@ -223,6 +224,14 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         variant.via = [*launch.via, *via[key]]
         out.append(variant)
     return out
+
+
+SERVER_PROGRAMS = frozenset({"gunicorn", "uwsgi", "uwsgi-core", "pyuwsgi", "celery", "rq", "rqworker", "uvicorn",
+                             "hypercorn", "daphne", "granian", "flask", "dramatiq", "huey_consumer"})
+
+
+def _starts_server(command: Command) -> bool:
+    return command.program in SERVER_PROGRAMS or any(w.text in ("runserver", "rqworker", "celery") for w in command.argv[1:3])
 
 
 def _join(first: str | None, second: str | None) -> str | None:
