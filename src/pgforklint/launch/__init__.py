@@ -80,7 +80,7 @@ def _dockerfile_launches(project: Project, built: set[str]) -> list[Launch]:
 
 def _follow_scripts(project: Project, launches: list[Launch]) -> list[Launch]:
     """Scripts run by a launch are followed; scripts no launch runs that start a server are launches too."""
-    if not project.files(FileKind.SHELL, FileKind.SCRIPT):
+    if not launches and not project.files(FileKind.SHELL):
         return launches
     from pgforklint.launch.scripts import follow
 

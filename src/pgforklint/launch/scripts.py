@@ -172,6 +172,9 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
     for command in launch.commands:
         call = script_call(project, launch, command)
         if call is None:
+            missing = _missing_script(project, launch, command)
+            if missing is not None:
+                failed.append(missing)
             for key in variants:
                 variants[key].append(command)
             continue
@@ -232,6 +235,21 @@ SERVER_PROGRAMS = frozenset({"gunicorn", "uwsgi", "uwsgi-core", "pyuwsgi", "cele
 
 def _starts_server(command: Command) -> bool:
     return command.program in SERVER_PROGRAMS or any(w.text in ("runserver", "rqworker", "celery") for w in command.argv[1:3])
+
+
+def _missing_script(project: Project, launch: Launch, command: Command) -> str | None:
+    """A relative path the launch runs (`./bin/start`, `sh scripts/web.sh`) that is not in the repository."""
+    from pgforklint.launch.paths import describe_place
+
+    words = [w.text for w in command.argv]
+    if command.program in SHELLS:
+        words = [w for w in words[1:] if not w.startswith("-")]
+    written = words[0] if words else ""
+    if not written or written.startswith(("/", "$", "~")) or "/" not in written or written.endswith(".py"):
+        return None
+    if launch.paths is not None or repo_file(project, launch, written) is not None:
+        return None
+    return f"runs `{written}`, which is not a file of the repository (looked in {describe_place(launch)})"
 
 
 def _join(first: str | None, second: str | None) -> str | None:

@@ -21,11 +21,12 @@ def unresolved_launch(model: DeploymentModel) -> Iterator[Diagnostic]:
             continue
         if row.server is not None and not row.forks and row.app_file is None and "spawns" in row.server:
             continue
-        what = f"`{row.name}` starts {row.server}" if row.server else f"`{row.name}`"
+        what = (f"`{row.name}` starts {row.server} but pgforklint could not follow it" if row.server
+                else f"`{row.name}` runs a command pgforklint could not follow")
         steps = "; ".join(row.failed)
         yield Diagnostic(
             "PGF102", row.location,
-            f"{what} but pgforklint could not follow it to the app's code: {steps}. Nothing this process imports "
+            f"{what} to the app's code: {steps}. Nothing this process imports "
             f"was checked for connections opened before the fork; fix the path, or {HOW_TO_DECLARE}",
             key=f"unresolved:{row.name}")
     if coverage.process_types or coverage.servers or not coverage.database_code or coverage.database_location is None:
