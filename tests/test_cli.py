@@ -52,7 +52,8 @@ def test_exit_1_on_findings_0_when_clean(hazard, capsys):
 
 
 def test_clean_project(clean, capsys):
-    assert run(capsys) == (0, "No problems found.\n", "")
+    assert run(capsys) == (0, "Checked 1 process type: gunicorn (gunicorn, preloads app.main:app, 1 engine).\n"
+                              "No problems found.\n", "")
 
 
 def test_exit_zero_and_fail_on(hazard, capsys):

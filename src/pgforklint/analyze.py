@@ -1,4 +1,4 @@
-"""The pipeline: discover -> read -> extract -> model -> rules -> (suppress, select) -> diagnostics."""
+"""The pipeline: discover -> read -> launch -> extract -> model -> rules -> (suppress, select) -> diagnostics."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pgforklint.config import Config
 from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, deployments, django, gunicorn, multiproc, platform, rq, uwsgi
-from pgforklint.extract.launch import Launch, all_launches, app_json_env
-from pgforklint.model import DeploymentModel, ProcessType, Quantity
+from pgforklint.launch import Launch, all_launches, app_json_env, attach_process_type
+from pgforklint.model import DeploymentModel
 from pgforklint.project import PYTHON_NEEDLES, Project
 from pgforklint.readahead import ReadAhead
 from pgforklint.records import record
@@ -29,19 +29,6 @@ def gunicorn_adapter(project: Project, launches: list[Launch], model: Deployment
         model.servers.append(server)
         if launch is not None:
             attach_process_type(model, launch, server)
-
-
-def attach_process_type(model: DeploymentModel, launch: Launch, server) -> None:
-    """The process type a server runs in; one per launch (a Procfile line, a Compose service ...)."""
-    for existing in model.process_types:
-        if existing.name == launch.name and existing.location == launch.location:
-            existing.server = existing.server or server
-            return
-    model.process_types.append(ProcessType(
-        name=launch.name, command=launch.text, location=launch.location,
-        instances=Quantity.default(1, "instance count unknown; counted as 1"),
-        server=server, env=dict(launch.env), transient=launch.name == "release",
-    ))
 
 
 # Order matters: servers first, then frameworks that refine them, then platform and database facts.
@@ -67,6 +54,9 @@ def build_model(project: Project) -> DeploymentModel:
             adapter(project, launches, model)
         except RecursionError:  # input nested deeper than an adapter can follow: PGF100, never a crash
             project.report_too_deep()
+    from pgforklint.launch.coverage import build_coverage
+
+    model.coverage = build_coverage(project, launches, model)
     return model
 
 

@@ -179,6 +179,7 @@ def run_lint(argv: list[str]) -> int:
     args = lint_parser().parse_args(argv)  # --version and --help exit here, before the analysis is imported
 
     from pgforklint.analyze import lint_project
+    from pgforklint.report import coverage as coverage_report
     from pgforklint.report import json_format, relocate, text
 
     if args.no_cache:
@@ -198,6 +199,7 @@ def run_lint(argv: list[str]) -> int:
     suppressed = 0
     fail_on = Severity.WARNING
     fix_reports = []
+    results = []
     for path in paths:
         config = _load_config(args, path)
         fail_on = config.fail_on
@@ -212,6 +214,7 @@ def run_lint(argv: list[str]) -> int:
 
         result, fix_report = fix_cli.process(args, result, config, path)
         fix_reports.append(fix_report)
+        results.append(result)
         suppressed += result.suppressed
         diagnostics.extend(relocate(d, result.root) for d in result.diagnostics)
     diagnostics = sorted(set(diagnostics), key=lambda d: d.sort_key())
@@ -221,7 +224,7 @@ def run_lint(argv: list[str]) -> int:
     if args.statistics:
         out.write(json_format.statistics(diagnostics) if output_format == "json" else text.statistics(diagnostics))
     elif output_format == "json":
-        out.write(json_format.render(diagnostics))
+        out.write(coverage_report.add_to_json(json_format.render(diagnostics), results))
     elif output_format == "github":
         from pgforklint.report import github
 
@@ -230,9 +233,10 @@ def run_lint(argv: list[str]) -> int:
     elif output_format == "sarif":
         from pgforklint.report import sarif
 
-        out.write(sarif.render(diagnostics))
+        out.write(coverage_report.add_to_sarif(sarif.render(diagnostics), results))
     else:
         out.write(text.render(diagnostics, colour=_use_colour(out)))
+        out.write(coverage_report.text_line(results))
         out.write(text.summary(diagnostics, suppressed))
     if args.fix:
         (out if output_format == "text" and not args.statistics else sys.stderr).write(fix_cli.summaries(fix_reports))

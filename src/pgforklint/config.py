@@ -23,8 +23,21 @@ CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
 
 KEYS = (
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "fail-on",
-    "respect-gitignore", "max-connections", "reserved-connections", "scale", "cache-dir", "development-files",
+    "respect-gitignore", "max-connections", "reserved-connections", "scale", "cache-dir", "processes",
+    "development-files",
 )
+PROCESS_KEYS = ("command", "instances", "workdir")
+
+
+@record(frozen=True)
+class DeclaredProcess:
+    """A process the repository cannot show (a base image's CMD, a platform's settings), declared in
+    `[tool.pgforklint.processes]`: analysed like a Procfile line run from `workdir`."""
+
+    name: str
+    command: str
+    instances: int | None = None
+    workdir: str = ""
 
 
 @record
@@ -46,6 +59,7 @@ class Config:
     # gitignore-style patterns of the launch files that are development setups, left out of the budget;
     # None: guessed from names and commands (`extract/deployments.py`)
     development_files: list[str] | None = None
+    processes: list[DeclaredProcess] = field(default_factory=list)
 
     @property
     def base_dir(self) -> Path | None:
@@ -140,6 +154,8 @@ def parse_settings(file: Path, table: object, table_name: str = "") -> Config:
             if not isinstance(value, dict):
                 raise reader.error(key, "a table of process type = instances, e.g. `web = 3`", value)
             config.scale = {name: reader.integer(f"scale.{name}", count, minimum=0) for name, count in value.items()}
+        elif key == "processes":
+            config.processes = _processes(reader, value)
         elif key == "cache-dir":
             if not isinstance(value, str) or not value.strip():
                 raise reader.error(key, "a folder path (a non-empty string)", value)
@@ -149,6 +165,32 @@ def parse_settings(file: Path, table: object, table_name: str = "") -> Config:
         else:
             raise reader.error(key, f"one of the known keys ({', '.join(KEYS)})", note=_unknown_key_note(key, table_name))
     return config
+
+
+def _processes(reader: _Reader, value: object) -> list[DeclaredProcess]:
+    if not isinstance(value, dict):
+        raise reader.error("processes", "a table of process type = \"command\" or {command = \"...\", instances = N, "
+                           "workdir = \"folder\"}", value)
+    out = []
+    for name, entry in value.items():
+        key = f"processes.{name}"
+        if isinstance(entry, str):
+            entry = {"command": entry}
+        if not isinstance(entry, dict):
+            raise reader.error(key, "a command string or a table with `command`", entry)
+        for option in entry:
+            if option not in PROCESS_KEYS:
+                raise reader.error(f"{key}.{option}", f"one of {', '.join(PROCESS_KEYS)}", note=": unknown key")
+        command = entry.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise reader.error(f"{key}.command", "the command line that starts the process (a non-empty string)",
+                               entry.get("command", ...))
+        instances = reader.integer(f"{key}.instances", entry["instances"], minimum=1) if "instances" in entry else None
+        workdir = entry.get("workdir", "")
+        if not isinstance(workdir, str):
+            raise reader.error(f"{key}.workdir", "a folder of the repository (a string)", workdir)
+        out.append(DeclaredProcess(str(name), command.strip(), instances, workdir.strip().strip("/").removeprefix("./")))
+    return out
 
 
 def _unknown_key_note(key: str, table_name: str) -> str:

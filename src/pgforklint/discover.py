@@ -58,6 +58,8 @@ class FileKind(enum.Enum):
     ENV = "env"
     POSTGRESQL_CONF = "postgresql.conf"
     SYSTEMD = "systemd"
+    CONF = "conf"  # `*.conf`: supervisord programs (decided by content)
+    SCRIPT = "script"  # a file without an extension: a start script when a launch runs it (bin/serve)
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,10 @@ def _printable(name: str) -> str:
 
 def classify(name: str) -> FileKind | None:
     lower = name.lower()
-    if lower.endswith((".py", ".pyw")):
+    if lower.endswith((".py", ".pyw", ".wsgi")):
         return FileKind.PYTHON
+    if lower.endswith((".sh", ".bash")):
+        return FileKind.SHELL
     if name == "Procfile" or name.startswith("Procfile."):
         return FileKind.PROCFILE
     if lower == "app.json":
@@ -155,7 +159,17 @@ def classify(name: str) -> FileKind | None:
         return FileKind.ENV
     if lower.endswith(".service"):
         return FileKind.SYSTEMD
+    if lower.endswith(".conf"):
+        return FileKind.CONF
+    if "." not in name and name not in _NOT_SCRIPTS:
+        return FileKind.SCRIPT
     return None
+
+
+# Names without an extension that are never start scripts (not listed, so never read).
+_NOT_SCRIPTS = frozenset({"LICENSE", "LICENCE", "COPYING", "AUTHORS", "CONTRIBUTORS", "NOTICE", "README", "CHANGELOG",
+                          "CHANGES", "HISTORY", "Makefile", "MANIFEST", "Gemfile", "Rakefile", "Pipfile", "Brewfile",
+                          "Vagrantfile", "Jenkinsfile", "CODEOWNERS", "VERSION", "TODO", "INSTALL", "PKG-INFO"})
 
 
 def is_entry_point(name: str, kind: FileKind) -> bool:

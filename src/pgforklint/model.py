@@ -175,6 +175,8 @@ class AppRef:
     attribute: str | None
     factory_call: bool
     location: Location
+    file: str | None = None  # the repository file the module resolved to, once the server loads it
+    roots: tuple[str, ...] = ()  # the folders it was looked for in
 
 
 @record
@@ -205,6 +207,7 @@ class Server:
     parent_effects: ProcessEffects = field(default_factory=ProcessEffects)
     # Where the setting that makes the parent load the app is written (for messages).
     notes: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # resolution steps that failed (the app file not found ...)
 
 
 @record
@@ -236,3 +239,33 @@ class DeploymentModel:
     # Problems found while reading and extracting (PGF100, PGF101).
     diagnostics: list[Diagnostic] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)  # adapter-specific extras
+    coverage: Coverage | None = None  # what the run linked, for reports and PGF102
+
+
+@record
+class ProcessCoverage:
+    """One process type as understood: its server, the app it loads and the engines it reaches."""
+
+    name: str
+    location: Location
+    server: str | None  # "gunicorn", "celery prefork", ...; None when no server was recognised
+    forks: bool
+    preload: bool | None
+    app: str | None  # "app:app", the module the server loads
+    app_file: str | None  # the repository file it resolved to
+    engines: int
+    failed: list[str] = field(default_factory=list)  # steps that could not be followed, in words
+    dev_only: bool = False  # a development server (`flask run`, `runserver`, `--reload`)
+    declared: bool = False
+
+    @property
+    def linked(self) -> bool:
+        return self.app_file is not None or (self.server is not None and self.engines > 0)
+
+
+@record
+class Coverage:
+    process_types: list[ProcessCoverage] = field(default_factory=list)
+    servers: int = 0  # servers analysed, including fork points found in code (multiprocessing, RQ scripts)
+    database_code: bool = False  # the repository has database code (an engine, a driver, Django DATABASES)
+    database_location: Location | None = None

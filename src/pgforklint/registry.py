@@ -41,6 +41,8 @@ _RULES = [
              "A file that matters to the analysis could not be read or parsed."),
     RuleInfo("PGF101", "assumed-value", Severity.INFO,
              "A number came from an environment variable without a value in the repo, or from a built-in default."),
+    RuleInfo("PGF102", "unresolved-launch", Severity.WARNING,
+             "A launch starts a forking server but the analysis could not follow it to the app's code, or nothing starts one."),
 ]
 
 RULES: dict[str, RuleInfo] = {rule.code: rule for rule in _RULES}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
-from pgforklint.extract.launch import Launch, app_json_env
+from pgforklint.launch import Launch, app_json_env
 from pgforklint.model import DeploymentModel
 from pgforklint.project import Project
 

@@ -38,7 +38,8 @@ from pgforklint.extract.importtime import (
     ModuleVal,
     Value,
 )
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
+from pgforklint.launch.paths import describe_place, describe_roots, module_roots, repo_dir
 from pgforklint.extract.pyvalues import module_assignments
 from pgforklint.model import (
     AppRef,
@@ -265,11 +266,10 @@ def _config_value(interp: Interpreter, app: CeleryAppVal, name: str, env: dict[s
 
 
 def build_server(project: Project, invocation: CeleryInvocation) -> Server | None:
-    roots = project.default_module_roots()
     options = invocation.options
     workdir = options.get("--workdir")
-    if workdir and workdir[0].strip("./"):
-        roots.insert(0, workdir[0].strip("./"))
+    folder = repo_dir(project, invocation.launch, workdir[0]) if workdir and workdir[0].strip("./") else None
+    roots = module_roots(project, invocation.launch, [folder] if folder is not None else [])
     env = {**invocation.launch.env, **invocation.command.env}
     location = invocation.launch.location
     app_option = options.get("--app")
@@ -324,6 +324,12 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
     run_phase(interp, parent, load)
     if app_option is None and not parent.engines:
         return None
+    failed = []
+    if app_option is not None and app is None:
+        module_name = app_option[0].partition(":")[0]
+        if project.module_file(module_name, roots) is None and not project.is_package_dir(module_name, roots):
+            failed.append(f"celery -A {app_option[0]}: no module `{module_name}` in {describe_roots(roots)}"
+                          f" (the worker runs in {describe_place(invocation.launch)})")
 
     pool_option = options.get("--pool")
     pool_setting = _config_value(interp, app, "worker_pool", env) if app else None
@@ -364,11 +370,12 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
                                                           "the Celery worker imports the app and its tasks before forking")),
                     processes=processes, threads=threads, worker_class=pool)
     server.parent_effects = parent
+    server.failed.extend(failed)
     server.settings = {"pool": pool, "pool_origin": pool_origin, "concurrency": concurrency}
     if app is not None and app.module:
         # Where `Celery()` is created: the worker parent imports that module before forking (pgforklint.fix
         # puts the `worker_process_init` handler there).
-        server.app = AppRef(app.module, None, False, app.location)
+        server.app = AppRef(app.module, None, False, app.location, file=app.location.path, roots=tuple(roots))
     for hook in registered_hooks(interp, {"celery_worker_init": "worker_init"}):
         merge_effects(parent, hook.effects)  # worker_init runs in the parent before the pool starts
     server.hooks.extend(registered_hooks(interp, {"celery_worker_process_init": "worker_process_init",
@@ -402,7 +409,7 @@ def _installed_apps(interp: Interpreter) -> list[str]:
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    from pgforklint.analyze import attach_process_type
+    from pgforklint.launch import attach_process_type
 
     for invocation in invocations(launches):
         server = build_server(project, invocation)

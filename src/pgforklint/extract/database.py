@@ -26,7 +26,7 @@ import re
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.model import DatabaseLimits, DeploymentModel, Engine, EngineKind, Origin, OriginKind, Quantity
 from pgforklint.project import Project

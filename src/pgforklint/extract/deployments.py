@@ -22,7 +22,7 @@ import re
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.model import DeploymentModel
 from pgforklint.project import Project
 

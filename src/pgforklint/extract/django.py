@@ -43,7 +43,7 @@ from pgforklint.extract.importtime import (
     ModuleVal,
     Value,
 )
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import StaticEvaluator, StaticValue, dotted_name, import_aliases
 from pgforklint.extract.requirements import read_requirements

@@ -50,6 +50,9 @@ def call_hook(interp: Interpreter, function: Value, location: Location, args: in
 def load_app(interp: Interpreter, app: AppRef) -> ModuleVal | None:
     """Import the app module and, for `module:factory()`, call the factory as the server would."""
     module = interp.import_module(app.module, app.location)
+    app.roots = tuple(interp.module_roots)
+    if module is not None:
+        app.file = getattr(module, "path", None)
     if module is None or not app.attribute:
         return module
     target = module.namespace.get(app.attribute)
@@ -196,7 +199,7 @@ def word_quantity(text: str | None, location: Location, detail: str, word=None) 
     return Quantity(value, Origin(origin_kind, location, detail), symbolic=symbolic, env_var=env_var)
 
 
-def python_entry(command: Command, project: Project, roots: list[str]) -> str | None:
+def python_entry(command: Command, project: Project, roots: list[str], launch=None) -> str | None:
     """`python script.py` / `python -m package.module`: the project module it runs as __main__."""
     import re as _re
 
@@ -214,9 +217,11 @@ def python_entry(command: Command, project: Project, roots: list[str]) -> str | 
         if text.startswith("-"):
             index += 1
             continue
-        rel = text[2:] if text.startswith("./") else text
-        if rel.endswith(".py") and project.exists(rel):
-            for root in roots:
+        from pgforklint.launch.paths import repo_file
+
+        rel = repo_file(project, launch, text) if text.endswith(".py") else None
+        if rel is not None:
+            for root in sorted(roots, key=len, reverse=True):
                 prefix = (root.strip("/") + "/") if root.strip("/") else ""
                 if rel.startswith(prefix):
                     return rel[len(prefix):-3].replace("/", ".").removesuffix(".__init__")

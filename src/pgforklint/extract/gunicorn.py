@@ -24,9 +24,10 @@ from pgforklint.extract.forking import (
     run_phase,
 )
 from pgforklint.extract.importtime import Frame, Interpreter, ModuleVal
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import StaticValue, module_assignments, to_bool
+from pgforklint.launch.paths import describe_place, module_roots, repo_dir, repo_file
 from pgforklint.model import (
     Flag,
     Hook,
@@ -158,17 +159,20 @@ def invocations(launches: list[Launch]) -> list[GunicornInvocation]:
 
 
 def _config_rel(project: Project, invocation: GunicornInvocation, roots: list[str]) -> str | None:
+    launch = invocation.launch
     config = invocation.settings.get("config")
     if config is not None and isinstance(config.value, str) and config.value:
         # gunicorn accepts `PATH`, `file:PATH` or `python:MODULE_NAME` (docs: settings.html#config).
         value = config.value.strip()
         if value.startswith("python:"):
             return project.module_file(value[len("python:"):], roots)
-        if value.startswith("file:"):
-            value = value[len("file:"):]
-        rel = value[2:] if value.startswith("./") else value
-        return rel if rel and project.exists(rel) else None
-    return CONFIG_DEFAULT if project.exists(CONFIG_DEFAULT) else None
+        found = repo_file(project, launch, value)
+        if found is None and launch is not None:
+            launch.failed.append(f"gunicorn -c {value}: no such file in {describe_place(launch)}")
+        return found
+    # gunicorn reads ./gunicorn.conf.py from the folder it starts in.
+    return repo_file(project, launch, CONFIG_DEFAULT) if launch is not None else (
+        CONFIG_DEFAULT if project.exists(CONFIG_DEFAULT) else None)
 
 
 def _static_setting(values: dict[str, StaticValue], name: str) -> Setting | None:
@@ -206,7 +210,8 @@ def _quantity(setting: Setting | None, default: Quantity) -> Quantity:
 
 
 def build_server(project: Project, invocation: GunicornInvocation, env: dict[str, str]) -> Server:
-    roots = project.default_module_roots()
+    launch = invocation.launch
+    roots = module_roots(project, launch)
     config_rel = _config_rel(project, invocation, roots)
     file_values: dict[str, StaticValue] = {}
     if config_rel is not None:
@@ -223,11 +228,23 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
     app_setting = invocation.app_text or merged.get("wsgi_app")
 
     chdir = merged.get("chdir")
+    first: list[str] = []
     if chdir is not None and isinstance(chdir.value, str) and chdir.value not in ("", "."):
-        roots.insert(0, chdir.value.strip("./") or "")
+        folder = repo_dir(project, launch, chdir.value)
+        if folder is None:
+            step = f"gunicorn --chdir {chdir.value}: no such folder in {describe_place(launch)}"
+            if launch is not None:
+                launch.failed.append(step)
+        else:
+            first.append(folder)
+    extra: list[str] = []
     pythonpath = merged.get("pythonpath")
     if pythonpath is not None and isinstance(pythonpath.value, str):
-        roots.extend(p.strip().strip("./") for p in pythonpath.value.split(",") if p.strip())
+        for entry in (p.strip() for p in pythonpath.value.split(",") if p.strip()):
+            folder = repo_dir(project, launch, entry, first[0] if first and launch is None else None)
+            extra.append(folder if folder is not None else entry.strip("./"))
+    if first or extra:
+        roots = module_roots(project, launch, first, extra)
 
     location = invocation.launch.location if invocation.launch else (
         merged["wsgi_app"].location if "wsgi_app" in merged else Location(config_rel or CONFIG_DEFAULT, 1))

@@ -32,7 +32,8 @@ from pgforklint.extract.importtime import (
     Interpreter,
     Value,
 )
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
+from pgforklint.launch.paths import module_roots
 from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import _is_main_guard
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
@@ -209,11 +210,13 @@ def entry_modules(project: Project, launches: list[Launch], roots: list[str]) ->
     """Scripts run as __main__: launch lines first, then files with a main block that mention a fork API."""
     found: dict[str, tuple[str, Location | None, dict]] = {}
     for launch in launches:
+        launch_roots = module_roots(project, launch)
         for command in launch.commands:
-            name = python_entry(command, project, roots)
+            name = python_entry(command, project, launch_roots, launch)
             if name and name not in found:
                 found[name] = (name, launch.location, {**launch.env, **command.env})
                 project._cache[("entry-launch", name)] = launch
+                project._cache[("entry-roots", name)] = launch_roots
     from pgforklint.extract.django import _module_name
 
     for source in project.files(FileKind.PYTHON):
@@ -284,7 +287,8 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
     roots = project.default_module_roots()
     default_method, why = default_start_method(project)
     for name, location, env in entry_modules(project, launches, roots):
-        interp, effects = walk_entry(project, name, location, env, roots)
+        interp, effects = walk_entry(project, name, location, env, project._cache.get(("entry-roots", name), roots))
+        model.facts.setdefault("entry_scripts", []).append(name)  # walked: the coverage counts it as checked
         for point in interp.state.get("fork_points") or []:
             if point.kind == "rq" or point.effects is not effects:
                 continue
@@ -297,7 +301,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             model.servers.append(server)
             launch = project._cache.get(("entry-launch", name))
             if launch is not None:
-                from pgforklint.analyze import attach_process_type
+                from pgforklint.launch import attach_process_type
 
                 attach_process_type(model, launch, server)
 

@@ -12,8 +12,7 @@ size when the app does not set it, so a worker count that falls back to `$WEB_CO
 buildpack's value (PLATFORM origin), not the `${WEB_CONCURRENCY:-N}` default written in the Procfile.
 [src: heroku/heroku-buildpack-python vendor/WEB_CONCURRENCY.sh]
 
-Kubernetes Deployments/StatefulSets are also turned into launches here (`kubernetes_launches`), so the
-server adapters see their container `command`/`args`/`env`.
+Kubernetes Deployments/StatefulSets are turned into launches by `pgforklint.launch.kubernetes`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ import re
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
-from pgforklint.extract.launch import Launch, _commands, _shell_quote
+from pgforklint.launch import Launch
+from pgforklint.launch.kubernetes import K8S_WORKLOADS, helm_chart_of  # noqa: F401 - re-exported
 from pgforklint.model import DeploymentModel, Origin, OriginKind, ProcessType, Quantity
 from pgforklint.project import Project
 from pgforklint.read.structured import LineDict
@@ -39,111 +39,6 @@ HEROKU_WEB_CONCURRENCY = {
     "performance-2xl": 33, "private-2xl": 33, "shield-2xl": 33,
 }
 HEROKU_DEFAULT_SIZE = "standard-1x"
-
-K8S_WORKLOADS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")
-
-
-# --- Kubernetes launches ---------------------------------------------------------------------------
-
-
-def _k8s_env(container: LineDict, rel: str) -> tuple[dict[str, str], dict[str, Location]]:
-    env: dict[str, str] = {}
-    where: dict[str, Location] = {}
-    items = container.get("env")
-    if not isinstance(items, list):
-        return env, where
-    for item in items:
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and "value" in item and item["value"] is not None:
-            value = item["value"]
-            env[item["name"]] = str(value).lower() if isinstance(value, bool) else str(value)
-            where[item["name"]] = Location(rel, item.line_of("value") or 1) if isinstance(item, LineDict) else Location(rel, 1)
-    return env, where
-
-
-def helm_chart_of(project: Project, rel: str) -> str | None:
-    """The chart folder when `rel` is a Helm template (`<chart>/templates/...` next to `<chart>/Chart.yaml`)."""
-    parts = rel.split("/")
-    for index in range(len(parts) - 1, 0, -1):
-        if parts[index] == "templates":
-            chart = "/".join(parts[:index])
-            if project.exists(f"{chart}/Chart.yaml" if chart else "Chart.yaml"):
-                return chart or "."
-    return None
-
-
-def _report_unrendered_charts(project: Project, charts: dict[str, str]) -> None:
-    from pgforklint.diagnostics import Diagnostic
-
-    for chart, first in sorted(charts.items()):
-        chart_file = f"{chart}/Chart.yaml" if chart != "." else "Chart.yaml"
-        project.notices.append(Diagnostic(
-            "PGF101", Location(chart_file, 1),
-            f"Helm chart `{chart}`: its templates (e.g. `{first}`) are not analysed, because they are not YAML "
-            "until Helm renders them; the replicas and commands they set are not in the budget. Render the chart "
-            "(`helm template ... > rendered.yaml`) inside the tree, or pin instances with `[tool.pgforklint.scale]`",
-            key=f"helm:{chart}"))
-
-
-def kubernetes_launches(project: Project) -> list[Launch]:
-    """One launch per container of each Deployment/StatefulSet that has a `command` or `args`.
-
-    Helm templates are not read (they are Go templates, not YAML): one PGF101 per chart says so.
-    """
-    launches: list[Launch] = []
-    charts: dict[str, str] = {}
-    for source in project.files(FileKind.YAML):
-        chart = helm_chart_of(project, source.rel)
-        if chart is not None:
-            charts.setdefault(chart, source.rel)
-            continue
-        if not (project.contains(source.rel, b"kind:") and project.contains(source.rel, b"containers")):
-            continue
-        documents = project.yaml_documents(source.rel) or []
-        for document in documents:
-            if not isinstance(document, LineDict) or document.get("kind") not in K8S_WORKLOADS:
-                continue
-            metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
-            workload = str(metadata.get("name") or source.rel)
-            spec = document.get("spec")
-            if not isinstance(spec, LineDict):
-                continue
-            template = spec.get("template")
-            pod = template.get("spec") if isinstance(template, dict) else None
-            containers = pod.get("containers") if isinstance(pod, dict) else None
-            if not isinstance(containers, list):
-                continue
-            replicas = spec.get("replicas")
-            replicas_info = None
-            if isinstance(replicas, int) and not isinstance(replicas, bool):
-                replicas_info = (replicas, Location(source.rel, spec.line_of("replicas") or 1))
-            named = [c for c in containers if isinstance(c, LineDict)]
-            for container in named:
-                words: list[str] = []
-                line = None
-                for key in ("command", "args"):
-                    value = container.get(key)
-                    if value is None:
-                        continue
-                    line = line or container.line_of(key)
-                    if isinstance(value, list):
-                        words.extend(str(v) for v in value)
-                    else:
-                        words.append(str(value))
-                if not words:
-                    continue
-                env, env_where = _k8s_env(container, source.rel)
-                if len(words) >= 3 and words[0].rsplit("/", 1)[-1] in ("sh", "bash") and words[1] in ("-c", "-ec", "-xc"):
-                    text_line = words[2]
-                else:
-                    text_line = " ".join(_shell_quote(w) for w in words)
-                name = workload if len(named) == 1 else f"{workload}/{container.get('name') or named.index(container)}"
-                location = Location(source.rel, line or container.line or 1)
-                launches.append(Launch(name, "kubernetes", text_line, location,
-                                       _commands(project, source.rel, location.line, text_line, env), env, env_where,
-                                       extra={"kind": document.get("kind"), "replicas": replicas_info,
-                                              "workload_line": document.line}))
-    _report_unrendered_charts(project, charts)
-    return launches
 
 
 # --- instances ---------------------------------------------------------------------------------------
@@ -302,7 +197,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
                 value, where, detail = launch.extra["max_instances"]
                 process_type.max_instances = Quantity(value, Origin(OriginKind.FILE, where, detail))
             elif launch.source == "kubernetes":
-                from pgforklint.extract.paas import autoscaler_maxima
+                from pgforklint.launch.paas import autoscaler_maxima
 
                 autoscalers = autoscaler_maxima(project) if autoscalers is None else autoscalers
                 workload = process_type.name.split("/", 1)[0]
@@ -322,4 +217,4 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
     model.facts["platform_formation"] = {name: {"quantity": q, "size": s} for name, (q, s, _, _) in formation.items()}
 
 
-__all__ = ["adapt", "kubernetes_launches", "is_heroku", "app_json", "HEROKU_WEB_CONCURRENCY"]
+__all__ = ["adapt", "is_heroku", "app_json", "HEROKU_WEB_CONCURRENCY"]

@@ -15,7 +15,8 @@ from __future__ import annotations
 from pgforklint.diagnostics import Location
 from pgforklint.extract.forking import make_interpreter, python_entry, registered_hooks, run_phase
 from pgforklint.extract.importtime import UNKNOWN, AdapterVal, ClassVal, ExternalVal, Hooks, Interpreter, Value
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
+from pgforklint.launch.paths import module_roots, repo_dir
 from pgforklint.model import (
     DeploymentModel,
     Flag,
@@ -110,8 +111,8 @@ def _options(words: list[Word]) -> dict[str, str]:
 
 def invocations(project: Project, launches: list[Launch]) -> list[RQInvocation]:
     found = []
-    roots = project.default_module_roots()
     for launch in launches:
+        roots = module_roots(project, launch)
         for command in launch.commands:
             args = command.argv[1:]
             if command.program == "rq" and args and args[0].text in ("worker", "worker-pool"):
@@ -121,7 +122,7 @@ def invocations(project: Project, launches: list[Launch]) -> list[RQInvocation]:
             elif command.program == "rqworker":
                 found.append(RQInvocation(launch, command, "rq", _options(args)))
             else:
-                module = python_entry(command, project, roots)
+                module = python_entry(command, project, roots, launch)
                 texts = [w.text for w in args]
                 for sub in ("rqworker", "rqworker-pool"):
                     if module and sub in texts:
@@ -134,10 +135,9 @@ def invocations(project: Project, launches: list[Launch]) -> list[RQInvocation]:
 
 
 def build_server(project: Project, invocation: RQInvocation) -> Server | None:
-    roots = project.default_module_roots()
     path = invocation.options.get("--path")
-    if path and path.strip("./") and path.strip("./") not in roots:
-        roots.insert(0, path.strip("./"))
+    folder = repo_dir(project, invocation.launch, path) if path and path.strip("./") else None
+    roots = module_roots(project, invocation.launch, [folder] if folder is not None else [])
     env = {**invocation.launch.env, **invocation.command.env}
     interp = make_interpreter(project, roots, env)
     location = invocation.launch.location
@@ -182,7 +182,7 @@ def build_server(project: Project, invocation: RQInvocation) -> Server | None:
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    from pgforklint.analyze import attach_process_type
+    from pgforklint.launch import attach_process_type
     from pgforklint.extract.multiproc import entry_modules, fork_server, walk_entry
 
     for invocation in invocations(project, launches):
@@ -192,7 +192,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             attach_process_type(model, invocation.launch, server)
     roots = project.default_module_roots()
     for name, location, env in entry_modules(project, launches, roots):
-        interp, effects = walk_entry(project, name, location, env, roots)
+        interp, effects = walk_entry(project, name, location, env, project._cache.get(("entry-roots", name), roots))
         for point in interp.state.get("fork_points") or []:
             if point.kind != "rq" or point.effects is not effects:
                 continue
@@ -201,7 +201,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             model.servers.append(server)
             launch = project._cache.get(("entry-launch", name))
             if launch is not None:
-                from pgforklint.analyze import attach_process_type
+                from pgforklint.launch import attach_process_type
 
                 attach_process_type(model, launch, server)
 

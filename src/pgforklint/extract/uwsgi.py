@@ -26,8 +26,9 @@ from pgforklint.extract.forking import (
     registered_hooks,
     run_phase,
 )
-from pgforklint.extract.launch import Launch
+from pgforklint.launch import Launch
 from pgforklint.extract.pyvalues import to_bool
+from pgforklint.launch.paths import describe_place, module_roots, repo_dir, repo_file
 from pgforklint.model import AppRef, DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
@@ -62,6 +63,8 @@ class UwsgiConfig:
     files: list[str] = field(default_factory=list)
     location: Location | None = None
     ignored: list[tuple[str, Option]] = field(default_factory=list)  # underscore spellings uWSGI does not know
+    failed: list[str] = field(default_factory=list)  # resolution steps that failed
+    launch: Launch | None = None  # where the process runs: paths are resolved through pgforklint.launch.paths
 
     def add(self, name: str, option: Option) -> None:
         name = name.strip()
@@ -90,7 +93,14 @@ _RELEVANT = {"lazy-apps", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "en
 # --- readers ---------------------------------------------------------------------------------
 
 
-def _substitute(value: str, env: dict[str, str], config: UwsgiConfig) -> str:
+def _substitute(value: str, env: dict[str, str], config: UwsgiConfig, path: str | None = None) -> str:
+    if path is not None and "%" in value:
+        # Magic variables of the file being read: %d its folder (with a trailing slash), %p its path,
+        # %n its name without extension, %s its name (uwsgi-docs Configuration.html#magic-variables).
+        folder, _, name = path.rpartition("/")
+        value = (value.replace("%d", f"{folder}/" if folder else "./").replace("%p", path)
+                 .replace("%n", name.rsplit(".", 1)[0]).replace("%s", name))
+
     def env_ref(match: re.Match) -> str:
         return env.get(match.group(1), "")
 
@@ -111,9 +121,12 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
     if ":" in spec and not spec.startswith(("http:", "https:")):
         path, _, section = spec.rpartition(":")
         section = section or "uwsgi"
-    path = path[2:] if path.startswith("./") else path
-    if not project.exists(path):
+    found = repo_file(project, config.launch, path)
+    if found is None:
+        if config.launch is not None:
+            config.launch.failed.append(f"uWSGI config {path}: no such file in {describe_place(config.launch)}")
         return
+    path = found
     kind = kind or _kind_from_name(path)
     config.files.append(path)
     if kind == "ini":
@@ -125,7 +138,7 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
             config.location = Location(path, max(1, (entries[0][2] - 1) if entries else 1))
         for key, value, line in entries:
             key = key.strip()
-            option = Option(_substitute(value, env, config), Location(path, line), raw=value)
+            option = Option(_substitute(value, env, config, path), Location(path, line), raw=value)
             if key in CONFIG_OPTIONS:
                 read_config(project, option.value, CONFIG_OPTIONS[key], env, config, depth + 1)
                 continue
@@ -141,7 +154,7 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
                     line = mapping.line_of(key) if hasattr(mapping, "line_of") else 1
                     for item in (value if isinstance(value, list) else [value]):
                         text = "true" if item is True else "false" if item is False else str(item)
-                        config.add(str(key), Option(_substitute(text, env, config), Location(path, line or 1), raw=text))
+                        config.add(str(key), Option(_substitute(text, env, config, path), Location(path, line or 1), raw=text))
                 break
     elif kind == "json":
         data = project.json(path)
@@ -153,7 +166,7 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
                 line = _json_line(text, str(key))
                 for item in (value if isinstance(value, list) else [value]):
                     rendered = "true" if item is True else "false" if item is False else str(item)
-                    config.add(str(key), Option(_substitute(rendered, env, config), Location(path, line), raw=rendered))
+                    config.add(str(key), Option(_substitute(rendered, env, config, path), Location(path, line), raw=rendered))
     elif kind == "xml":
         text = project.text(path)
         if text is None:
@@ -161,7 +174,7 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
         for name, value, line in _xml_options(text, section):
             if config.location is None:
                 config.location = Location(path, line)
-            config.add(name, Option(_substitute(value, env, config), Location(path, line), raw=value))
+            config.add(name, Option(_substitute(value, env, config, path), Location(path, line), raw=value))
 
 
 def _kind_from_name(path: str) -> str | None:
@@ -255,58 +268,75 @@ def uwsgi_arguments(command: Command) -> list[Word] | None:
     return None
 
 
-def _app_ref(project: Project, config: UwsgiConfig, roots: list[str]) -> AppRef | None:
+def _app_ref(project: Project, config: UwsgiConfig, roots: list[str], chdir: str | None) -> AppRef | None:
     module = config.last("module")
     callable_ = config.last("callable")
     default_callable = callable_.value if callable_ else "application"
     if module is not None:
         text = module.value
-        if ":" not in text and "." not in text.split("/")[-1] and text.endswith(".py"):
-            return _file_ref(project, text, module.location, default_callable, roots)
-        ref = parse_app_ref(text, module.location, default_callable)
-        return ref
+        if ":" not in text and "." not in text.split("/")[-1] and text.endswith(".py") or "/" in text:
+            return _file_ref(project, config, "module", text, module.location, default_callable, roots, chdir)
+        return parse_app_ref(text, module.location, default_callable)
     wsgi_file = config.last("wsgi-file")
     if wsgi_file is not None:
-        return _file_ref(project, wsgi_file.value, wsgi_file.location, default_callable, roots)
+        return _file_ref(project, config, "wsgi-file", wsgi_file.value, wsgi_file.location, default_callable, roots, chdir)
     mount = config.last("mount")
     if mount is not None and "=" in mount.value:
         target = mount.value.split("=", 1)[1]
-        if target.endswith(".py"):
-            return _file_ref(project, target, mount.location, default_callable, roots)
+        if target.endswith((".py", ".wsgi")) or "/" in target:
+            return _file_ref(project, config, "mount", target, mount.location, default_callable, roots, chdir)
         return parse_app_ref(target, mount.location, default_callable)
     return None
 
 
-def _file_ref(project: Project, path: str, location: Location, attribute: str, roots: list[str]) -> AppRef | None:
-    rel = path[2:] if path.startswith("./") else path.lstrip("/")
-    candidates = [rel]
-    for chdir in roots:
-        if chdir:
-            candidates.append(f"{chdir.strip('/')}/{rel}")
-    for candidate in candidates:
-        if project.exists(candidate):
-            directory, _, filename = candidate.rpartition("/")
-            if directory not in roots:
-                roots.append(directory)
-            return AppRef(filename[:-3], attribute, False, location)
-    return None
+def _file_ref(project: Project, config: UwsgiConfig, option: str, path: str, location: Location, attribute: str,
+              roots: list[str], chdir: str | None) -> AppRef | None:
+    """`wsgi-file = ./wsgi.py` (relative to uWSGI's working folder: `chdir`, else where it starts)."""
+    launch = config.launch
+    rel = repo_file(project, launch, path, chdir)
+    if rel is None and chdir is None:
+        for root in roots:
+            candidate = f"{root}/{path.removeprefix('./')}" if root else path.removeprefix("./")
+            if project.exists(candidate):
+                rel = candidate
+                break
+    if rel is None:
+        place = describe_place(launch) if chdir is None else f"{chdir} (uWSGI chdir)"
+        step = f"uWSGI {option} = {path}: no such file in {place}"
+        config.failed.append(step)
+        return None
+    directory, _, filename = rel.rpartition("/")
+    if directory not in roots:
+        roots.insert(0, directory)
+    name = filename.rsplit(".", 1)[0]
+    if not filename.endswith(".py"):
+        # a `.wsgi` file: imported by path, under its own name
+        project._module_files[(name, *roots)] = rel
+    return AppRef(name, attribute, False, location)
 
 
 def build_server(project: Project, config: UwsgiConfig, location: Location, env: dict[str, str]) -> Server | None:
-    roots = project.default_module_roots()
-    for option in config.options.get("chdir", []):
-        value = option.value.strip().strip("/")
-        if value and project.is_package_dir(value, [""]) and value not in roots:
-            roots.insert(0, value)
+    launch = config.launch
+    first: list[str] = []
+    chdir_option = config.last("chdir")
+    chdir = None
+    if chdir_option is not None and chdir_option.value.strip():
+        chdir = repo_dir(project, launch, chdir_option.value.strip())
+        if chdir is None:
+            config.failed.append(f"uWSGI chdir = {chdir_option.value.strip()}: no such folder in {describe_place(launch)}")
+        else:
+            first.append(chdir)
+    extra: list[str] = []
     for option in config.options.get("pythonpath", []):
-        value = option.value.strip().lstrip("./").strip("/")
-        if project.is_package_dir(value, [""]) and value not in roots:
-            roots.append(value)
+        folder = repo_dir(project, launch, option.value.strip(), chdir_option.value.strip() if chdir_option else None)
+        if folder is not None:
+            extra.append(folder)
+    roots = module_roots(project, launch, first, extra)
     for option in config.options.get("env", []):
         if "=" in option.value:
             key, value = option.value.split("=", 1)
             env = {**env, key.strip(): value.strip()}
-    app = _app_ref(project, config, roots)
+    app = _app_ref(project, config, roots, chdir_option.value.strip() if chdir_option is not None else None)
     master, master_option = config.flag("master")
     lazy_apps, lazy_option = config.flag("lazy-apps")
     lazy, lazy_only_option = config.flag("lazy")
@@ -333,6 +363,7 @@ def build_server(project: Project, config: UwsgiConfig, location: Location, env:
     server.settings = {name: values[-1].value for name, values in config.options.items()}
     server.settings["py_call_osafterfork"] = osafterfork
     server.settings["ignored_options"] = [(name, option.location) for name, option in config.ignored]
+    server.failed.extend(config.failed)
     if app is None:
         return server
     interp = make_interpreter(project, roots, env)
@@ -410,7 +441,7 @@ def standalone_configs(project: Project) -> list[tuple[str, str]]:
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    from pgforklint.analyze import attach_process_type
+    from pgforklint.launch import attach_process_type
 
     used: set[str] = set()
     for launch in launches:
@@ -419,7 +450,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             if words is None:
                 continue
             env = {**launch.env, **command.env}
-            config = UwsgiConfig()
+            config = UwsgiConfig(launch=launch)
             env_options(project, env, launch.location, config)
             read_command(project, words, launch.location, env, config)
             used.update(config.files)

@@ -45,6 +45,15 @@ class LineList(list):
     item_lines: list[int]
 
 
+class ComposeReset:
+    """A value written `!reset` in a Compose file: the key is removed when files are merged."""
+
+    line: int = 1
+
+
+# `!override` marks a LineDict/LineList with `compose_override = True`: it replaces instead of merging.
+
+
 def load_yaml_documents(text: str) -> list[Any]:
     """All documents of a YAML stream, through the safe loader only (PyYAML is imported on first use:
     most runs read no YAML file, and importing it costs a tenth of a small project's run)."""

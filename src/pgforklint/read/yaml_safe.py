@@ -12,6 +12,7 @@ import yaml
 from pgforklint.errors import ReadError
 from pgforklint.read.structured import (
     MAX_YAML_ALIASES,
+    ComposeReset,
     MAX_YAML_EXPANDED_NODES,
     LineDict,
     LineList,
@@ -136,6 +137,32 @@ def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> Lin
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def _construct_untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return _construct_mapping(loader, node)
+    if isinstance(node, yaml.SequenceNode):
+        return _construct_sequence(loader, node)
+    return loader.construct_scalar(node)
+
+
+def _construct_compose_reset(loader: yaml.SafeLoader, node: yaml.Node) -> ComposeReset:
+    reset = ComposeReset()
+    reset.line = node.start_mark.line + 1
+    return reset
+
+
+def _construct_compose_override(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    value = _construct_untagged(loader, node)
+    if isinstance(value, (LineDict, LineList)):
+        value.compose_override = True
+    return value
+
+
+# Compose's merge tags (docs.docker.com/reference/compose-file/merge/#reset-value): plain data, no code.
+_LineLoader.add_constructor("!reset", _construct_compose_reset)
+_LineLoader.add_constructor("!override", _construct_compose_override)
 
 
 def load_documents(text: str) -> list[Any]:

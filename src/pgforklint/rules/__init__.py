@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 from pgforklint.diagnostics import Diagnostic
 from pgforklint.model import DeploymentModel
-from pgforklint.rules import budget, fork
+from pgforklint.rules import budget, fork, launch
 
 Check = Callable[[DeploymentModel], Iterator[Diagnostic]]
 
@@ -17,4 +17,5 @@ CHECKS: list[Check] = [
     fork.fork_hook_never_runs,
     fork.django_pool_misconfigured,
     *budget.CHECKS,
+    launch.unresolved_launch,
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
-from pgforklint.extract.launch import Launch, _commands
+from pgforklint.launch.base import Launch, parse_launch_commands
 from pgforklint.project import Project
 from pgforklint.read.structured import LineDict
 
@@ -39,8 +39,8 @@ def _line(mapping: object, key: str) -> int:
 
 def _launch(project: Project, name: str, source: str, text: str, location: Location, env: dict[str, str],
             extra: dict) -> Launch:
-    return Launch(name, source, text, location, _commands(project, location.path, location.line, text, env), dict(env),
-                  extra=extra)
+    return Launch(name, source, text, location, parse_launch_commands(project, location.path, location.line, text, env),
+                  dict(env), extra=extra)
 
 
 def render_launches(project: Project) -> list[Launch]:

@@ -1,0 +1,124 @@
+"""The launch stage: from every place a repository says how its processes start to `Launch`es that the
+server adapters (`pgforklint.extract`) turn into servers.
+
+discover -> read -> **launch** -> extract -> model -> rules -> report
+
+Sources, one module each: `procfile` (and app.json's environment), `dockerfile` (the image: files,
+WORKDIR, ENV, ENTRYPOINT + CMD), `compose` (merged as Compose merges), `kubernetes`, `managers`
+(supervisord, systemd), `paas` (Render, Fly.io, Cloud Foundry), `scripts` (start scripts followed with their arguments through the shell
+reader), `declared` (`[tool.pgforklint.processes]`), `python_servers` (gunicorn or Celery started from the
+project's own Python). `paths` maps container paths to repository paths
+and gives every adapter the same module roots; `base` holds `Launch` and the process types handed to the
+model; `coverage` says what was linked and what was not (PGF102).
+"""
+
+from __future__ import annotations
+
+from pgforklint.discover import FileKind
+from pgforklint.launch.base import Launch, attach_process_type, parse_launch_commands, shell_quote
+from pgforklint.launch.procfile import app_json_env
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pgforklint.project import Project
+
+_SERVER_WORDS = ("gunicorn", "uwsgi", "celery", "rq", "rqworker", "uvicorn", "hypercorn", "daphne", "python")
+
+
+def all_launches(project: Project) -> list[Launch]:
+    from pgforklint.launch.declared import declared_launches
+    from pgforklint.launch.procfile import procfile_launches
+
+    env, _ = app_json_env(project)
+    launches = [*procfile_launches(project, env)]
+    built: set[str] = set()
+    if project.files(FileKind.COMPOSE):
+        from pgforklint.launch.compose import compose_launches
+
+        launches.extend(compose_launches(project, built))
+    if project.files(FileKind.DOCKERFILE):
+        launches.extend(_dockerfile_launches(project, built))
+    if project.files(FileKind.YAML):
+        from pgforklint.launch.kubernetes import kubernetes_launches
+
+        launches.extend(kubernetes_launches(project))
+    if project.files(FileKind.SYSTEMD, FileKind.CONF, FileKind.INI):
+        from pgforklint.launch.managers import supervisord_launches, systemd_launches
+
+        launches.extend(supervisord_launches(project))
+        launches.extend(systemd_launches(project))
+    if project.files(FileKind.YAML, FileKind.TOML):
+        from pgforklint.launch.paas import paas_launches
+
+        launches.extend(paas_launches(project))
+    launches.extend(declared_launches(project))
+    launches = _follow_scripts(project, launches)
+    if any(c.program.startswith("python") for launch in launches for c in launch.commands):
+        from pgforklint.launch.python_servers import rewrite
+
+        for launch in launches:
+            rewrite(project, launch)
+    return launches
+
+
+def _dockerfile_launches(project: Project, built: set[str]) -> list[Launch]:
+    """Images no Compose service builds: the container's command, run in WORKDIR."""
+    from pgforklint.launch.dockerfile import read_image
+
+    launches = []
+    for source in project.files(FileKind.DOCKERFILE):
+        if source.rel in built:
+            continue
+        image = read_image(project, source.rel)
+        combined = image.command() if image is not None else None
+        if combined is None:
+            continue
+        text, location = combined
+        repo = image.paths.to_repo(image.paths.workdir)
+        launch = Launch(source.rel, "dockerfile", text, location, [], dict(image.paths.env), dict(image.env_locations),
+                        workdir=repo if repo is not None else image.paths.context, paths=image.paths)
+        launch.commands = parse_launch_commands(project, location.path, location.line, text, launch.env)
+        launches.append(launch)
+    return launches
+
+
+def _follow_scripts(project: Project, launches: list[Launch]) -> list[Launch]:
+    """Scripts run by a launch are followed; scripts no launch runs that start a server are launches too."""
+    if not launches and not project.files(FileKind.SHELL):
+        return launches
+    from pgforklint.launch.scripts import follow
+
+    out: list[Launch] = []
+    followed: set[str] = set()
+    for launch in launches:
+        results = follow(project, launch)
+        for result in results:
+            followed.update(location.path for location in result.via)
+        out.extend(results)
+    for source in project.files(FileKind.SHELL):
+        if source.rel in followed:
+            continue
+        text = project.text(source.rel)
+        if text is None or not any(word in text for word in _SERVER_WORDS[:-1]):
+            continue
+        script = Launch(source.rel, "shell", f"sh {source.rel}", _first_server_line(text, source.rel),
+                        parse_launch_commands(project, source.rel, 1, f"sh {shell_quote(source.rel)}", {}))
+        for result in follow(project, script):
+            if result.commands and any(c.program != "sh" for c in result.commands):
+                out.append(result)
+    return out
+
+
+def _first_server_line(text: str, rel: str):
+    import re
+
+    from pgforklint.diagnostics import Location
+
+    pattern = re.compile(r"\b(" + "|".join(_SERVER_WORDS[:-1]) + r")\b")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.search(line) and not line.lstrip().startswith("#"):
+            return Location(rel, number)
+    return Location(rel, 1)
+
+
+__all__ = ["Launch", "all_launches", "app_json_env", "attach_process_type", "parse_launch_commands", "shell_quote"]

@@ -1,0 +1,127 @@
+"""Process managers: supervisord `[program:x]` sections and systemd units.
+
+supervisord: `command=` runs in `directory=` with `environment=KEY="v",...`; `numprocs` copies
+[src: supervisord.org/configuration.html#program-x-section-settings]. systemd: `ExecStart=` runs in
+`WorkingDirectory=` with `Environment=`/`EnvironmentFile=` [src: systemd.exec(5), systemd.service(5)].
+Folders are host paths: one that ends in a repository folder is taken as that folder.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from pgforklint.diagnostics import Location
+from pgforklint.discover import FileKind
+from pgforklint.errors import ReadError
+from pgforklint.launch.base import Launch, parse_launch_commands
+from pgforklint.launch.paths import folder_exists
+from pgforklint.read.command import parse_commands
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pgforklint.project import Project
+
+
+def host_folder(project: Project, path: str, default: str) -> str:
+    """The repository folder a host path (`/srv/app/current/service`) most likely is."""
+    path = path.strip().strip("'\"")
+    if not path.startswith("/"):
+        return path.strip("./") if folder_exists(project, path.strip("./")) else default
+    parts = [p for p in path.split("/") if p]
+    for start in range(len(parts)):
+        tail = "/".join(parts[start:])
+        if tail and folder_exists(project, tail):
+            return tail
+    return default
+
+
+def _ini_sections(text: str) -> list[tuple[str, int, dict[str, tuple[str, int]]]]:
+    sections: list[tuple[str, int, dict[str, tuple[str, int]]]] = []
+    current: dict[str, tuple[str, int]] | None = None
+    key = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        stripped = line.strip()
+        if not stripped or stripped.startswith((";", "#")):
+            continue
+        header = re.match(r"^\[([^\]]+)\]", stripped)
+        if header:
+            current = {}
+            sections.append((header.group(1).strip(), number, current))
+            key = None
+            continue
+        if current is None:
+            continue
+        if raw[:1] in (" ", "\t") and key is not None:  # a continuation line
+            value, line_number = current[key]
+            current[key] = (f"{value} {stripped}", line_number)
+            continue
+        match = re.match(r"^([A-Za-z0-9_.-]+)\s*[=:]\s*(.*)$", stripped)
+        if match:
+            key = match.group(1).lower()
+            value = re.sub(r"\s+;.*$", "", match.group(2))
+            current[key] = (value, number)
+    return sections
+
+
+def supervisord_launches(project: Project) -> list[Launch]:
+    launches = []
+    for source in project.files(FileKind.CONF, FileKind.INI):
+        if not project.contains(source.rel, b"[program:"):
+            continue
+        text = project.text(source.rel)
+        folder = source.rel.rpartition("/")[0]
+        for header, _, options in _ini_sections(text or ""):
+            if not header.startswith("program:") or "command" not in options:
+                continue
+            name = header.split(":", 1)[1].strip()
+            command, line = options["command"]
+            env: dict[str, str] = {}
+            for key, value in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|[^,]*)', options.get("environment", ("", 0))[0]):
+                env[key] = value.strip().strip('"')
+            command = re.sub(r"%\(ENV_([A-Za-z_][A-Za-z0-9_]*)\)s", r"${\1}", command)
+            launch = Launch(name, "supervisord", command, Location(source.rel, line), [], env,
+                            {k: Location(source.rel, options["environment"][1]) for k in env},
+                            workdir=host_folder(project, options["directory"][0], "") if "directory" in options else "")
+            numprocs = options.get("numprocs", ("", 0))[0].strip()
+            if numprocs.isdigit():
+                launch.instances = int(numprocs)
+            launch.extra["supervisord"] = folder
+            launch.commands = parse_launch_commands(project, source.rel, line, command, env)
+            launches.append(launch)
+    return launches
+
+
+def systemd_launches(project: Project) -> list[Launch]:
+    launches = []
+    for source in project.files(FileKind.SYSTEMD):
+        text = project.text(source.rel)
+        if text is None:
+            continue
+        options: dict[str, tuple[str, int]] = {}
+        env: dict[str, str] = {}
+        for header, _, values in _ini_sections(text):
+            if header.lower() != "service":
+                continue
+            options = values
+        if "execstart" not in options:
+            continue
+        for key in ("environment",):
+            if key in options:
+                try:
+                    words = shlex.split(options[key][0])
+                except ValueError:
+                    words = options[key][0].split()
+                env.update(dict(w.split("=", 1) for w in words if "=" in w))
+        command, line = options["execstart"]
+        command = command.lstrip("-@+!:")
+        workdir = host_folder(project, options["workingdirectory"][0], "") if "workingdirectory" in options else ""
+        name = source.rel.rpartition("/")[2].removesuffix(".service")
+        launch = Launch(name, "systemd", command, Location(source.rel, line), [], env, workdir=workdir)
+        try:
+            launch.commands = parse_commands(command, env)
+        except ReadError:
+            continue  # a unit line beyond a simple command is not a launch
+        launches.append(launch)
+    return launches

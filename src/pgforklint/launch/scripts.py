@@ -1,0 +1,281 @@
+"""Start scripts: a launch that runs a script (`./entrypoint.sh web`, `bin/serve`, `bash Procfile.sh`) is
+followed into it, with the arguments the caller passes, through the shell reader (`read/shell.py`).
+
+A script is recognised by being run (`sh x`, `bash x`, or a path that is a repository file) and by its
+shebang or `.sh` name; a Python shebang is not a shell script. Each branch of the script that starts a
+different command (`case "$1" in web) ...`) becomes a variant of the process type, named by its condition.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from pgforklint.diagnostics import Location
+from pgforklint.launch.base import Launch
+from pgforklint.launch.paths import repo_file
+from pgforklint.read.command import Command, Word, expand_word
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pgforklint.project import Project
+
+SHELLS = ("sh", "bash", "dash", "zsh", "ash")
+PATH_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin")
+MAX_DEPTH = 4
+_SHEBANG = re.compile(rb"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(sh|bash|dash|zsh|ash)\b")
+
+
+def is_shell_file(project: Project, rel: str) -> bool:
+    from pgforklint.discover import FileKind
+
+    source = project.discovery.get(rel)
+    if source is None:
+        return False
+    if source.kind is FileKind.SHELL:
+        return True
+    try:
+        with open(source.path, "rb") as handle:
+            head = handle.read(128)
+    except OSError:
+        return False
+    return bool(_SHEBANG.match(head))
+
+
+def script_call(project: Project, launch: Launch, command: Command) -> tuple[str, list[Word], str] | None:
+    """(repository file, arguments, the path as written) when the command runs a shell script of the repo."""
+    argv = command.argv
+    if not argv:
+        return None
+    words = argv
+    via_shell = command.program in SHELLS
+    if via_shell:
+        index = 1
+        while index < len(argv) and argv[index].text.startswith("-"):
+            index += 2 if argv[index].text == "-o" else 1
+        if index >= len(argv):
+            return None
+        words = argv[index:]
+    written = words[0].text
+    if not written or written.startswith("-"):
+        return None
+    rel = None
+    if "/" in written or via_shell:
+        rel = repo_file(project, launch, written)
+    elif launch.paths is not None:
+        for folder in PATH_DIRS:
+            candidate = launch.paths.to_repo(posixpath.join(folder, written))
+            if candidate and project.exists(candidate):
+                rel = candidate
+                break
+    if rel is None or rel.endswith((".py", ".pyw")):
+        return None
+    if not via_shell and not is_shell_file(project, rel):
+        return None
+    return rel, list(words[1:]), written
+
+
+def _read(project: Project, rel: str, env: dict[str, str], args: list[str]):
+    """The script's commands: (Command, line, conditions, cwd, runs_script), through `read.shell` when it exists."""
+    text = project.text(rel)
+    if text is None:
+        return None
+    try:
+        from pgforklint.read import shell
+    except ImportError:
+        return _read_lines(text, env, args)
+
+    def read_file(path: str) -> str | None:
+        target = path if project.exists(path) else posixpath.join(rel.rpartition("/")[0], path)
+        return project.text(target) if project.exists(target) else None
+
+    script = shell.read_script(text, env, args=tuple(args), read_file=read_file)
+    for line, reason in getattr(script, "problems", []) or []:
+        project.notices.append(_unfollowed(rel, line, reason))
+    return [(item.command, item.line, tuple(item.conditions), item.cwd, item.runs_script, dict(item.env or {}),
+             bool(getattr(item, "is_exec", False))) for item in script.commands]
+
+
+def _unfollowed(rel: str, line: int, reason: str):
+    from pgforklint.diagnostics import Diagnostic
+
+    return Diagnostic("PGF100", Location(rel, line), f"cannot analyse `{rel}`: line {line}: {reason}", key=f"{rel}:{line}")
+
+
+def _read_lines(text: str, env: dict[str, str], args: list[str]):
+    """A line-by-line reading for when the shell reader is not there: assignments, `cd`, `case` labels."""
+    from pgforklint.errors import ReadError
+    from pgforklint.read.command import parse_commands
+
+    env = dict(env)
+    for index, value in enumerate(args, start=1):
+        env[str(index)] = value
+    out = []
+    buffer, start = "", 0
+    conditions: list[str] = []
+    case_word = None
+    cwd = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not buffer:
+            start = number
+        stripped = raw.rstrip()
+        if stripped.endswith("\\"):
+            buffer += stripped[:-1] + " "
+            continue
+        line = (buffer + stripped).strip()
+        buffer = ""
+        if not line or line.startswith("#"):
+            continue
+        line = re.sub(r'"\$(@|\*)"|\$(@|\*)', " ".join(args), line)
+        line = re.sub(r"\$\{?([1-9])\}?", lambda m: env.get(m.group(1), ""), line)
+        case = re.match(r"case\s+(\S+)\s+in\b", line)
+        if case:
+            case_word = case.group(1)
+            continue
+        label = re.match(r"^([^()\s][^()]*)\)\s*(.*)$", line)
+        if case_word is not None and label and not line.startswith(("if", "[")):
+            pattern = label.group(1).strip()
+            conditions = [f"case {case_word} in {pattern}"]
+            line = label.group(2).strip().rstrip(";").strip()
+            if not line:
+                continue
+        if line in (";;", "esac", "fi", "else", "then", "done") or line.startswith(("esac", ";;")):
+            if line.startswith("esac"):
+                case_word, conditions = None, []
+            continue
+        assignment = re.match(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line)
+        if assignment:
+            value = assignment.group(2).strip().strip("'\"")
+            env[assignment.group(1)] = expand_word(value, env).text
+            continue
+        if line.startswith("cd "):
+            cwd = line[3:].strip().strip("'\"")
+            continue
+        try:
+            commands = parse_commands(line.rstrip(";").rstrip("&").strip(), env)
+        except ReadError:
+            continue
+        for command in commands:
+            out.append((command, start, tuple(conditions), cwd, None, {}, line.startswith("exec ")))
+    return out
+
+
+def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ...] = ()) -> list[Launch]:
+    """The launch with every script it runs replaced by the commands the script runs (variants by branch)."""
+    if depth > MAX_DEPTH:
+        return [launch]
+    variants: dict[str | None, list[Command]] = {None: []}
+    via: dict[str | None, list[Location]] = {None: []}
+    failed: list[str] = []
+    extra_env: dict[str, str] = {}
+    followed = False
+    for command in launch.commands:
+        call = script_call(project, launch, command)
+        if call is None:
+            missing = _missing_script(project, launch, command)
+            if missing is not None:
+                failed.append(missing)
+            for key in variants:
+                variants[key].append(command)
+            continue
+        rel, words, written = call
+        if rel in seen:
+            continue
+        items = _read(project, rel, {**launch.env, **command.env}, [w.text for w in words])
+        if items is None:
+            failed.append(f"the script `{written}` ({rel}) could not be read")
+            continue
+        followed = True
+        inner_launch = _copy(launch, commands=[], workdir=launch.workdir)
+        for inner, line, conditions, cwd, runs_script, env, is_exec in items:
+            where = Location(rel, line)
+            sub = _copy(inner_launch, commands=[inner], env={**launch.env, **env})
+            if cwd:
+                _apply_cwd(sub, cwd)
+            expanded = follow(project, sub, depth + 1, (*seen, rel))
+            # Only a branch that starts a process makes a variant; `if ...; then migrate; fi` does not.
+            condition = " ".join(conditions) if conditions and (is_exec or _starts_server(inner)) else None
+            for result in expanded:
+                key = _join(condition, result.condition)
+                if key not in variants:
+                    variants[key] = list(variants[None])
+                    via[key] = list(via[None])
+                for target in ([key] if key is not None else list(variants)):
+                    variants[target].extend(result.commands)
+                    via[target].append(where)
+                extra_env.update(result.env)
+                if result.workdir != launch.workdir or result.extra.get("container_cwd"):
+                    inner_launch.workdir = result.workdir
+                    inner_launch.extra = result.extra
+    if not followed:
+        if failed:
+            launch.failed.extend(failed)
+        return [launch]
+    named = {key: commands for key, commands in variants.items() if key is not None and commands}
+    out = []
+    base = _copy(launch, commands=variants[None], env={**launch.env, **extra_env})
+    base.workdir, base.extra = inner_launch.workdir, {**launch.extra, **inner_launch.extra}
+    base.via = [*launch.via, *via[None]]
+    base.failed = [*launch.failed, *failed]
+    if not named:
+        return [base]
+    for key, commands in named.items():
+        variant = _copy(base, commands=commands)
+        variant.condition = key
+        if len(named) > 1 or variants[None]:
+            variant.name = f"{launch.name} [{key}]"
+        variant.via = [*launch.via, *via[key]]
+        out.append(variant)
+    return out
+
+
+SERVER_PROGRAMS = frozenset({"gunicorn", "uwsgi", "uwsgi-core", "pyuwsgi", "celery", "rq", "rqworker", "uvicorn",
+                             "hypercorn", "daphne", "granian", "flask", "dramatiq", "huey_consumer"})
+
+
+def _starts_server(command: Command) -> bool:
+    return command.program in SERVER_PROGRAMS or any(w.text in ("runserver", "rqworker", "celery") for w in command.argv[1:3])
+
+
+def _missing_script(project: Project, launch: Launch, command: Command) -> str | None:
+    """A relative path the launch runs (`./bin/start`, `sh scripts/web.sh`) that is not in the repository."""
+    from pgforklint.launch.paths import describe_place
+
+    words = [w.text for w in command.argv]
+    if command.program in SHELLS:
+        words = [w for w in words[1:] if not w.startswith("-")]
+    written = words[0] if words else ""
+    if not written or written.startswith(("/", "$", "~")) or "/" not in written or written.endswith(".py"):
+        return None
+    if launch.paths is not None or repo_file(project, launch, written) is not None:
+        return None
+    return f"runs `{written}`, which is not a file of the repository (looked in {describe_place(launch)})"
+
+
+def _join(first: str | None, second: str | None) -> str | None:
+    if first and second:
+        return f"{first} and {second}"
+    return first or second
+
+
+def _apply_cwd(launch: Launch, cwd: str) -> None:
+    if launch.paths is not None:
+        launch.extra = {**launch.extra, "container_cwd": launch.paths.container_path(
+            cwd, launch.extra.get("container_cwd"))}
+        repo = launch.paths.to_repo(launch.extra["container_cwd"])
+        if repo is not None:
+            launch.workdir = repo
+    elif not cwd.startswith("/"):
+        launch.workdir = posixpath.normpath(posixpath.join(launch.workdir, cwd)).lstrip("./") if cwd != "." else launch.workdir
+
+
+def _copy(launch: Launch, **changes) -> Launch:
+    import dataclasses
+
+    values = {f.name: getattr(launch, f.name) for f in dataclasses.fields(launch)}
+    values.update(changes)
+    for name in ("env_locations", "extra"):
+        values[name] = dict(values[name])
+    for name in ("failed", "via"):
+        values[name] = list(values[name])
+    return Launch(**values)

@@ -1,0 +1,210 @@
+"""The launch stage: container paths, images, Compose merging, declared processes, the coverage record and
+what each report format says about it. End-to-end shapes are fixtures (`tests/fixtures/launch_*`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pgforklint.analyze import build_model, lint_project
+from pgforklint.config import Config, find_config
+from pgforklint.discover import discover
+from pgforklint.errors import ConfigError
+from pgforklint.launch import all_launches
+from pgforklint.launch.paths import ContainerPaths
+from pgforklint.project import Project
+
+DB = """\
+from sqlalchemy import create_engine, text
+
+engine = create_engine("postgresql+psycopg2://localhost/shop", pool_size=1, max_overflow=0)
+with engine.connect() as conn:
+    conn.execute(text("SELECT 1"))
+"""
+APP = "from flask import Flask\n\nimport db\n\napp = Flask(__name__)\n"
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def project(root: Path, config: Config | None = None) -> Project:
+    return Project(root.resolve(), discover(root.resolve()), config or find_config(root))
+
+
+def test_container_paths_map_copies_and_respect_the_last_copy() -> None:
+    paths = ContainerPaths("Dockerfile", "", "/app")
+    paths.add("/app", "service", True)
+    paths.add("/app/settings.py", "deploy/settings.py", False)
+    assert paths.to_repo("wsgi.py") == "service/wsgi.py"
+    assert paths.to_repo("/app/pkg/mod.py") == "service/pkg/mod.py"
+    assert paths.to_repo("./settings.py") == "deploy/settings.py"
+    assert paths.to_repo("/etc/passwd") is None
+    assert paths.to_repo("../etc/x", "/app") is None
+
+
+def test_image_entrypoint_and_cmd_combine_and_copy_from_is_not_the_repo(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Dockerfile": """\
+            FROM python:3.12 AS deps
+            COPY requirements.txt /deps/
+            FROM python:3.12-slim
+            COPY --from=deps /deps /app
+            WORKDIR /app
+            COPY web/ ./
+            ENV WEB_CONCURRENCY=3
+            ENTRYPOINT ["/app/run.sh"]
+            CMD ["web", "--fast"]
+            """,
+        "requirements.txt": "flask\n",
+        "web/run.sh": "#!/bin/sh\nexec gunicorn -w \"$WEB_CONCURRENCY\" app:app\n",
+        "web/app.py": APP, "web/db.py": DB,
+    })
+    launches = all_launches(project(root))
+    assert len(launches) == 1
+    launch = launches[0]
+    assert launch.workdir == "web"
+    assert launch.paths.to_repo("/app/app.py") == "web/app.py"
+    assert launch.paths.copies == [("/app", "web", True)]  # `COPY --from=deps` is not from the repository
+    assert [c.args for c in launch.commands] == [["gunicorn", "-w", "3", "app:app"]]
+    assert [str(v) for v in launch.via] == ["web/run.sh:2"]
+
+
+def test_shell_form_entrypoint_ignores_cmd(tmp_path: Path) -> None:
+    root = tree(tmp_path, {"Dockerfile": "FROM python\nENTRYPOINT gunicorn app:app\nCMD [\"ignored\"]\n"})
+    assert [c.args for c in all_launches(project(root))[0].commands] == [["gunicorn", "app:app"]]
+
+
+def test_compose_override_reset_extends_and_profiles(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "docker-compose.yml": """\
+            services:
+              base:
+                image: shop
+                profiles: [tools]
+                entrypoint: ["/entry.sh"]
+                command: gunicorn app:app
+                working_dir: /srv
+                volumes: ["./src:/srv"]
+              web:
+                extends: base
+                profiles: !reset []
+              admin:
+                extends: {service: base}
+            """,
+        "docker-compose.override.yml": """\
+            services:
+              web:
+                entrypoint: !reset null
+                command: ["gunicorn", "--preload", "app:app"]
+            """,
+        "src/app.py": APP,
+    })
+    launches = {launch.name: launch for launch in all_launches(project(root))}
+    assert set(launches) == {"web"}  # `base` and `admin` keep the profile: not started by default
+    web = launches["web"]
+    assert [c.args for c in web.commands] == [["gunicorn", "--preload", "app:app"]]
+    assert web.location.path == "docker-compose.override.yml" and web.location.line == 4
+    assert web.workdir == "src"
+
+
+def test_declared_processes_are_validated(tmp_path: Path) -> None:
+    def load(body: str):
+        (tmp_path / ".pgforklint.toml").write_text(textwrap.dedent(body))
+        return find_config(tmp_path)
+
+    config = load('[processes]\nweb = "gunicorn app:app"\nworker = {command = "celery -A t worker", instances = 3, workdir = "./svc/"}\n')
+    assert [(p.name, p.command, p.instances, p.workdir) for p in config.processes] == [
+        ("web", "gunicorn app:app", None, ""), ("worker", "celery -A t worker", 3, "svc")]
+    for body, key in (('[processes]\nweb = 3\n', "processes.web"),
+                      ('[processes]\nweb = {command = "x", replicas = 2}\n', "processes.web.replicas"),
+                      ('[processes]\nweb = {command = "x", instances = 0}\n', "processes.web.instances"),
+                      ('[processes]\nweb = {instances = 2}\n', "processes.web.command"),
+                      ('processes = "gunicorn"\n', "processes")):
+        with pytest.raises(ConfigError, match=f"`{key}`"):
+            load(body)
+
+
+def test_declared_process_counts_instances_and_budget_agrees_with_coverage(tmp_path: Path) -> None:
+    from pgforklint.budget import compute
+
+    root = tree(tmp_path, {
+        "pyproject.toml": '[tool.pgforklint.processes]\nweb = {command = "gunicorn -w 2 app:app", instances = 3, workdir = "api"}\n'
+                          'worker = "celery -A api.tasks worker -c 2"\n',
+        "api/app.py": APP, "api/db.py": DB, "api/__init__.py": "",
+        "api/tasks.py": "from celery import Celery\n\napp = Celery('t')\n",
+    })
+    model = build_model(project(root))
+    budget = compute(model)
+    assert [row.name for row in budget.rows] == [row.name for row in model.coverage.process_types] == ["web", "worker"]
+    web = model.process_types[0]
+    assert web.instances.value == 3 and web.instances.origin.kind.value == "config"
+    assert model.coverage.process_types[0].app_file == "api/app.py"
+    assert model.coverage.process_types[0].declared
+
+
+def test_json_and_sarif_carry_the_coverage(tmp_path: Path) -> None:
+    root = tree(tmp_path, {"Procfile": "web: gunicorn --preload app:app\nworker: gunicorn --preload missing:app\n",
+                           "app.py": APP, "db.py": DB})
+    run = [sys.executable, "-m", "pgforklint", "--no-cache", "."]
+    document = json.loads(subprocess.run([*run, "--format", "json"], cwd=root, capture_output=True, text=True).stdout)
+    coverage = document["coverage"]
+    assert coverage["version"] == 1 and coverage["forking"] == 2 and coverage["linked"] == 1
+    web, worker = coverage["process_types"]
+    assert web == {"name": "web", "path": "Procfile", "line": 1, "server": "gunicorn", "forks": True, "preload": True,
+                   "app": "app:app", "app_file": "app.py", "engines": 1, "linked": True, "failed": [],
+                   "dev_only": False, "declared": False}
+    assert worker["app_file"] is None and not worker["linked"]
+    assert worker["failed"] == ["gunicorn app `missing`: no module `missing` in the repository root"]
+    assert [d["code"] for d in document["diagnostics"] if d["line"] == 2] == ["PGF102"]
+    sarif = json.loads(subprocess.run([*run, "--format", "sarif"], cwd=root, capture_output=True, text=True).stdout)
+    assert sarif["runs"][0]["properties"]["coverage"] == coverage
+
+
+def test_a_run_that_linked_nothing_says_so(tmp_path: Path) -> None:
+    root = tree(tmp_path, {"db.py": DB})
+    out = subprocess.run([sys.executable, "-m", "pgforklint", "--no-cache", "--ignore", "PGF102", "."], cwd=root,
+                         capture_output=True, text=True).stdout
+    assert out.startswith("Checked no process types: no launch of a forking server was found, so the code was not checked")
+    result = lint_project(root, find_config(root))
+    assert [(d.code, d.location.path, d.location.line) for d in result.diagnostics] == [("PGF102", "db.py", 3)]
+
+
+def test_the_launch_stage_imports_nothing_from_later_stages() -> None:
+    code = ("import sys, pgforklint.launch, pgforklint.launch.compose, pgforklint.launch.scripts, "
+            "pgforklint.launch.kubernetes, pgforklint.launch.managers, pgforklint.launch.coverage, "
+            "pgforklint.launch.python_servers\n"
+            "bad = sorted(m for m in sys.modules if m.startswith(('pgforklint.extract', 'pgforklint.analyze', "
+            "'pgforklint.rules', 'pgforklint.report')))\nprint(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_script_branches_that_start_servers_are_variants_and_other_branches_are_not(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Procfile": "web: bin/start web\nworker: bin/start\n",
+        "bin/start": """\
+            #!/bin/bash
+            if [ "$RUN_MIGRATIONS" = "1" ]; then
+              python manage.py migrate --noinput
+            fi
+            case "$1" in
+              web) exec gunicorn --preload app:app ;;
+              *) exec celery -A tasks worker ;;
+            esac
+            """,
+    })
+    launches = {launch.name: launch for launch in all_launches(project(root))}
+    assert launches["web"].commands[-1].program == "gunicorn"
+    assert launches["web"].condition is None  # decided by the argument: not a variant
+    assert {name for name in launches if name.startswith("worker")} == {
+        'worker [case "$1" in web]', 'worker [case "$1" in *]'}
