@@ -290,3 +290,12 @@ def test_markdown_summary_has_the_table_and_a_mermaid_chart_and_escapes_names():
     assert not re.search(r"(?<!\\)<img", out) and "\n```\n<" not in out
     assert table_row.count("|") - table_row.count("\\|") == 7
     assert 'x-axis ["web________img src_x___", "total"]' in out
+
+
+def test_agent_counts_only_for_the_script_branch_it_wraps(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_newrelic_one_branch"))
+    web, worker = row(data, "web"), row(data, "worker")
+    assert [k for k in web["sources"] if k.startswith("agent")] == ["agent newrelic"]
+    assert not [k for k in worker["sources"] if k.startswith("agent")]
+    assert (web["per_process_expected"], worker["per_process_expected"]) == (2, 1)
+    assert data["expected_peak"] == 2 * 2 * 2 + 1 * 2 * 1

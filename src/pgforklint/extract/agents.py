@@ -46,9 +46,16 @@ def _newrelic_ini(project: Project) -> tuple[str, list[tuple[str, str, int]]] | 
     return None
 
 
+def _wrapped_by_newrelic(launch: Launch) -> bool:
+    """The agent wraps the commands this launch runs (one branch of a start script, not its siblings)."""
+    if launch.commands:
+        return any(command.wrapped_by("newrelic-admin") for command in launch.commands)
+    return "newrelic-admin" in launch.text
+
+
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
     ini = _newrelic_ini(project)  # read whenever present: a broken newrelic.ini is reported (PGF100)
-    wrapped = [launch for launch in launches if "newrelic-admin" in launch.text]
+    wrapped = [launch for launch in launches if _wrapped_by_newrelic(launch)]
     initialize_at: Location | None = None
     for source in project.files(FileKind.PYTHON):
         if not project.contains(source.rel, b"newrelic.agent.initialize"):
