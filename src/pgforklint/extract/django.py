@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import field
+from dataclasses import field, replace
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
@@ -253,7 +253,7 @@ def django_setup(interp: Interpreter, location: Location) -> None:
         for cls, where in configs:  # phase 3: ready()
             ready = cls.namespace.get("ready")
             if isinstance(ready, FunctionVal):
-                interp.call_function(FunctionVal(ready.node, ready.module, ready.closure, bound_self=InstanceVal(cls)),
+                interp.call_function(replace(ready, bound_self=InstanceVal(cls)),
                                      [], {}, where)
     finally:
         interp.chain.pop()
