@@ -133,6 +133,7 @@ class SessionFactoryVal(Value):
 class SessionVal(Value):
     engine: Engine | None
     pending: bool = False  # objects added: the next flush/commit writes them (and connects)
+    subclass: "ClassVal | None" = None  # `class AuditSession(Session)`: the project's methods
 
 
 @record(eq=False)
@@ -143,6 +144,7 @@ class QueryVal(Value):
 @record(eq=False)
 class FlaskSQLAVal(Value):
     engine: Engine
+    subclass: "ClassVal | None" = None  # `class Database(SQLAlchemy)`: the project's methods
 
 
 @record(eq=False)
@@ -195,6 +197,7 @@ class ContainerVal(Value):
 
     items: list[Value]
     node: ast.AST | None = None
+    keyed: dict | None = None  # a dict's values by constant key (`_engines["default"] = create_engine(...)`)
 
 
 # --- qualified names the walk understands ---------------------------------------------------
@@ -223,7 +226,7 @@ PSYCOPG_POOLS = {"psycopg_pool.ConnectionPool", "psycopg_pool.AsyncConnectionPoo
 ASYNCPG_POOLS = {"asyncpg.create_pool", "asyncpg.pool.create_pool"}
 FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy",
                     # Flask-AppBuilder's subclasses of flask_sqlalchemy.SQLAlchemy (flask_appbuilder/models/sqla/).
-                    "flask_appbuilder.models.sqla.SQLA", "flask_appbuilder.models.sqla.base.SQLA",
+                    "flask_appbuilder.SQLA", "flask_appbuilder.models.sqla.SQLA", "flask_appbuilder.models.sqla.base.SQLA",
                     "flask_appbuilder.models.sqla.base_legacy.SQLA"}
 # Library functions that return one of the classes above (flask_appbuilder/utils/legacy.py: the SQLA class
 # that matches the installed Flask-SQLAlchemy).
@@ -242,7 +245,7 @@ ENGINE_OPENING_METHODS = {"connect", "begin", "raw_connection", "execute", "scal
                           "run_callable", "transaction"}
 ENGINE_HARMLESS_METHODS = {"execution_options", "update_execution_options", "get_execution_options", "dispose",
                            "clear_compiled_cache", "sync_engine", "url", "dialect", "pool", "name", "driver", "echo"}
-SESSION_EXECUTING_METHODS = {"execute", "scalar", "scalars", "get", "get_one", "connection",
+SESSION_EXECUTING_METHODS = {"execute", "exec", "scalar", "scalars", "get", "get_one", "connection",
                              "merge", "refresh", "run_sync", "stream", "stream_scalars"}
 # A flush or commit connects only when there is something to write: a session's transaction begins without a
 # connection, which is procured on first use (SQLAlchemy 2.0 "autobegin"; orm/session.py `_connection_for_bind`).
@@ -628,6 +631,12 @@ class Interpreter:
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
             key = self.eval(target.slice, frame)
+            if isinstance(base, ContainerVal) and isinstance(base.node, ast.Dict) and isinstance(key, ConstVal) \
+                    and isinstance(key.value, (str, int)):
+                if base.keyed is None:
+                    base.keyed = {}
+                base.keyed[key.value] = value
+                base.items.append(value)
             if isinstance(base, ExternalVal) and base.qualname == "os.environ" and isinstance(key, ConstVal) \
                     and isinstance(key.value, str) and isinstance(value, ConstVal) and isinstance(value.value, str):
                 self.env[key.value] = value.value
@@ -662,16 +671,22 @@ class Interpreter:
                 return result if result is not None else UNKNOWN
             if isinstance(base, ExternalVal):
                 return ExternalVal(f"{base.qualname}[]")
+            if isinstance(base, ContainerVal) and base.keyed:
+                key = self.eval(node.slice, frame)
+                if isinstance(key, ConstVal) and key.value in base.keyed:
+                    return base.keyed[key.value]
             return UNKNOWN
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             return ContainerVal([self.eval(e, frame) for e in node.elts], node)
         if isinstance(node, ast.Dict):
             items = []
+            keyed: dict = {}
             for key, value in zip(node.keys, node.values):
-                if key is not None:
-                    self.eval(key, frame)
+                key_value = self.eval(key, frame) if key is not None else None
                 items.append(self.eval(value, frame))
-            return ContainerVal(items, node)
+                if isinstance(key_value, ConstVal) and isinstance(key_value.value, (str, int)):
+                    keyed[key_value.value] = items[-1]
+            return ContainerVal(items, node, keyed)
         if isinstance(node, ast.Lambda):
             return FunctionVal(node, frame.module, frame.locals)
         if isinstance(node, ast.NamedExpr):
@@ -732,6 +747,10 @@ class Interpreter:
             if isinstance(value, FunctionVal):
                 return replace(value, bound_self=base)
             return value if value is not None else UNKNOWN
+        if isinstance(base, (SessionVal, FlaskSQLAVal)) and base.subclass is not None:
+            method = _class_lookup(base.subclass, attr)
+            if isinstance(method, FunctionVal):
+                return replace(method, bound_self=base)
         if isinstance(base, EngineVal) and attr in ("sync_engine", "engine"):
             return base
         if isinstance(base, FlaskSQLAVal):
@@ -877,7 +896,10 @@ class Interpreter:
         """PEP 562 module `__getattr__`: a lazily created engine reached as `module.engine`."""
         hook = module.namespace.get("__getattr__")
         if isinstance(hook, FunctionVal) and hook.module is module:
-            return self.call_function(hook, [ConstVal(attr)], {}, self.loc(frame.module, node))
+            value = self.call_function(hook, [ConstVal(attr)], {}, self.loc(frame.module, node))
+            if isinstance(value, EngineVal) and value.engine.symbol.endswith(">"):
+                value.engine.symbol = f"{module.name}:{attr}"
+            return value
         return UNKNOWN
 
     def _instantiate(self, cls: ClassVal, args: list[Value], kwargs: dict[str, Value], loc: Location,
@@ -892,6 +914,8 @@ class Interpreter:
             short = library.rsplit(".", 1)[-1]
             if engine is not None and engine.location == loc and engine.symbol.endswith(f"<{short}@{loc.line}>"):
                 engine.symbol = engine.symbol.replace(f"<{short}@", f"<{cls.name}@")
+            if isinstance(value, (SessionVal, FlaskSQLAVal)):
+                value.subclass = cls
             if isinstance(init, FunctionVal):
                 self.call_function(replace(init, bound_self=value), args, kwargs, loc)
             return value
@@ -1132,6 +1156,13 @@ class Interpreter:
             return UNKNOWN
         if name in ("run_sync",) and args:
             return UNKNOWN
+        if isinstance(obj, ContainerVal) and obj.keyed and name in ("get", "setdefault", "pop") and args \
+                and isinstance(args[0], ConstVal) and args[0].value in obj.keyed:
+            return obj.keyed[args[0].value]
+        if isinstance(obj, ContainerVal) and isinstance(obj.node, ast.Dict) and name == "setdefault" and len(args) == 2 \
+                and isinstance(args[0], ConstVal) and isinstance(args[0].value, (str, int)):
+            obj.keyed = {**(obj.keyed or {}), args[0].value: args[1]}
+            return args[1]
         if isinstance(obj, (Unknown, ContainerVal, BoundMethod)) and name == "get" and len(args) == 2 \
                 and isinstance(args[1], (ClassVal, FunctionVal)):
             # `app.config.get("APP_INITIALIZER", ProjectInitializer)(app)`: the project's default is what runs
