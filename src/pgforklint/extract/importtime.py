@@ -309,6 +309,10 @@ class Hooks:
     on_class: list[Callable[["Interpreter", ClassVal, Frame], None]] = field(default_factory=list)
     # An attribute a class does not define itself (Django's `Model.objects`).
     on_class_attribute: list[Callable[["Interpreter", ClassVal, str], "Value | None"]] = field(default_factory=list)
+    # An `if` an adapter walks itself (the child branch of `if os.fork() == 0:`); True when handled.
+    on_if: list[Callable[["Interpreter", ast.If, Frame], bool]] = field(default_factory=list)
+    # The end of a loop's body, with the sequence number at its start (a fork repeated by the next iteration).
+    on_loop_end: list[Callable[["Interpreter", int, ast.stmt, Frame], None]] = field(default_factory=list)
 
 
 class Interpreter:
@@ -525,18 +529,26 @@ class Interpreter:
             if _is_main_guard(stmt.test) or _is_type_checking(stmt.test):
                 self.walk_body(stmt.orelse, frame)
                 return
+            if any(hook(self, stmt, frame) for hook in self.hooks.on_if):
+                return
             self.eval(stmt.test, frame)
             self.walk_body(stmt.body, frame)
             self.walk_body(stmt.orelse, frame)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            start = self._seq
             iterable = self.eval(stmt.iter, frame)
             self._iterate(iterable, stmt.iter, frame)
             self.assign(stmt.target, UNKNOWN, frame)
             self.walk_body(stmt.body, frame)
+            for hook in self.hooks.on_loop_end:
+                hook(self, start, stmt, frame)
             self.walk_body(stmt.orelse, frame)
         elif isinstance(stmt, ast.While):
+            start = self._seq
             self.eval(stmt.test, frame)
             self.walk_body(stmt.body, frame)
+            for hook in self.hooks.on_loop_end:
+                hook(self, start, stmt, frame)
             self.walk_body(stmt.orelse, frame)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             managed: list[ConnVal] = []
