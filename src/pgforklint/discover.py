@@ -60,6 +60,7 @@ class FileKind(enum.Enum):
     SYSTEMD = "systemd"
     CONF = "conf"  # `*.conf`: supervisord programs (decided by content)
     SCRIPT = "script"  # a file without an extension: a start script when a launch runs it (bin/serve)
+    PYTHON_VERSION = "python-version"  # `.python-version` (pyenv, uv), `runtime.txt` (Heroku)
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,10 @@ def classify(name: str) -> FileKind | None:
         return FileKind.DOCKERFILE
     if lower.endswith((".sh", ".bash")):
         return FileKind.SHELL
-    if lower.startswith("requirements") and lower.endswith((".txt", ".in")):
+    if lower.startswith(("requirements", "constraints")) and lower.endswith((".txt", ".in")):
         return FileKind.REQUIREMENTS
+    if lower in (".python-version", "runtime.txt"):
+        return FileKind.PYTHON_VERSION
     if lower in ("poetry.lock", "uv.lock", "pipfile.lock", "pdm.lock", "pipfile"):
         return FileKind.LOCKFILE
     if lower == ".env" or lower.startswith(".env.") or lower.endswith(".env"):

@@ -332,6 +332,18 @@ class LazyNamespace(dict):
         return True
 
     def __missing__(self, key):
+        # `from pkg import db` on an inert package: `pkg.db` is a submodule that may be live; importing it
+        # is what Python does, and a placeholder would never be resolved by a call without arguments.
+        if isinstance(key, str) and self.module.path and self.module.path.endswith("__init__.py"):
+            name = f"{self.module.name}.{key}"
+            roots = self.interp.module_roots
+            rel = self.interp.project.module_file(name, roots)
+            prefilter = for_project(self.interp.project)
+            if rel is not None and prefilter is not None and not prefilter.inert(name, rel, roots):
+                submodule = self.interp.import_module(name)
+                if submodule is not None:
+                    dict.__setitem__(self, key, submodule)
+                    return submodule
         return OpaqueVal(self.interp, self.module, (("attr", key, None, None),))
 
     def _real(self) -> dict:

@@ -19,6 +19,7 @@ from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.extract.forking import (
+    _Registrar,
     call_hook,
     make_interpreter,
     merge_effects,
@@ -32,6 +33,7 @@ from pgforklint.extract.importtime import (
     AdapterVal,
     ConstVal,
     ContainerVal,
+    ExternalVal,
     FunctionVal,
     Hooks,
     Interpreter,
@@ -87,6 +89,8 @@ class CeleryAppVal(AdapterVal):
     def attribute(self, interp, attr, node, frame):
         if attr == "conf":
             return _ConfVal(self)
+        if attr in PARENT_APP_SIGNALS:
+            return _AppSignal(interp.loc(frame.module, node))
         return None
 
     def call_method(self, interp, name, node, args, kwargs, frame, loc):
@@ -110,6 +114,36 @@ class CeleryAppVal(AdapterVal):
                     return arg
             return _PassThrough()
         return None
+
+
+# Signals sent in the worker's parent process before the prefork pool forks its children
+# (docs.celeryq.dev/en/stable/userguide/signals.html: `celeryd_init` "the first signal sent when celery worker
+# starts up", `worker_init` "dispatched before the worker is started"; `app.on_after_configure` / `on_after_finalize`
+# when the app reads its configuration / is finalized, both in the worker parent). Handlers that query open a
+# connection the children inherit. `worker_process_init` runs in each child (a reset hook, see build_server).
+PARENT_SIGNALS = {"celery.signals.celeryd_init.connect", "celery.signals.signals.celeryd_init.connect",
+                  "celery.signals.celeryd_after_setup.connect", "celery.signals.import_modules.connect"}
+PARENT_APP_SIGNALS = {"on_after_configure", "on_after_finalize", "on_configure"}
+
+
+class _AppSignal(AdapterVal):
+    """`app.on_after_configure`: `.connect` registers a handler that runs in the worker parent."""
+
+    def __init__(self, location: Location):
+        self.location = location
+
+    def attribute(self, interp, attr, node, frame):
+        if attr == "connect":
+            return _ParentSignalRegistrar("celery_worker_init", interp.loc(frame.module, node))
+        return None
+
+
+class _ParentSignalRegistrar(_Registrar):
+    """`@signal.connect`, `@signal.connect(weak=False)` and `signal.connect(handler)`."""
+
+    def call(self, interp, node, args, kwargs, frame, loc):
+        registered = super().call(interp, node, args, kwargs, frame, loc)
+        return registered if registered is not None else self
 
 
 @record(eq=False)
@@ -148,6 +182,9 @@ def _strings(value: Value | None) -> list[str] | None:
 
 
 def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> Value | None:
+    if qualname in PARENT_SIGNALS:
+        return _ParentSignalRegistrar("celery_worker_init", interp.loc(frame.module, node)).call(
+            interp, node, args, kwargs, frame, interp.loc(frame.module, node))
     if qualname in ("celery.Celery", "celery.app.Celery", "celery.app.base.Celery"):
         app = CeleryAppVal(interp.loc(frame.module, node), frame.module.name)
         include = _strings(kwargs.get("include"))
@@ -168,8 +205,14 @@ def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> V
     return None
 
 
+def _on_decorated(interp: Interpreter, decorator: Value, function: FunctionVal, node, frame) -> None:
+    if isinstance(decorator, ExternalVal) and decorator.qualname in PARENT_SIGNALS:  # `@celeryd_init.connect`
+        interp.register("celery_worker_init", function, interp.loc(frame.module, node))
+
+
 def install(hooks: Hooks) -> None:
     hooks.on_call.append(_on_call)
+    hooks.on_decorated.append(_on_decorated)
 
 
 # --- launch lines ---------------------------------------------------------------------------

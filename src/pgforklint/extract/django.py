@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import field
+from dataclasses import field, replace
 
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
@@ -56,6 +56,21 @@ SETUP_CALLS = {
     "django.core.management.execute_from_command_line", "django.core.handlers.wsgi.WSGIHandler",
 }
 CONNECTION_OPENING = {"cursor", "ensure_connection", "connect", "chunked_cursor"}
+# `Model.objects.<method>` of a model pgforklint only knows by name (django.contrib, third-party apps):
+# manager methods that query besides the QuerySet API (contrib/sites/models.py SiteManager.get_current,
+# contrib/auth/base_user.py BaseUserManager.get_by_natural_key, contrib/auth/models.py UserManager,
+# contrib/contenttypes/models.py ContentTypeManager.get_for_model(s) on a cold cache).
+MANAGER_EVALUATING = {"get_current", "get_by_natural_key", "create_user", "create_superuser", "get_for_model",
+                      "get_for_models", "get_for_id"}
+_EXTERNAL_MANAGER = re.compile(r"^(?:[\w.]+\.)?(?P<model>[A-Z]\w*)\.(?:objects|_default_manager|_base_manager)\.(?P<method>\w+)$")
+# Management commands that use the database (django/core/management/commands/*.py; `requires_system_checks`
+# aside, these open a connection in `handle()`): at import they run in the process that loads the app.
+DB_COMMANDS = {"migrate", "loaddata", "flush", "createcachetable", "dumpdata", "showmigrations", "createsuperuser",
+               "changepassword", "remove_stale_contenttypes", "clearsessions", "sqlsequencereset", "inspectdb",
+               "dbshell", "sqlflush", "makemigrations"}
+# The cache API (django/core/cache/backends/base.py BaseCache): with `DatabaseCache` each call queries.
+CACHE_METHODS = {"get", "set", "add", "get_or_set", "delete", "incr", "decr", "has_key", "get_many", "set_many",
+                 "delete_many", "clear", "touch"}
 CONNECTION_CLOSING = {"close", "close_pool"}
 QS_LAZY = {
     "all", "filter", "exclude", "order_by", "values", "values_list", "select_related", "prefetch_related", "annotate",
@@ -169,6 +184,35 @@ def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> V
     if qualname in SETUP_CALLS:
         django_setup(interp, interp.loc(frame.module, node))
         return UNKNOWN
+    if not qualname.startswith(("django.", "split_settings.")) and ".objects." not in qualname \
+            and "_manager." not in qualname:
+        return None
+    manager = _EXTERNAL_MANAGER.match(qualname)
+    if manager is not None:
+        queryset = QuerySetVal(manager.group("model"))
+        loc = interp.loc(frame.module, node)
+        method = manager.group("method")
+        result = queryset.call_method(interp, method, node, args, kwargs, frame, loc)
+        if result is not None:
+            return result
+        if method in MANAGER_EVALUATING:
+            interp.record_open(django_engine(interp), loc, f"{queryset.model}.objects.{method}()")
+            return UNKNOWN
+        return queryset  # a custom manager method: assumed to return a queryset (lazy)
+    if qualname in ("django.contrib.auth.get_user_model",):
+        return ModelVal("User")
+    if qualname in ("django.core.management.call_command",) and args and isinstance(args[0], ConstVal) \
+            and args[0].value in DB_COMMANDS:
+        interp.record_open(django_engine(interp), interp.loc(frame.module, node), f"call_command({args[0].value!r})")
+        return UNKNOWN
+    if qualname.startswith(("django.core.cache.cache.", "django.core.cache.caches[].")) \
+            and qualname.rsplit(".", 1)[-1] in CACHE_METHODS and _database_cache(interp):
+        interp.record_open(django_engine(interp), interp.loc(frame.module, node),
+                           f"cache.{qualname.rsplit('.', 1)[-1]}() on the database cache (`DatabaseCache`)")
+        return UNKNOWN
+    if qualname in ("split_settings.tools.include",):
+        _include_settings(interp, node, frame)
+        return UNKNOWN
     if qualname in ("django.apps.apps.get_model", "django.apps.registry.apps.get_model"):
         name = args[1].value if len(args) > 1 and isinstance(args[1], ConstVal) else (
             args[0].value if args and isinstance(args[0], ConstVal) else "Model")
@@ -187,6 +231,61 @@ def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> V
         _record_close(interp, interp.loc(frame.module, node))
         return UNKNOWN
     return None
+
+
+def _database_cache(interp: Interpreter) -> bool:
+    """Whether the settings configure `django.core.cache.backends.db.DatabaseCache` (a cache that queries)."""
+    cached = interp.state.get("django_database_cache")
+    if cached is None:
+        cached = False
+        name = settings_module_for(interp)
+        for module in ([name, *_star_imports(interp.project, name, interp.module_roots)] if name else []):
+            rel = interp.project.module_file(module, interp.module_roots)
+            source = interp.project.python(rel) if rel else None
+            if source is not None and "backends.db.DatabaseCache" in source.text:
+                cached = True
+        interp.state["django_database_cache"] = cached
+    return bool(cached)
+
+
+def _include_settings(interp: Interpreter, node: ast.Call, frame) -> None:
+    """django-split-settings `include("components/*.py", optional("local.py"))`: each file runs in the
+    including module's namespace, in order (split_settings/tools.py)."""
+    if frame.module.path is None:
+        return
+    for rel in split_settings_files(interp.project, frame.module.path, node):
+        source = interp.project.python(rel)
+        if source is None:
+            continue
+        component = ModuleVal(frame.module.name, frame.module.namespace, rel)
+        interp.chain.append(interp.loc(frame.module, node))
+        try:
+            interp.walk_body(source.tree.body, type(frame)(component, None))
+        finally:
+            interp.chain.pop()
+
+
+def split_settings_files(project: Project, including: str, call: ast.Call) -> list[str]:
+    """The project files an `include(...)` call names, relative to the including file, globs expanded."""
+    import fnmatch
+    import posixpath
+
+    base = posixpath.dirname(including)
+    patterns = []
+    for arg in call.args:
+        if isinstance(arg, ast.Call) and arg.args:  # optional("local_settings.py")
+            arg = arg.args[0]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            patterns.append(posixpath.normpath(posixpath.join(base, arg.value)))
+    found: list[str] = []
+    if not patterns:
+        return found
+    files = sorted(source.rel for source in project.files(FileKind.PYTHON))
+    for pattern in patterns:
+        for rel in files:
+            if rel not in found and rel != including and fnmatch.fnmatchcase(rel, pattern):
+                found.append(rel)
+    return found
 
 
 def _record_close(interp: Interpreter, loc: Location) -> None:
@@ -253,7 +352,7 @@ def django_setup(interp: Interpreter, location: Location) -> None:
         for cls, where in configs:  # phase 3: ready()
             ready = cls.namespace.get("ready")
             if isinstance(ready, FunctionVal):
-                interp.call_function(FunctionVal(ready.node, ready.module, ready.closure, bound_self=InstanceVal(cls)),
+                interp.call_function(replace(ready, bound_self=InstanceVal(cls)),
                                      [], {}, where)
     finally:
         interp.chain.pop()
@@ -392,7 +491,18 @@ def _star_imports(project: Project, name: str, roots: list[str]) -> list[str]:
             target = _resolve(name, rel, stmt.module, stmt.level)
             if target and project.module_file(target, roots):
                 out.append(target)
+        elif isinstance(stmt, ast.Call) and _is_include(stmt):
+            out.extend(m for m in (_module_name(r, roots) for r in split_settings_files(project, rel, stmt)) if m)
     return out
+
+
+def _is_include(call: ast.Call) -> bool:
+    """`include(...)` / `split_settings.tools.include(...)` (the name is checked against the imports by the caller
+    where it matters; a project function named `include` taking file names is the same idea)."""
+    func = call.func
+    return (isinstance(func, ast.Name) and func.id == "include") or (
+        isinstance(func, ast.Attribute) and func.attr == "include" and isinstance(func.value, (ast.Name, ast.Attribute))
+        and "split_settings" in ast.unparse(func.value))
 
 
 def _resolve(name: str, rel: str, module: str | None, level: int) -> str | None:
@@ -478,6 +588,15 @@ class _DatabasesReader:
             return
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             call = stmt.value
+            called = dotted_name(call.func) or ""
+            if _is_include(call) and (self.aliases.get(called) or called).startswith("split_settings"):
+                saved = (self.rel, self.name, self.evaluator)
+                for rel in split_settings_files(self.project, self.rel, call):
+                    name = _module_name(rel, self.roots)
+                    if name:
+                        self.read(name)
+                self.rel, self.name, self.evaluator = saved
+                return
             if isinstance(call.func, ast.Attribute) and call.func.attr == "update":
                 path = self.path(call.func.value)
                 if path is not None:

@@ -67,10 +67,30 @@ class FunctionVal(Value):
     module: ModuleVal
     closure: dict[str, Value] | None = None
     bound_self: Value | None = None
+    # Parameter defaults, evaluated where the function is defined (`def init_db(engine=engine)`).
+    defaults: dict[str, Value] | None = None
+    # "cache": `functools.lru_cache`/`cache` (one result per process); "context": `contextlib.contextmanager`.
+    wrapper: str | None = None
 
     @property
     def name(self) -> str:
         return getattr(self.node, "name", "<lambda>")
+
+
+@record(eq=False)
+class PartialVal(Value):
+    """`functools.partial(func, *args, **kwargs)`."""
+
+    func: Value
+    args: list[Value]
+    kwargs: dict[str, Value]
+
+
+@record(eq=False)
+class ContextVal(Value):
+    """What a project `@contextmanager` function returns: entering it gives what the generator yielded."""
+
+    yielded: Value
 
 
 @record(eq=False)
@@ -106,11 +126,14 @@ class ConnVal(Value):
 @record(eq=False)
 class SessionFactoryVal(Value):
     engine: Engine | None
+    proxied: "SessionVal | None" = None  # scoped_session: the one session its methods act on
 
 
 @record(eq=False)
 class SessionVal(Value):
     engine: Engine | None
+    pending: bool = False  # objects added: the next flush/commit writes them (and connects)
+    subclass: "ClassVal | None" = None  # `class AuditSession(Session)`: the project's methods
 
 
 @record(eq=False)
@@ -121,6 +144,7 @@ class QueryVal(Value):
 @record(eq=False)
 class FlaskSQLAVal(Value):
     engine: Engine
+    subclass: "ClassVal | None" = None  # `class Database(SQLAlchemy)`: the project's methods
 
 
 @record(eq=False)
@@ -173,6 +197,7 @@ class ContainerVal(Value):
 
     items: list[Value]
     node: ast.AST | None = None
+    keyed: dict | None = None  # a dict's values by constant key (`_engines["default"] = create_engine(...)`)
 
 
 # --- qualified names the walk understands ---------------------------------------------------
@@ -201,7 +226,7 @@ PSYCOPG_POOLS = {"psycopg_pool.ConnectionPool", "psycopg_pool.AsyncConnectionPoo
 ASYNCPG_POOLS = {"asyncpg.create_pool", "asyncpg.pool.create_pool"}
 FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy",
                     # Flask-AppBuilder's subclasses of flask_sqlalchemy.SQLAlchemy (flask_appbuilder/models/sqla/).
-                    "flask_appbuilder.models.sqla.SQLA", "flask_appbuilder.models.sqla.base.SQLA",
+                    "flask_appbuilder.SQLA", "flask_appbuilder.models.sqla.SQLA", "flask_appbuilder.models.sqla.base.SQLA",
                     "flask_appbuilder.models.sqla.base_legacy.SQLA"}
 # Library functions that return one of the classes above (flask_appbuilder/utils/legacy.py: the SQLA class
 # that matches the installed Flask-SQLAlchemy).
@@ -220,8 +245,13 @@ ENGINE_OPENING_METHODS = {"connect", "begin", "raw_connection", "execute", "scal
                           "run_callable", "transaction"}
 ENGINE_HARMLESS_METHODS = {"execution_options", "update_execution_options", "get_execution_options", "dispose",
                            "clear_compiled_cache", "sync_engine", "url", "dialect", "pool", "name", "driver", "echo"}
-SESSION_EXECUTING_METHODS = {"execute", "scalar", "scalars", "get", "get_one", "flush", "commit", "connection",
+SESSION_EXECUTING_METHODS = {"execute", "exec", "scalar", "scalars", "get", "get_one", "connection",
                              "merge", "refresh", "run_sync", "stream", "stream_scalars"}
+# A flush or commit connects only when there is something to write: a session's transaction begins without a
+# connection, which is procured on first use (SQLAlchemy 2.0 "autobegin"; orm/session.py `_connection_for_bind`).
+SESSION_WRITING_METHODS = {"flush", "commit"}
+SESSION_PENDING_METHODS = {"add", "add_all", "delete", "bulk_save_objects", "bulk_insert_mappings",
+                           "bulk_update_mappings"}
 QUERY_TERMINALS = {"all", "first", "one", "one_or_none", "scalar", "count", "get", "exists", "delete", "update",
                    "__iter__", "paginate"}
 METADATA_OPENING_METHODS = {"create_all", "drop_all", "reflect"}
@@ -229,6 +259,9 @@ POOL_OPENING_METHODS = {"getconn", "connection", "open", "wait", "acquire"}
 POOL_CLOSING_METHODS = {"closeall", "close", "terminate"}
 ITERATING_BUILTINS = {"list", "len", "tuple", "set", "sorted", "bool", "sum", "any", "all", "dict", "frozenset", "max", "min",
                       "next", "iter", "enumerate"}
+
+CACHING_DECORATORS = {"functools.lru_cache", "functools.cache", "functools.cached_property"}
+CONTEXT_DECORATORS = {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
 
 # Packages whose functions are known not to connect when handed an engine at import time.
 SAFE_PACKAGES = {
@@ -248,17 +281,21 @@ class Frame:
     locals: dict[str, Value] | None  # None at module level (globals are the module namespace)
     closure: dict[str, Value] | None = None
     return_value: Value | None = None
+    yielded: Value | None = None
+    globals: set[str] | None = None  # names declared `global` in this function
 
     def lookup(self, name: str) -> Value | None:
-        if self.locals is not None and name in self.locals:
+        if self.locals is not None and name in self.locals and not (self.globals and name in self.globals):
             return self.locals[name]
         if self.closure is not None and name in self.closure:
             return self.closure[name]
         return self.module.namespace.get(name)
 
     def bind(self, name: str, value: Value) -> None:
-        target = self.locals if self.locals is not None else self.module.namespace
-        target[name] = value
+        if self.locals is None or (self.globals is not None and name in self.globals):
+            self.module.namespace[name] = value
+        else:
+            self.locals[name] = value
 
 
 @record
@@ -272,6 +309,10 @@ class Hooks:
     on_class: list[Callable[["Interpreter", ClassVal, Frame], None]] = field(default_factory=list)
     # An attribute a class does not define itself (Django's `Model.objects`).
     on_class_attribute: list[Callable[["Interpreter", ClassVal, str], "Value | None"]] = field(default_factory=list)
+    # An `if` an adapter walks itself (the child branch of `if os.fork() == 0:`); True when handled.
+    on_if: list[Callable[["Interpreter", ast.If, Frame], bool]] = field(default_factory=list)
+    # The end of a loop's body, with the sequence number at its start (a fork repeated by the next iteration).
+    on_loop_end: list[Callable[["Interpreter", int, ast.stmt, Frame], None]] = field(default_factory=list)
 
 
 class Interpreter:
@@ -440,7 +481,7 @@ class Interpreter:
         elif isinstance(stmt, ast.ImportFrom):
             self._import_from(stmt, frame)
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            function = FunctionVal(stmt, frame.module, frame.locals)
+            function = FunctionVal(stmt, frame.module, frame.locals, defaults=self._defaults(stmt.args, frame))
             value: Value = function
             for decorator in reversed(stmt.decorator_list):
                 deco = self.eval(decorator, frame)
@@ -449,6 +490,7 @@ class Interpreter:
                 if isinstance(deco, AdapterVal):
                     deco.decorate(self, function, decorator, frame)
                 self._note_decorator(deco, function, decorator, frame)
+                value = self._decorated(deco, value, decorator, frame)
             frame.bind(stmt.name, value)
         elif isinstance(stmt, ast.ClassDef):
             from pgforklint.prefilter import resolve
@@ -487,18 +529,26 @@ class Interpreter:
             if _is_main_guard(stmt.test) or _is_type_checking(stmt.test):
                 self.walk_body(stmt.orelse, frame)
                 return
+            if any(hook(self, stmt, frame) for hook in self.hooks.on_if):
+                return
             self.eval(stmt.test, frame)
             self.walk_body(stmt.body, frame)
             self.walk_body(stmt.orelse, frame)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            start = self._seq
             iterable = self.eval(stmt.iter, frame)
             self._iterate(iterable, stmt.iter, frame)
             self.assign(stmt.target, UNKNOWN, frame)
             self.walk_body(stmt.body, frame)
+            for hook in self.hooks.on_loop_end:
+                hook(self, start, stmt, frame)
             self.walk_body(stmt.orelse, frame)
         elif isinstance(stmt, ast.While):
+            start = self._seq
             self.eval(stmt.test, frame)
             self.walk_body(stmt.body, frame)
+            for hook in self.hooks.on_loop_end:
+                hook(self, start, stmt, frame)
             self.walk_body(stmt.orelse, frame)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             managed: list[ConnVal] = []
@@ -532,6 +582,9 @@ class Interpreter:
                 value = self.eval(stmt.value, frame)
                 if frame.return_value is None or isinstance(frame.return_value, Unknown):
                     frame.return_value = value
+        elif isinstance(stmt, ast.Global):
+            if frame.locals is not None:
+                frame.globals = {*(frame.globals or ()), *stmt.names}
         elif isinstance(stmt, ast.Raise):
             if stmt.exc is not None:
                 self.eval(stmt.exc, frame)
@@ -567,7 +620,8 @@ class Interpreter:
 
     def assign(self, target: ast.AST, value: Value, frame: Frame) -> None:
         if isinstance(target, ast.Name):
-            if isinstance(value, (EngineVal, FlaskSQLAVal)) and frame.locals is None and value.engine.symbol.endswith(">"):
+            module_level = frame.locals is None or bool(frame.globals and target.id in frame.globals)
+            if isinstance(value, (EngineVal, FlaskSQLAVal)) and module_level and value.engine.symbol.endswith(">"):
                 value.engine.symbol = f"{frame.module.name}:{target.id}"
             if isinstance(value, ConnVal) and frame.locals is None:
                 self.set_retained(value, True)
@@ -589,6 +643,12 @@ class Interpreter:
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
             key = self.eval(target.slice, frame)
+            if isinstance(base, ContainerVal) and isinstance(base.node, ast.Dict) and isinstance(key, ConstVal) \
+                    and isinstance(key.value, (str, int)):
+                if base.keyed is None:
+                    base.keyed = {}
+                base.keyed[key.value] = value
+                base.items.append(value)
             if isinstance(base, ExternalVal) and base.qualname == "os.environ" and isinstance(key, ConstVal) \
                     and isinstance(key.value, str) and isinstance(value, ConstVal) and isinstance(value.value, str):
                 self.env[key.value] = value.value
@@ -623,16 +683,22 @@ class Interpreter:
                 return result if result is not None else UNKNOWN
             if isinstance(base, ExternalVal):
                 return ExternalVal(f"{base.qualname}[]")
+            if isinstance(base, ContainerVal) and base.keyed:
+                key = self.eval(node.slice, frame)
+                if isinstance(key, ConstVal) and key.value in base.keyed:
+                    return base.keyed[key.value]
             return UNKNOWN
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             return ContainerVal([self.eval(e, frame) for e in node.elts], node)
         if isinstance(node, ast.Dict):
             items = []
+            keyed: dict = {}
             for key, value in zip(node.keys, node.values):
-                if key is not None:
-                    self.eval(key, frame)
+                key_value = self.eval(key, frame) if key is not None else None
                 items.append(self.eval(value, frame))
-            return ContainerVal(items, node)
+                if isinstance(key_value, ConstVal) and isinstance(key_value.value, (str, int)):
+                    keyed[key_value.value] = items[-1]
+            return ContainerVal(items, node, keyed)
         if isinstance(node, ast.Lambda):
             return FunctionVal(node, frame.module, frame.locals)
         if isinstance(node, ast.NamedExpr):
@@ -647,6 +713,11 @@ class Interpreter:
             return UNKNOWN
         if isinstance(node, ast.Starred):
             return self.eval(node.value, frame)
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            value = self.eval(node.value, frame) if node.value is not None else UNKNOWN
+            if frame.yielded is None or isinstance(frame.yielded, Unknown):
+                frame.yielded = value
+            return UNKNOWN
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
                 self.eval(child, frame)
@@ -660,7 +731,9 @@ class Interpreter:
             if attr in base.namespace:
                 return base.namespace[attr]
             sub = self.import_module(f"{base.name}.{attr}") if base.path is None or base.path.endswith("__init__.py") else None
-            return sub if sub is not None else UNKNOWN
+            if sub is None:
+                return self._module_getattr(base, attr, node, frame)
+            return sub
         if isinstance(base, ExternalVal):
             return ExternalVal(f"{base.qualname}.{attr}")
         if isinstance(base, ClassVal):
@@ -684,8 +757,12 @@ class Interpreter:
         if isinstance(base, InstanceVal):
             value = _class_lookup(base.cls, attr)
             if isinstance(value, FunctionVal):
-                return FunctionVal(value.node, value.module, value.closure, bound_self=base)
+                return replace(value, bound_self=base)
             return value if value is not None else UNKNOWN
+        if isinstance(base, (SessionVal, FlaskSQLAVal)) and base.subclass is not None:
+            method = _class_lookup(base.subclass, attr)
+            if isinstance(method, FunctionVal):
+                return replace(method, bound_self=base)
         if isinstance(base, EngineVal) and attr in ("sync_engine", "engine"):
             return base
         if isinstance(base, FlaskSQLAVal):
@@ -708,7 +785,13 @@ class Interpreter:
 
     def eval_call(self, node: ast.Call, frame: Frame) -> Value:
         func = self.eval(node.func, frame)
-        args = [self.eval(a, frame) for a in node.args]
+        args = []
+        for a in node.args:
+            value = self.eval(a, frame)
+            if isinstance(a, ast.Starred) and isinstance(value, ContainerVal) and isinstance(value.node, ast.arguments):
+                args.extend(value.items)  # `*args` forwarded by a wrapper
+            else:
+                args.append(value)
         kwargs: dict[str, Value] = {}
         for keyword in node.keywords:
             value = self.eval(keyword.value, frame)
@@ -735,6 +818,8 @@ class Interpreter:
             return result if result is not None else UNKNOWN
         if isinstance(func, FunctionVal):
             return self.call_function(func, args, kwargs, loc)
+        if isinstance(func, PartialVal):
+            return self.call_value(func.func, node, [*func.args, *args], {**func.kwargs, **kwargs}, frame)
         if isinstance(func, ClassVal):
             return self._instantiate(func, args, kwargs, loc, node, frame)
         if isinstance(func, BoundMethod):
@@ -746,6 +831,10 @@ class Interpreter:
     def call_function(self, function: FunctionVal, args: list[Value], kwargs: dict[str, Value], loc: Location | None
                       ) -> Value:
         key = id(function.node)
+        if function.wrapper == "cache":
+            cached = self.state.setdefault("cached_results", {}).get(key)  # type: ignore[union-attr]
+            if cached is not None:
+                return cached
         if key in self._call_stack:
             return UNKNOWN  # recursion guard
         if len(self._call_stack) >= MAX_CALL_DEPTH:
@@ -757,12 +846,14 @@ class Interpreter:
         supplied = list(args)
         if function.bound_self is not None:
             supplied.insert(0, function.bound_self)
+        defaults = function.defaults or {}
         for index, param in enumerate(positional):
-            local[param.arg] = supplied[index] if index < len(supplied) else kwargs.get(param.arg, UNKNOWN)
+            local[param.arg] = supplied[index] if index < len(supplied) else kwargs.get(
+                param.arg, defaults.get(param.arg, UNKNOWN))
         for param in params.kwonlyargs:
-            local[param.arg] = kwargs.get(param.arg, UNKNOWN)
+            local[param.arg] = kwargs.get(param.arg, defaults.get(param.arg, UNKNOWN))
         if params.vararg:
-            local[params.vararg.arg] = UNKNOWN
+            local[params.vararg.arg] = ContainerVal(supplied[len(positional):], params)
         if params.kwarg:
             local[params.kwarg.arg] = UNKNOWN
         frame = Frame(function.module, local, closure=function.closure)
@@ -777,7 +868,51 @@ class Interpreter:
             self._call_stack.pop()
             if loc is not None:
                 self.chain.pop()
-        return frame.return_value if frame.return_value is not None else UNKNOWN
+        if function.wrapper == "context":
+            return ContextVal(frame.yielded if frame.yielded is not None else UNKNOWN)
+        result = frame.return_value if frame.return_value is not None else UNKNOWN
+        if function.wrapper == "cache":
+            self.state.setdefault("cached_results", {})[key] = result  # type: ignore[index]
+            if isinstance(result, EngineVal) and result.engine.symbol.endswith(">"):
+                result.engine.symbol = f"{function.module.name}:{function.name}()"
+        return result
+
+    def _defaults(self, params: ast.arguments, frame: Frame) -> dict[str, Value] | None:
+        """Parameter defaults, evaluated once where the function is defined, as Python does."""
+        if not params.defaults and not any(params.kw_defaults):
+            return None
+        found: dict[str, Value] = {}
+        positional = [*params.posonlyargs, *params.args]
+        for param, default in zip(positional[len(positional) - len(params.defaults):], params.defaults):
+            found[param.arg] = self.eval(default, frame)
+        for param, default in zip(params.kwonlyargs, params.kw_defaults):
+            if default is not None:
+                found[param.arg] = self.eval(default, frame)
+        return found
+
+    def _decorated(self, decorator: Value, function: Value, node: ast.AST, frame: Frame) -> Value:
+        """What a decorator turns a function into, when that matters to the walk: memoised factories,
+        context managers, and the project's own decorators (called at definition time, as Python does)."""
+        name = decorator.qualname if isinstance(decorator, ExternalVal) else None
+        if name in CACHING_DECORATORS and isinstance(function, FunctionVal):
+            return replace(function, wrapper="cache")
+        if name in CONTEXT_DECORATORS and isinstance(function, FunctionVal):
+            return replace(function, wrapper="context")
+        if isinstance(decorator, FunctionVal) and decorator.module.path is not None:
+            wrapped = self.call_function(decorator, [function], {}, self.loc(frame.module, node))
+            if isinstance(wrapped, (FunctionVal, PartialVal)):
+                return wrapped  # a wrapper that injects a session or connection, then calls the function
+        return function
+
+    def _module_getattr(self, module: ModuleVal, attr: str, node: ast.AST, frame: Frame) -> Value:
+        """PEP 562 module `__getattr__`: a lazily created engine reached as `module.engine`."""
+        hook = module.namespace.get("__getattr__")
+        if isinstance(hook, FunctionVal) and hook.module is module:
+            value = self.call_function(hook, [ConstVal(attr)], {}, self.loc(frame.module, node))
+            if isinstance(value, EngineVal) and value.engine.symbol.endswith(">"):
+                value.engine.symbol = f"{module.name}:{attr}"
+            return value
+        return UNKNOWN
 
     def _instantiate(self, cls: ClassVal, args: list[Value], kwargs: dict[str, Value], loc: Location,
                      node: ast.Call | None = None, frame: Frame | None = None) -> Value:
@@ -791,12 +926,14 @@ class Interpreter:
             short = library.rsplit(".", 1)[-1]
             if engine is not None and engine.location == loc and engine.symbol.endswith(f"<{short}@{loc.line}>"):
                 engine.symbol = engine.symbol.replace(f"<{short}@", f"<{cls.name}@")
+            if isinstance(value, (SessionVal, FlaskSQLAVal)):
+                value.subclass = cls
             if isinstance(init, FunctionVal):
-                self.call_function(FunctionVal(init.node, init.module, init.closure, bound_self=value), args, kwargs, loc)
+                self.call_function(replace(init, bound_self=value), args, kwargs, loc)
             return value
         instance = InstanceVal(cls)
         if isinstance(init, FunctionVal):
-            self.call_function(FunctionVal(init.node, init.module, init.closure, bound_self=instance), args, kwargs, loc)
+            self.call_function(replace(init, bound_self=instance), args, kwargs, loc)
         return instance
 
     # -- library semantics --------------------------------------------------------------------
@@ -833,7 +970,15 @@ class Interpreter:
             self.record_engine(engine)
             return FlaskSQLAVal(engine)
         if qualname in SESSION_FACTORIES:
+            # `scoped_session(sessionmaker(bind=engine))`: the inner factory's engine
+            inner = args[0] if args else kwargs.get("session_factory")
+            if isinstance(inner, SessionFactoryVal) and "scoped" in qualname:
+                return SessionFactoryVal(inner.engine)
             return SessionFactoryVal(self._engine_arg(args, kwargs, 0, "bind"))
+        if qualname in CACHING_DECORATORS:  # `@lru_cache(maxsize=None)`
+            return ExternalVal(qualname)
+        if qualname in ("functools.partial",) and args:
+            return PartialVal(args[0], args[1:], dict(kwargs))
         if qualname in SESSION_CLASSES:
             return SessionVal(self._engine_arg(args, kwargs, 0, "bind"))
         if qualname in RAW_CONNECT:
@@ -978,14 +1123,22 @@ class Interpreter:
                 if engine is not None:
                     obj.engine = engine
                 return UNKNOWN
-            if name in SESSION_EXECUTING_METHODS or name == "query":  # scoped_session proxies the session
-                return self._call_method(BoundMethod(SessionVal(obj.engine), name), node, args, kwargs, frame, loc)
+            if name in SESSION_EXECUTING_METHODS or name in SESSION_WRITING_METHODS or name in SESSION_PENDING_METHODS \
+                    or name == "query":  # scoped_session proxies the session of the current thread
+                session = obj.proxied if obj.proxied is not None and obj.proxied.engine is obj.engine else SessionVal(obj.engine)
+                obj.proxied = session
+                return self._call_method(BoundMethod(session, name), node, args, kwargs, frame, loc)
             if name == "remove":
                 return UNKNOWN
             return UNKNOWN
         if isinstance(obj, SessionVal):
-            if name in SESSION_EXECUTING_METHODS:
+            if name in SESSION_EXECUTING_METHODS or (name in SESSION_WRITING_METHODS and obj.pending):
                 if obj.engine is not None:
+                    self.record_open(obj.engine, loc, f"session.{name}()")
+                return UNKNOWN
+            if name in SESSION_PENDING_METHODS:
+                obj.pending = name.startswith(("add", "delete")) or obj.pending
+                if name.startswith("bulk_") and obj.engine is not None:
                     self.record_open(obj.engine, loc, f"session.{name}()")
                 return UNKNOWN
             if name == "query":
@@ -1015,6 +1168,13 @@ class Interpreter:
             return UNKNOWN
         if name in ("run_sync",) and args:
             return UNKNOWN
+        if isinstance(obj, ContainerVal) and obj.keyed and name in ("get", "setdefault", "pop") and args \
+                and isinstance(args[0], ConstVal) and args[0].value in obj.keyed:
+            return obj.keyed[args[0].value]
+        if isinstance(obj, ContainerVal) and isinstance(obj.node, ast.Dict) and name == "setdefault" and len(args) == 2 \
+                and isinstance(args[0], ConstVal) and isinstance(args[0].value, (str, int)):
+            obj.keyed = {**(obj.keyed or {}), args[0].value: args[1]}
+            return args[1]
         if isinstance(obj, (Unknown, ContainerVal, BoundMethod)) and name == "get" and len(args) == 2 \
                 and isinstance(args[1], (ClassVal, FunctionVal)):
             # `app.config.get("APP_INITIALIZER", ProjectInitializer)(app)`: the project's default is what runs
@@ -1038,6 +1198,8 @@ class Interpreter:
             return value
         if isinstance(value, SessionFactoryVal):
             return SessionVal(value.engine)
+        if isinstance(value, ContextVal):
+            return value.yielded
         if isinstance(value, EngineVal) and value.engine.kind in (EngineKind.PSYCOPG_POOL, EngineKind.ASYNCPG_POOL):
             return value
         return value

@@ -17,6 +17,7 @@ happened before that point.
 from __future__ import annotations
 
 import re
+import ast
 from dataclasses import field
 
 from pgforklint.diagnostics import Location
@@ -166,12 +167,68 @@ def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> V
         return _fork_call(interp, "Process", interp.state.get("mp_start_method"), node, args, kwargs, frame)  # type: ignore[arg-type]
     if qualname in FORKS:
         record_fork(interp, "os.fork", "fork", interp.loc(frame.module, node), Quantity.from_file(1, interp.loc(frame.module, node), "os.fork()"))
-        return UNKNOWN
+        return _ForkPid()
     return None
+
+
+class _ForkPid(AdapterVal):
+    """The value `os.fork()` returns: 0 in the child."""
+
+
+def _child_branch(interp: Interpreter, stmt: ast.If, frame) -> bool:
+    """`if os.fork() == 0:` / `if pid == 0:` / `if not pid:`: that branch runs in the child, the other in the
+    parent. The child's opens are its own (walked into a separate record, not the parent's)."""
+    test = stmt.test
+    negated = False
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, negated = test.operand, True
+    compared = None
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant) \
+            and test.comparators[0].value == 0 and isinstance(test.ops[0], (ast.Eq, ast.NotEq, ast.Gt)):
+        compared = test.left
+        child_is_body = isinstance(test.ops[0], ast.Eq)
+    elif isinstance(test, (ast.Name, ast.Call)):
+        compared, child_is_body = test, False  # `if pid:` is the parent
+    else:
+        return False
+    is_fork_call = isinstance(compared, ast.Call) and (
+        (isinstance(compared.func, ast.Attribute) and compared.func.attr in ("fork", "forkpty"))
+        or (isinstance(compared.func, ast.Name) and compared.func.id in ("fork", "forkpty")))
+    if not (isinstance(compared, ast.Name) or is_fork_call):
+        return False  # evaluated once, by the generic walk
+    if not isinstance(interp.eval(compared, frame), _ForkPid):
+        if is_fork_call:  # evaluated here already: walk both branches as the generic walk would
+            interp.walk_body(stmt.body, frame)
+            interp.walk_body(stmt.orelse, frame)
+            return True
+        return False
+    if negated:
+        child_is_body = not child_is_body
+    child, parent = (stmt.body, stmt.orelse) if child_is_body else (stmt.orelse, stmt.body)
+    run_phase(interp, ProcessEffects(), lambda: interp.walk_body(child, frame))
+    interp.walk_body(parent, frame)
+    return True
+
+
+def _loop_end(interp: Interpreter, start: int, stmt, frame) -> None:
+    """A fork inside a loop runs again in the next iteration: what the parent opened after the first fork of
+    this iteration is inherited by the next one. Recorded as a second fork point after those opens."""
+    points = [p for p in interp.state.get("fork_points") or []
+              if p.seq > start and p.effects is interp.effects and p.kind != "rq" and not p.extra.get("again")]
+    if not points:
+        return
+    first = min(p.seq for p in points)
+    if not any(seq > first for seq in interp.effects.open_seq):
+        return  # nothing opened after the fork in the loop: the next iteration forks a clean parent
+    for point in points:
+        record_fork(interp, point.kind, point.method, point.location, point.processes, point.child_entry,
+                    again=True, loop_line=getattr(stmt, "lineno", None))
 
 
 def install(hooks: Hooks) -> None:
     hooks.on_call.append(_on_call)
+    hooks.on_if.append(_child_branch)
+    hooks.on_loop_end.append(_loop_end)
 
 
 # --- default start method ------------------------------------------------------------------
@@ -179,18 +236,49 @@ def install(hooks: Hooks) -> None:
 
 def default_start_method(project: Project) -> tuple[str, str]:
     """("fork" | "forkserver", why). Linux default: fork through 3.13, forkserver from 3.14."""
-    for source in project.files(FileKind.TOML):
-        if source.name != "pyproject.toml" or "/" in source.rel:
-            continue
-        data = project.toml(source.rel) or {}
-        table = data.get("project") if isinstance(data.get("project"), dict) else {}
-        spec = table.get("requires-python") if isinstance(table, dict) else None
-        if isinstance(spec, str):
-            minimum = _minimum_minor(spec)
-            if minimum is not None and minimum >= 14:
-                return "forkserver", f"requires-python = \"{spec}\": Python 3.14+ defaults to forkserver on Linux"
-            return "fork", f"requires-python = \"{spec}\" allows Python < 3.14, where Linux defaults to fork"
-    return "fork", "the default start method on Linux before Python 3.14 is fork"
+    found = python_version(project)
+    if found is None:
+        return "fork", "the default start method on Linux before Python 3.14 is fork"
+    minor, where = found
+    if minor >= 14:
+        return "forkserver", f"{where}: Python 3.14+ defaults to forkserver on Linux"
+    return "fork", f"{where}: before Python 3.14, Linux defaults to fork"
+
+
+_DOCKER_FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(?:[\w.-]+(?::\d+)?/)*(?:library/)?python:3\.(\d+)", re.IGNORECASE | re.MULTILINE)
+
+
+def python_version(project: Project) -> tuple[int, int | str] | None:
+    """(minor, where) of the Python 3 the project runs on: the deployed interpreter first (a Dockerfile's
+    `FROM python:3.X`, Heroku's `runtime.txt`, `.python-version`), else the lowest `requires-python` allows."""
+    cached = project._cache.get(("python-version",))
+    if cached is not None:
+        return cached or None
+    found: tuple[int, str] | None = None
+    for source in sorted(project.files(FileKind.DOCKERFILE), key=lambda f: (f.rel.count("/"), f.rel)):
+        match = _DOCKER_FROM.search(project.text(source.rel) or "")
+        if match:
+            found = (int(match.group(1)), f"`{match.group(0).strip()}` in {source.rel}")
+            break
+    if found is None:
+        for source in sorted(project.files(FileKind.PYTHON_VERSION), key=lambda f: (f.rel.count("/"), f.name != "runtime.txt")):
+            match = re.search(r"(?:python-)?3\.(\d+)", (project.text(source.rel) or "").strip())
+            if match:
+                found = (int(match.group(1)), f"`{match.group(0)}` in {source.rel}")
+                break
+    if found is None:
+        for source in project.files(FileKind.TOML):
+            if source.name != "pyproject.toml" or "/" in source.rel:
+                continue
+            data = project.toml(source.rel) or {}
+            table = data.get("project") if isinstance(data.get("project"), dict) else {}
+            spec = table.get("requires-python") if isinstance(table, dict) else None
+            if isinstance(spec, str):
+                minimum = _minimum_minor(spec)
+                found = (minimum if minimum is not None else 0, f"requires-python = \"{spec}\"")
+                break
+    project._cache[("python-version",)] = found or ()
+    return found
 
 
 def _minimum_minor(spec: str) -> int | None:
@@ -296,6 +384,9 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             if method != "fork":
                 continue
             reason = f"`{point.kind}` forks with the `fork` start method" + ("" if point.method else f" ({why})")
+            if point.extra.get("again"):
+                reason += (f", and it forks again in the next iteration of the loop (line {point.extra['loop_line']}), "
+                           "after this connection was opened")
             server = fork_server(interp, point, ServerKind.MULTIPROCESSING, point.kind, reason)
             server.settings["start_method"] = method
             model.servers.append(server)

@@ -86,17 +86,13 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def python_parses(text: str) -> str | None:
     """None when `text` is valid Python (stdlib compile and libcst), else the reason."""
-    import ast
-    import warnings
+    from pgforklint.errors import ReadError
+    from pgforklint.read.python import parse_python
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-    except SyntaxError as exc:
-        return f"syntax error: {exc.msg} (line {exc.lineno})"
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return f"cannot parse: {exc}"
+        parse_python(text)  # the stdlib parser, and syntax newer than this interpreter (read/newer_syntax.py)
+    except ReadError as exc:
+        return f"{exc.reason} (line {exc.line})" if exc.line else exc.reason
     import libcst
 
     try:

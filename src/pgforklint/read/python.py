@@ -55,6 +55,23 @@ def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
             warnings.simplefilter("ignore")
             return ast.parse(text, filename=filename)
     except SyntaxError as exc:
+        error = exc
+    except (RecursionError, MemoryError):
+        raise ReadError("too deeply nested to parse") from None
+    except ValueError as exc:  # e.g. source code string cannot contain null bytes
+        raise ReadError(f"cannot parse: {exc}") from None
+    # Syntax newer than this interpreter (PEP 695, 701, 750, 758): rewritten with its lines kept. Only files
+    # that `ast` rejected pay for it.
+    from pgforklint.read.newer_syntax import downlevel
+
+    rewritten = downlevel(text)
+    if rewritten is None:
+        raise ReadError(f"syntax error: {error.msg}", line=error.lineno or 1, column=error.offset or 1) from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(rewritten, filename=filename)
+    except SyntaxError as exc:  # really broken: the error of the rewritten text is on the line of the real one
         raise ReadError(f"syntax error: {exc.msg}", line=exc.lineno or 1, column=exc.offset or 1) from None
     except (RecursionError, MemoryError):
         raise ReadError("too deeply nested to parse") from None

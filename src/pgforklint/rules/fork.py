@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from pgforklint.diagnostics import Diagnostic, Location, Related
 from pgforklint.model import (
@@ -145,8 +146,14 @@ def reset_advice(server: Server, engine: Engine) -> str:
 
 
 def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
-    """PGF001: a live connection in the parent, not reset before or after the fork."""
+    """PGF001: a live connection in the parent, not reset before or after the fork.
+
+    One finding per cause: the opens of one engine in one parent are one finding, anchored at the first open,
+    with the other opens as related locations; the same cause reached through several launches is said once.
+    """
+    found: dict[tuple, tuple[Diagnostic, list[Related]]] = {}
     for server in forking_servers(model):
+        groups: dict[tuple[Engine, bool], list[ConnectionOpen]] = {}
         for open_ in live_at_fork(server):
             engine = open_.engine
             if engine.pid_guarded:
@@ -157,18 +164,33 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 continue  # a correct reset, or a wrong one reported by PGF003
             if not open_.retained and ineffective_resets(server, engine):
                 continue  # reported once, by PGF009, at the hook that never runs
+            groups.setdefault((engine, open_.retained), []).append(open_)
+        for (engine, retained), opens in groups.items():
+            open_ = opens[0]
+            key = (open_.location.path, open_.location.line, engine.symbol, retained)
+            if key in found:
+                found[key][1].append(Related(server.location, f"{server_name(server)} started here also loads it "
+                                                              "before forking"))
+                continue
             reason, related = why_in_parent(server, open_)
             related = [*related, *_chain_related(server, open_)]
+            for other in opens[1:]:
+                if (other.location.path, other.location.line) != (open_.location.path, open_.location.line):
+                    related.append(Related(other.location, f"`{other.operation}` also uses this engine in the parent"))
             related.append(Related(server.location, f"{server_name(server)} started here"))
             related.extend(_config_related(server))
             if server.processes.origin.location is not None:
                 related.append(Related(server.processes.origin.location, "number of worker processes"))
+            more = f" (and {len(opens) - 1} more use{'s' if len(opens) > 2 else ''} in the parent, see the related locations)" \
+                if len(opens) > 1 else ""
             message = (
-                f"`{open_.operation}` opens a PostgreSQL connection in the parent process: {reason}, "
+                f"`{open_.operation}` opens a PostgreSQL connection in the parent process{more}: {reason}, "
                 f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
-                f"wrong rows); {HELD_ADVICE if open_.retained else reset_advice(server, engine)}"
+                f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine)}"
             )
-            yield Diagnostic("PGF001", open_.location, message, tuple(_unique(related)), key=f"{engine.symbol}")
+            found[key] = (Diagnostic("PGF001", open_.location, message, (), key=f"{engine.symbol}"), related)
+    for diagnostic, related in found.values():
+        yield replace(diagnostic, related=tuple(_unique(related)))
 
 
 def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
