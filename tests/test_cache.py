@@ -45,7 +45,7 @@ def test_second_run_hits_and_findings_are_unchanged(cache_dir: Path) -> None:
     store = _store(root)
     facts = store.facts(b"import sqlalchemy\n")
     store.save()
-    again = cache.FactsCache(store.path)
+    again = cache.FactsCache(store.path, store.key)
     assert again.facts(b"import sqlalchemy\n") == facts
     assert again.hits == 1 and again.misses == 0
     assert _run(root) == _run(root)
@@ -59,7 +59,7 @@ def test_corrupt_or_foreign_cache_is_ignored(cache_dir: Path, content: bytes) ->
     store = _store(root)
     store.path.parent.mkdir(parents=True, exist_ok=True)
     store.path.write_bytes(content.replace(b"%s", cache.fingerprint().encode()))
-    reloaded = cache.FactsCache(store.path)
+    reloaded = cache.FactsCache(store.path, store.key)
     assert reloaded.facts(b"import os\n") == prefilter.FileFacts(((0, "os", ()),), False, reloaded.facts(b"import os\n").digest, None)
     reloaded.save()
     document = json.loads(store.path.read_text())
@@ -72,7 +72,7 @@ def test_damaged_entry_is_recomputed(cache_dir: Path) -> None:
     key = cache._digest(b"import os\n")
     store.path.parent.mkdir(parents=True, exist_ok=True)
     store.path.write_text(json.dumps({"format": cache.FORMAT, "version": cache.fingerprint(), "entries": {key: [5]}}))
-    reloaded = cache.FactsCache(store.path)
+    reloaded = cache.FactsCache(store.path, store.key)
     assert reloaded.facts(b"import os\n").imports == ((0, "os", ()),)
     assert reloaded.misses == 1
 
@@ -82,7 +82,12 @@ def test_unwritable_cache_dir_is_not_fatal(tmp_path: Path, monkeypatch: pytest.M
     blocker.write_text("not a folder")
     monkeypatch.setenv("PGFORKLINT_CACHE_DIR", str(blocker / "sub"))
     monkeypatch.setattr(cache, "_disabled", False)
-    store = _store(FIXTURES / "gunicorn_warmup_query")
+    from pgforklint.discover import discover
+    from pgforklint.project import Project
+
+    root = (FIXTURES / "gunicorn_warmup_query").resolve()
+    assert cache.cache_for(Project(root, discover(root), Config())) is None  # no place for the key: no cache
+    store = cache.FactsCache(blocker / "sub" / "facts.json", b"k" * 32)
     store.facts(b"import os\n")
     store.save()  # must not raise
     assert _run(FIXTURES / "gunicorn_warmup_query")

@@ -18,6 +18,7 @@ from pgforklint.readahead import ReadAhead
 from pgforklint.records import record
 from pgforklint.registry import select_codes
 from pgforklint.rules import CHECKS
+from pgforklint.safeio import read_regular
 from pgforklint.suppress import PerFileIgnores, is_suppressed
 
 Adapter = Callable[[Project, list[Launch], DeploymentModel], None]
@@ -161,7 +162,7 @@ def _lines(project: Project, location: Location) -> list[str] | None:
     if source is None:
         return None
     try:
-        data = source.path.read_bytes()[:4 * 1024 * 1024]
+        data = read_regular(source.path, 4 * 1024 * 1024)  # the head only: never a whole huge file, never a FIFO
     except OSError:
         return None
     return data.decode("utf-8", errors="replace").splitlines()

@@ -13,11 +13,12 @@ from dataclasses import field
 from pathlib import Path
 
 from pgforklint.diagnostics import Severity
-from pgforklint.discover import DEFAULT_EXCLUDE
+from pgforklint.discover import DEFAULT_EXCLUDE, MAX_FILE_BYTES, git_top
 from pgforklint.errors import ConfigError
 from pgforklint.read.structured import tomllib_module
 from pgforklint.records import record
 from pgforklint.registry import unknown_selectors
+from pgforklint.safeio import read_regular, trusted_file
 
 CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
 
@@ -210,10 +211,11 @@ def _unknown_key_note(key: str, table_name: str) -> str:
 
 def _load_toml(file: Path) -> dict:
     try:
-        with open(file, "rb") as handle:
-            data = handle.read()
+        data = read_regular(file, MAX_FILE_BYTES + 1)  # never a FIFO or device, never unbounded
     except OSError as exc:
         raise ConfigError(f"{shown(file)}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{shown(file)}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB size cap")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -251,16 +253,21 @@ def load_config_file(file: Path) -> Config:
 
 def find_config(start: Path) -> Config:
     """The closest `.pgforklint.toml`, `pgforklint.toml`, or `pyproject.toml` with `[tool.pgforklint]`,
-    from `start` upwards to the repository top (or the filesystem root outside a repository)."""
+    from `start` upwards to the repository top (or the filesystem root outside a repository).
+
+    Files above the linted folder are trusted the way git trusts them: the search stops at the
+    repository top (`git_top`: a `.git` owned by another user is no top), and a file or folder owned by
+    another user (a `.pgforklint.toml` planted in `/tmp`) is passed over."""
     start = start.resolve()
     directory = start if start.is_dir() else start.parent
+    top = git_top(directory)
     for folder in (directory, *directory.parents):
         for name in CONFIG_NAMES:
             candidate = folder / name
-            if candidate.is_file():
+            if candidate.is_file() and (folder == directory or trusted_file(candidate)):
                 table, table_name = _settings_table(candidate)
                 if table is not None:
                     return parse_settings(candidate, table, table_name)
-        if (folder / ".git").exists():
+        if folder == top:
             break
     return Config()

@@ -20,7 +20,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pgforklint.ignore import PatternFile
+from pgforklint.ignore import MAX_WILDCARD_PATTERNS, PatternFile
+from pgforklint.safeio import kind_of_special, owned_by_user, read_regular, trusted_file
 
 # Never project code, whatever `exclude` says.
 ALWAYS_SKIP_DIRS = {".git", ".hg", ".svn", ".bzr", "_darcs", ".jj"}
@@ -191,23 +192,38 @@ def is_entry_point(name: str, kind: FileKind) -> bool:
 
 
 def git_top(start: Path) -> Path | None:
-    """The working-tree top of the git repository containing `start` (a resolved directory), if any."""
+    """The working-tree top of the git repository containing `start` (a resolved directory), if any.
+
+    Trusted the way git trusts a repository: a `.git` owned by another user (one planted in `/tmp`,
+    say) is not a repository top (git refuses it as "dubious ownership"), and the search goes on."""
     for folder in (start, *start.parents):
-        if (folder / ".git").exists():
+        try:
+            status = os.lstat(folder / ".git")
+        except OSError:
+            continue
+        if owned_by_user(status):
             return folder
     return None
 
 
+# A `.git` file ("gitdir: <path>") is one short line.
+_GITFILE_BYTES = 64 * 1024
+
+
 def _git_dir(top: Path) -> Path | None:
     dot_git = top / ".git"
-    if dot_git.is_dir():
+    try:
+        mode = os.lstat(dot_git).st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
         return dot_git
-    try:  # a worktree or submodule: `.git` is a file "gitdir: <path>"
-        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+    try:  # a worktree or submodule: `.git` is a file "gitdir: <path>" (never a FIFO or device: not read)
+        text = read_regular(dot_git, _GITFILE_BYTES).decode("utf-8", errors="replace").strip()
     except OSError:
         return None
     if text.startswith("gitdir:"):
-        target = Path(text[len("gitdir:"):].strip())
+        target = Path(text[len("gitdir:"):].strip().split("\n", 1)[0])
         return target if target.is_absolute() else (top / target)
     return None
 
@@ -232,8 +248,7 @@ class _Spec:
 
 def _read_patterns(file: Path) -> list[str] | None:
     try:
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES)
+        data = read_regular(file, MAX_FILE_BYTES)  # a FIFO or device is refused, never waited on
     except OSError:
         return None
     # git splits on newlines only (a carriage return before one is dropped by the pattern compiler) and
@@ -301,12 +316,19 @@ class IgnoreRules:
             placement = _placement(Path(base).resolve(), root) or ("", "")
             self.excludes.append(_Spec(compiled, *placement))
         self.gitignores: list[_Spec] = []  # shallow first
+        self.notes: list[tuple[str, str]] = []  # (file, reason): pattern files only partly applied
         if respect_gitignore:
             self._load_ancestors()
 
-    def _add(self, file: Path, strip: str = "", prepend: str = "") -> _Spec | None:
+    def _add(self, file: Path, strip: str = "", prepend: str = "", above: bool = False) -> _Spec | None:
+        if above and not trusted_file(file):  # outside the project: only files this user (or root) owns
+            return None
         lines = _read_patterns(file)
         compiled = PatternFile(lines) if lines else None
+        if compiled is not None and compiled.dropped:
+            shown = f"{strip}/.gitignore" if strip else (".gitignore" if not above else str(file))
+            self.notes.append((shown, f"more than {MAX_WILDCARD_PATTERNS} wildcard patterns; the last "
+                                      f"{compiled.dropped} are not applied, so files they ignore may be linted"))
         if not compiled:  # missing, unreadable, or only comments (a fresh repository's info/exclude)
             return None
         spec = _Spec(compiled, strip, prepend)
@@ -321,7 +343,7 @@ class IgnoreRules:
         if git_dir is not None:
             placement = _placement(top, self.root)
             if placement is not None:
-                self._add(git_dir / "info" / "exclude", *placement)
+                self._add(git_dir / "info" / "exclude", *placement, above=True)
         # .gitignore files of the folders between the repository top and the root (the root's own
         # file is read when the walk enters it).
         if top != self.root:
@@ -329,13 +351,11 @@ class IgnoreRules:
                 if folder == top or top in folder.parents:
                     placement = _placement(folder, self.root)
                     if placement is not None:
-                        self._add(folder / ".gitignore", *placement)
+                        self._add(folder / ".gitignore", *placement, above=True)
 
     def enter_directory(self, prefix: str, directory: Path) -> _Spec | None:
         if self.respect_gitignore:
-            gitignore = directory / ".gitignore"
-            if gitignore.is_file():
-                return self._add(gitignore, prefix)
+            return self._add(directory / ".gitignore", prefix)
         return None
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
@@ -387,14 +407,7 @@ _by_name = operator.attrgetter("name")
 _by_rel = operator.attrgetter("rel")
 
 
-def _kind_of_special(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device file"
-    return "not a regular file"
+_kind_of_special = kind_of_special
 
 
 def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, respect_gitignore: bool = True) -> Discovery:
@@ -494,6 +507,7 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
                 problems.append((rel, f"{_kind_of_special(st_entry.st_mode)}, not a regular file; not read"))
 
     walk(str(root), "", 0, None)
+    problems.extend(rules.notes)
     files.sort(key=_by_rel)
     problems.sort()
     skipped.sort()

@@ -121,8 +121,16 @@ def _bracket(pattern: str, start: int) -> tuple[str, int]:
     return f"(?!/)[{body}]", index + 1
 
 
-def _wildmatch_regex(pattern: str) -> str:
-    """Translate a wildmatch pattern (matched with git's WM_PATHNAME) into a regular expression."""
+# The kinds of unbounded run a pattern's stars become: within one path component, anything, and "zero
+# or more whole folders" (a bounded `**/`).
+_IN_NAME, _ANY, _FOLDERS = "[^/]*", ".*", "(?:.*/)?"
+_LAZY = {_IN_NAME: "[^/]*?", _ANY: ".*?", _FOLDERS: "(?:.*?/)??"}
+_group_numbers = iter(range(1 << 62))
+
+
+def _wildmatch_tokens(pattern: str) -> list[str]:
+    """A wildmatch pattern (matched with git's WM_PATHNAME) as a list of regular expressions: each is
+    one of the runs `_IN_NAME`, `_ANY`, `_FOLDERS`, or one character (a literal or a class)."""
     parts: list[str] = []
     index, end = 0, len(pattern)
     while index < end:
@@ -136,14 +144,14 @@ def _wildmatch_regex(pattern: str) -> str:
             if index - run_start >= 2 and bounded_before and (index == end or following[:1] == "/"
                                                                 or following == "\\/"):
                 if index == end:
-                    parts.append(".*")
+                    parts.append(_ANY)
                 elif following[:1] == "/":
-                    parts.append("(?:.*/)?")  # zero or more folders
+                    parts.append(_FOLDERS)  # zero or more folders
                     index += 1
                 else:
-                    parts.append(".*")
+                    parts.append(_ANY)
             else:
-                parts.append("[^/]*")
+                parts.append(_IN_NAME)
             continue
         if char == "?":
             parts.append("[^/]")
@@ -159,7 +167,45 @@ def _wildmatch_regex(pattern: str) -> str:
         else:
             parts.append(re.escape(char))
         index += 1
-    return "".join(parts)
+    return parts
+
+
+def _linear_regex(tokens: list[str]) -> str:
+    """The tokens as one regular expression whose matching time stays linear in the text for a fixed
+    pattern (Python's engine backtracks: `*a*a*a*a*a*a*a*a*b` against a long name would take hours).
+
+    Between two runs, the run and the characters after it are matched at their earliest place and
+    never revisited (a lookahead that captures, then a backreference: an atomic group that Python 3.10
+    can write). That is exact when the next run could also absorb whatever a later place would have
+    left over: the next run matches anything (`_ANY`); or it is `_FOLDERS` and the characters end with
+    `/`; or both runs stay within a name and the characters hold no `/`. Other runs, and the last one,
+    are left as they are (they backtrack over at most one stretch)."""
+    runs = [i for i, token in enumerate(tokens) if token in _LAZY]
+    if len(runs) < 2:
+        return "".join(tokens)
+    out: list[str] = []
+    position = 0
+    for number, run in enumerate(runs[:-1]):
+        following = runs[number + 1]
+        segment = tokens[run + 1:following]
+        out.extend(tokens[position:run])
+        position = run
+        if not segment:
+            continue
+        gap, next_gap = tokens[run], tokens[following]
+        exact = (next_gap == _ANY or (next_gap == _FOLDERS and segment[-1] == "/")
+                 or (next_gap == _IN_NAME and gap == _IN_NAME and "/" not in segment))
+        if exact:
+            name = f"g{next(_group_numbers)}"
+            out.append(f"(?=(?P<{name}>{_LAZY[gap]}{''.join(segment)}))(?P={name})")
+            position = following
+    out.extend(tokens[position:])
+    return "".join(out)
+
+
+def _wildmatch_regex(pattern: str) -> str:
+    """Translate a wildmatch pattern (matched with git's WM_PATHNAME) into a regular expression."""
+    return _linear_regex(_wildmatch_tokens(pattern))
 
 
 def _trim_trailing_spaces(line: str) -> str:
@@ -237,12 +283,39 @@ def _full_match(regex: str):
     return re.compile(regex, re.DOTALL).fullmatch
 
 
+# Patterns whose regular expression captures (the atomic steps of `_linear_regex`) are alternated a few at
+# a time: Python's engine saves every group of an alternation at each branch, so one alternation of
+# thousands of them costs groups x branches per match.
+_CAPTURING_PER_ALTERNATION = 16
+
+
 def _alternation(patterns: list[Pattern]):
     if not patterns:
         return None
     if len(patterns) == 1:
         return _full_match(patterns[0].regex)
     return _full_match("|".join(f"(?:{p.regex})" for p in patterns))
+
+
+def _matchers(patterns: list[Pattern]) -> list:
+    """Functions that together match what any of `patterns` matches (literals by a set lookup)."""
+    literals = frozenset(p.literal for p in patterns if p.literal is not None)
+    plain = [p for p in patterns if p.literal is None and "(?P<" not in p.regex]
+    capturing = [p for p in patterns if p.literal is None and "(?P<" in p.regex]
+    found = [literals.__contains__] if literals else []
+    if plain:
+        found.append(_alternation(plain))
+    for start in range(0, len(capturing), _CAPTURING_PER_ALTERNATION):
+        found.append(_alternation(capturing[start:start + _CAPTURING_PER_ALTERNATION]))
+    return found
+
+
+def _any_of(matchers: list):
+    if not matchers:
+        return None
+    if len(matchers) == 1:
+        return matchers[0]
+    return lambda text: any(matches(text) for matches in matchers)
 
 
 class _AnyOf:
@@ -255,9 +328,9 @@ class _AnyOf:
         on_name = [p for p in patterns if p.on_name]
         on_path = [p for p in patterns if not p.on_name]
         self.names = frozenset(p.literal for p in on_name if p.literal is not None)
-        self.name_matches = _alternation([p for p in on_name if p.literal is None])
+        self.name_matches = _any_of(_matchers([p for p in on_name if p.literal is None]))
         self.paths = frozenset(p.literal for p in on_path if p.literal is not None)
-        self.path_matches = _alternation([p for p in on_path if p.literal is None])
+        self.path_matches = _any_of(_matchers([p for p in on_path if p.literal is None]))
         self.uses_folder = bool(on_path)
 
     def __bool__(self) -> bool:
@@ -274,31 +347,49 @@ class _AnyOf:
 
 
 class _LastMatch:
-    """Patterns with negations, for one kind of entry: the last matching line decides."""
+    """Patterns with negations, for one kind of entry: the last matching line decides.
 
-    __slots__ = ("last_first", "uses_folder")
+    Consecutive lines with the same verdict form a run, and a run is matched with one alternation (for
+    names, one for paths): the last run with a match decides, so a large file costs one regular
+    expression call per run and entry, not a Python loop over its lines."""
+
+    __slots__ = ("runs", "uses_folder")
 
     def __init__(self, patterns: list[Pattern]):
-        # (on_name, fullmatch, verdict when it matches)
-        self.last_first = [(p.on_name, _full_match(p.regex), not p.negated) for p in reversed(patterns)]
+        runs: list[tuple[bool, list[Pattern]]] = []
+        for pattern in patterns:
+            verdict = not pattern.negated
+            if runs and runs[-1][0] == verdict:
+                runs[-1][1].append(pattern)
+            else:
+                runs.append((verdict, [pattern]))
+        # last run first: (verdict, name matchers, path matchers)
+        self.runs = [(verdict, _matchers([p for p in run if p.on_name]), _matchers([p for p in run if not p.on_name]))
+                     for verdict, run in reversed(runs)]
         self.uses_folder = not all(p.on_name for p in patterns)
 
     def __bool__(self) -> bool:
-        return bool(self.last_first)
+        return bool(self.runs)
 
     def match(self, folder: str, name: str) -> bool | None:
         path = None
-        for on_name, matches, verdict in self.last_first:
-            if on_name:
-                if not matches(name):
-                    continue
-            else:
+        for verdict, on_name, on_path in self.runs:
+            for matches in on_name:
+                if matches(name):
+                    return verdict
+            if on_path:
                 if path is None:
                     path = folder + name
-                if not matches(path):
-                    continue
-            return verdict
+                for matches in on_path:
+                    if matches(path):
+                        return verdict
         return None
+
+
+# A pattern file's wildcard lines are compiled into regular expressions and tried on every entry of
+# the tree: past this many (real files have tens), the rest are not applied and the caller says so.
+# Lines without wildcards are set lookups and have no limit.
+MAX_WILDCARD_PATTERNS = 1000
 
 
 class PatternFile:
@@ -311,13 +402,27 @@ class PatternFile:
     Folder-only lines are left out of the rules for files: a file never matches them (the walk never
     enters an excluded folder, so nothing else needs them)."""
 
-    __slots__ = ("patterns", "for_files", "for_folders")
+    __slots__ = ("patterns", "for_files", "for_folders", "dropped")
 
     def __init__(self, lines: list[str]):
-        self.patterns = [pattern for pattern in map(compile_line, lines) if pattern is not None]
+        self.patterns = []
+        self.dropped = 0  # wildcard lines past MAX_WILDCARD_PATTERNS, not applied (the caller reports it)
+        wildcards = 0
+        for pattern in map(compile_line, lines):
+            if pattern is None:
+                continue
+            if pattern.literal is None:
+                wildcards += 1
+                if wildcards > MAX_WILDCARD_PATTERNS:
+                    self.dropped += 1
+                    continue
+            self.patterns.append(pattern)
         kind = _LastMatch if any(p.negated for p in self.patterns) else _AnyOf
-        self.for_files = kind([p for p in self.patterns if not p.folders_only])
         self.for_folders = kind(self.patterns)
+        if any(p.folders_only for p in self.patterns):
+            self.for_files = kind([p for p in self.patterns if not p.folders_only])
+        else:
+            self.for_files = self.for_folders  # the same lines: compiled once
 
     def __bool__(self) -> bool:
         return bool(self.patterns)

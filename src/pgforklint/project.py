@@ -15,6 +15,7 @@ from pgforklint.errors import ReadError
 from pgforklint.read import structured
 from pgforklint.read.python import PythonSource, deepest_node, read_python, read_python_text
 from pgforklint.read.text import read_head, read_text
+from pgforklint.safeio import read_chunks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # `typing` costs 3 ms to import; annotations here are never evaluated
@@ -172,15 +173,13 @@ class Project:
         overlap = max(len(n) for n in needles) - 1
         found = False
         try:
-            with open(path, "rb") as handle:
-                tail = b""
-                while not found:
-                    chunk = handle.read(1024 * 1024)
-                    if not chunk:
-                        break
-                    window = tail + chunk
-                    found = any(n in window for n in needles)
-                    tail = window[-overlap:] if overlap else b""
+            tail = b""
+            for chunk in read_chunks(path):  # a regular file only, one bounded chunk at a time
+                window = tail + chunk
+                found = any(n in window for n in needles)
+                if found:
+                    break
+                tail = window[-overlap:] if overlap else b""
         except OSError:
             found = True  # cannot tell: let the real read report why
         return found

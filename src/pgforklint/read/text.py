@@ -1,37 +1,16 @@
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from pgforklint.discover import MAX_FILE_BYTES
 from pgforklint.errors import ReadError
-
-# O_NONBLOCK: a file swapped for a named pipe after discovery must not block the open.
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
+from pgforklint.safeio import NotRegularFile, read_regular
 
 def read_head(path: Path | str, limit: int) -> bytes:
-    """At most `limit` bytes from the start of a file (OSError as the system reports it).
-
-    Unbuffered system calls: a buffered `open()` costs about twice as much per file, which counts when
-    every Python file of a large tree is scanned."""
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        data = os.read(fd, limit)
-        if not data or len(data) == limit:
-            return data
-        chunks = [data]
-        total = len(data)
-        while total < limit:  # a short read is not always the end (pipes, network file systems)
-            data = os.read(fd, limit - total)
-            if not data:
-                break
-            chunks.append(data)
-            total += len(data)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    """At most `limit` bytes from the start of a regular file (OSError as the system reports it, or
+    `safeio.NotRegularFile`): a file swapped for a named pipe after discovery never blocks the run."""
+    return read_regular(path, limit)
 
 
 def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -41,6 +20,8 @@ def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
         raise ReadError("permission denied") from None
     except IsADirectoryError:
         raise ReadError("is a directory") from None
+    except NotRegularFile as exc:
+        raise ReadError("is a directory" if "directory" in exc.strerror else exc.strerror) from None
     except OSError as exc:
         raise ReadError(f"cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
