@@ -24,6 +24,7 @@ CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
 KEYS = (
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "fail-on",
     "respect-gitignore", "max-connections", "reserved-connections", "scale", "cache-dir",
+    "baseline",
 )
 
 
@@ -43,6 +44,7 @@ class Config:
     reserved_connections: int | None = None
     scale: dict[str, int] = field(default_factory=dict)  # process type -> instances
     cache_dir: str | None = None
+    baseline: str | None = None  # a baseline file, relative to the configuration file's folder
 
     @property
     def base_dir(self) -> Path | None:
@@ -141,6 +143,10 @@ def parse_settings(file: Path, table: object, table_name: str = "") -> Config:
             if not isinstance(value, str) or not value.strip():
                 raise reader.error(key, "a folder path (a non-empty string)", value)
             config.cache_dir = value
+        elif key == "baseline":
+            if not isinstance(value, str) or not value.strip():
+                raise reader.error(key, "a file path (a non-empty string)", value)
+            config.baseline = value
         else:
             raise reader.error(key, f"one of the known keys ({', '.join(KEYS)})", note=_unknown_key_note(key, table_name))
     return config

@@ -41,6 +41,8 @@ _RULES = [
              "A file that matters to the analysis could not be read or parsed."),
     RuleInfo("PGF101", "assumed-value", Severity.INFO,
              "A number came from an environment variable without a value in the repo, or from a built-in default."),
+    RuleInfo("PGF103", "unused-suppression", Severity.WARNING,
+             "A suppression comment silences no finding on its line, or names a code pgforklint does not have."),
 ]
 
 RULES: dict[str, RuleInfo] = {rule.code: rule for rule in _RULES}
