@@ -47,7 +47,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_exit_1_on_findings_0_when_clean(hazard, capsys):
     code, out, err = run(capsys)
     assert code == 1 and err == ""
-    assert out.startswith("app/db.py:8:6: PGF001 ") and "\nFound 1 problem (1 error).\n" in out
+    assert out.startswith("error[PGF001]: ") and "\n --> app/db.py:8:6\n" in out
+    assert out.endswith("\nFound 1 problem (1 error).\n[*] 1 fixable with `pgforklint --fix`.\n")
     assert "\x1b[" not in out  # captured output is not a terminal
 
 
@@ -95,7 +96,10 @@ def test_json_paths_relative_to_cwd(hazard, capsys):
 
 def test_a_file_path_lints_its_project_and_reports_that_file(hazard, capsys):
     assert run(capsys, "app/db.py")[0] == 1
-    assert run(capsys, "Procfile")[0] == 0
+    # the finding's related locations include the Procfile and gunicorn.conf.py: a change there shows it
+    assert run(capsys, "Procfile")[0] == 1
+    assert run(capsys, "gunicorn.conf.py", "Procfile")[0] == 1
+    assert run(capsys, "app/__init__.py")[0] == 0
 
 
 def test_statistics(hazard, capsys):
@@ -108,10 +112,11 @@ def test_formats_and_env_format(hazard, capsys, monkeypatch):
     assert run(capsys, "--format", "github")[1].startswith("::error ")
     monkeypatch.setenv("PGFORKLINT_FORMAT", "json")
     assert json.loads(run(capsys)[1])["version"] == 1
-    assert run(capsys, "--format", "text")[1].startswith("app/db.py:8:6:")
+    assert run(capsys, "--format", "text")[1].startswith("error[PGF001]: ")
+    assert run(capsys, "--format", "concise")[1].startswith("app/db.py:8:6: PGF001 [*] `engine.connect()` opens")
     monkeypatch.setenv("PGFORKLINT_FORMAT", "yaml")
     code, out, err = run(capsys)
-    assert code == 2 and out == "" and err == "pgforklint: error: PGFORKLINT_FORMAT='yaml': expected one of text, json, github, sarif\n"
+    assert code == 2 and out == "" and err == "pgforklint: error: PGFORKLINT_FORMAT='yaml': expected one of text, concise, json, github, sarif\n"
 
 
 def test_explain(capsys):
@@ -140,7 +145,12 @@ def test_version_and_help(capsys):
     (["--bogus"], "pgforklint: error: usage: unrecognized arguments: --bogus (see `pgforklint --help`)\n"),
     (["--format", "xml"], "argument --format: invalid choice: 'xml'"),
     (["--fail-on", "fatal"], "argument --fail-on: invalid choice: 'fatal'"),
-    (["--explain", "PGF999"], "pgforklint: error: --explain: unknown rule code 'PGF999' (see `pgforklint --list-rules`)\n"),
+    (["--explain", "PGF999"], "pgforklint: error: --explain: unknown rule 'PGF999' (see `pgforklint --list-rules`)\n"),
+    (["--explain", "conection-before-fork"], "--explain: unknown rule 'conection-before-fork'; did you mean "
+                                              "connection-before-fork (PGF001)?"),
+    (["--statistic"], "unrecognized arguments: --statistic; --statistic: did you mean --statistics?"),
+    (["--form", "json"], "unrecognized arguments: --form; --form: did you mean --format?"),
+    (["--exit-zer"], "--exit-zer: did you mean --exit-zero?"),
     (["--select", "E501"], "pgforklint: error: --select: unknown rule code(s) E501\n"),
     (["--ignore", "PGF9"], "pgforklint: error: --ignore: unknown rule code(s) PGF9\n"),
     (["no/such/path"], "pgforklint: error: no/such/path: no such file or directory\n"),

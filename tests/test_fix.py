@@ -227,7 +227,9 @@ def test_cli_marks_fixable_findings(tmp_path: Path, capsys, monkeypatch) -> None
     monkeypatch.chdir(tmp_path)
     main([root.name])
     out = capsys.readouterr().out
-    assert " PGF001 [*] " in out and "[*] 1 fixable with `pgforklint --fix`." in out
+    assert "\nhelp: [*] " in out and "[*] 1 fixable with `pgforklint --fix`." in out
+    main(["--format", "concise", root.name])
+    assert " PGF001 [*] " in capsys.readouterr().out
     main(["--format", "json", root.name])
     data = json.loads(capsys.readouterr().out)
     fixes = [d["fix"] for d in data["diagnostics"] if d["code"] == "PGF001"]

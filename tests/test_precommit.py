@@ -89,7 +89,7 @@ def test_try_repo_fails_on_a_hazard_and_passes_on_a_clean_project(tmp_path):
             if proc.poll() is None:
                 proc.kill()
     assert runs[0].returncode == 1, hazard_out
-    assert "PGF001" in hazard_out and "app/db.py:8:6:" in hazard_out and "Failed" in hazard_out
+    assert "PGF001" in hazard_out and "app/db.py:8:6" in hazard_out and "Failed" in hazard_out
     assert runs[1].returncode == 0, clean_out
     assert "Passed" in clean_out and "PGF0" not in clean_out
 

@@ -11,7 +11,7 @@ import pytest
 
 from pgforklint.diagnostics import Diagnostic, Location, Related, Severity
 from pgforklint.registry import RULES
-from pgforklint.report import github, json_format, relocate, sarif, text
+from pgforklint.report import Paths, github, json_format, relocate, sarif, text
 
 
 def make(code="PGF001", path="app/db.py", line=8, column=6, message="`engine.connect()` opens a connection",
@@ -29,12 +29,15 @@ SAMPLE = [
 
 # -- text ------------------------------------------------------------------------------------
 
-def test_text_format_and_no_colour_by_default():
-    out = text.render(SAMPLE[:1])
+HERE = Paths(base=Path("/nonexistent/repo"), cwd=Path("/nonexistent/repo"))
+
+
+def test_concise_format_and_no_colour_by_default():
+    out = text.concise(SAMPLE[:1], HERE)
     assert out.splitlines()[0] == "app/db.py:8:6: PGF001 `engine.connect()` opens a connection"
     assert out.splitlines()[1] == "    gunicorn.conf.py:5: preload_app makes the parent load the app"
     assert "\x1b[" not in out
-    assert "\x1b[31mPGF001" in text.render(SAMPLE[:1], colour=True)
+    assert "\x1b[31mPGF001" in text.concise(SAMPLE[:1], HERE, colour=True)
 
 
 def test_colour_decision(monkeypatch):
@@ -114,14 +117,15 @@ def test_relocate_makes_paths_relative_to_cwd(tmp_path):
 # -- github ----------------------------------------------------------------------------------
 
 def test_github_escaping_and_properties():
-    out = github.render(SAMPLE).splitlines()
+    out = github.render(SAMPLE, paths=HERE).splitlines()
     # Line 0 is clamped to 1 (annotations at line 0 are not shown on the diff)
     assert out[0].startswith("::error file=Procfile,line=1,col=1,")
     assert out[1].startswith("::error file=app/db.py,line=8,col=6,title=pgforklint PGF001 (connection-before-fork)::")
-    assert out[1].endswith("%0A  gunicorn.conf.py:5: preload_app makes the parent load the app")
+    assert out[1].endswith("%0Anote: gunicorn.conf.py:5: preload_app makes the parent load the app")
     warning = out[2]
-    # the message escapes %, CR and LF but keeps ':' and ','; properties escape ':' and ',' as well
-    assert "::app/db.py:3:1: PGF002 no reset: 100%25 of workers, a:b, c%0D%0Anext line" in warning
+    # the message escapes % but keeps ':' and ','; properties escape ':' and ',' as well; a line break from
+    # the repository is written as text (`\r\n`), so only the body's own separators are %0A
+    assert "::app/db.py:3:1: PGF002 no reset: 100%25 of workers, a:b, c\\r\\nnext line" in warning
     assert "endColumn=40" in warning
     notice = out[3]
     assert notice.startswith("::notice file=svc%2C1/odd%3Aname.py,line=2,endLine=4,title=")
@@ -135,7 +139,7 @@ def _many(code: str, count: int) -> list[Diagnostic]:
 
 def test_github_limits_errors_first_and_a_closing_notice():
     diagnostics = _many("PGF006", 12) + _many("PGF002", 3) + _many("PGF001", 14)
-    out = github.render(diagnostics).splitlines()
+    out = github.render(diagnostics, paths=HERE).splitlines()
     commands = [line for line in out if line.startswith("::")]
     kinds = [line.split(" ", 1)[0] for line in commands]
     assert kinds[:10] == ["::error"] * 10  # errors first
@@ -145,23 +149,23 @@ def test_github_limits_errors_first_and_a_closing_notice():
     assert commands[-1].startswith("::notice title=pgforklint::7 more pgforklint findings not annotated")
     plain = [line for line in out if not line.startswith("::")]
     assert plain[0] == "pgforklint: 7 more findings (not annotated):"
-    assert len(plain) == 8 and all(re.match(r"f\d\d\.py:\d+:1: PGF00[16] ", line) for line in plain[1:])
+    assert len(plain) == 8 and all(re.match(r"pgforklint: f\d\d\.py:\d+:1: PGF00[16] ", line) for line in plain[1:])
 
 
 def test_github_no_overflow_no_notice():
-    out = github.render(_many("PGF006", 10) + _many("PGF001", 10))
+    out = github.render(_many("PGF006", 10) + _many("PGF001", 10), paths=HERE)
     assert out.count("::notice") == 10 and "not annotated" not in out
 
 
 def test_github_step_summary_is_a_full_markdown_table():
     diagnostics = _many("PGF001", 12) + [SAMPLE[1]]
-    summary = github.step_summary(diagnostics, suppressed=1)
+    summary = github.step_summary(diagnostics, suppressed=1, paths=HERE)
     assert summary.startswith("## pgforklint\n\nFound 13 problems (12 errors, 1 warning). 1 suppressed by comments.")
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == 13
-    assert "100% of workers, a:b, c<br>next line" in rows[-1]
-    assert github.step_summary([]).startswith("## pgforklint\n\nNo problems found.")
-    assert "\\|" in github.step_summary([make(message="a | b")])
+    assert "no reset\\: 100% of workers, a\\:b, c\\\\r\\\\nnext line" in rows[-1]
+    assert github.step_summary([], paths=HERE).startswith("## pgforklint\n\nNo problems found.")
+    assert "a \\| b" in github.step_summary([make(message="a | b")], paths=HERE)
 
 
 def test_github_chosen_automatically_and_summary_written(tmp_path, monkeypatch, capsys):
@@ -179,9 +183,9 @@ def test_github_chosen_automatically_and_summary_written(tmp_path, monkeypatch, 
     assert main([]) == 1
     out = capsys.readouterr().out
     assert out.startswith("::error file=app/db.py,line=8,")
-    assert "| error | PGF001 (connection-before-fork) | `app/db.py:8:6` |" in summary.read_text(encoding="utf-8")
+    assert "| error | PGF001 (connection-before-fork) | app/db.py\\:8\\:6 |" in summary.read_text(encoding="utf-8")
     assert main(["--format", "text"]) == 1  # an explicit format wins
-    assert capsys.readouterr().out.startswith("app/db.py:8:6: PGF001 ")
+    assert capsys.readouterr().out.startswith("error[PGF001]: ")
     monkeypatch.setenv("PGFORKLINT_FORMAT", "json")  # so does the environment variable
     assert main([]) == 1
     assert json.loads(capsys.readouterr().out)["version"] == 1
@@ -275,7 +279,9 @@ def test_sarif_rule_help_comes_from_the_rule_page():
     run = _sarif([])["runs"][0]
     pgf100 = next(rule for rule in run["tool"]["driver"]["rules"] if rule["id"] == "PGF100")
     assert pgf100["help"]["markdown"].startswith("# PGF100 unreadable-file")
-    assert "could not be read or parsed" in pgf100["fullDescription"]["text"]
+    assert pgf100["fullDescription"]["text"].startswith("pgforklint only reads the files its analysis reaches")
+    assert "Severity" not in pgf100["fullDescription"]["text"]
+    assert "**" not in pgf100["help"]["text"] and pgf100["help"]["text"].startswith("PGF100 unreadable-file")
     assert pgf100["helpUri"].endswith("/rules/PGF100.md")
 
 
@@ -391,8 +397,8 @@ def test_the_official_validator_rejects_a_broken_log(tmp_path):
 def test_every_format_is_deterministic():
     shuffled = list(reversed(SAMPLE))
     ordered = sorted(SAMPLE, key=lambda d: d.sort_key())
-    for render in (text.render, json_format.render, github.render):
-        assert render(sorted(shuffled, key=lambda d: d.sort_key())) == render(ordered)
+    for render in (text.render, text.concise, json_format.render, github.render):
+        assert render(sorted(shuffled, key=lambda d: d.sort_key()), paths=HERE) == render(ordered, paths=HERE)
     assert sarif.render(ordered, cwd=Path("/x")) == sarif.render(sorted(shuffled, key=Diagnostic.sort_key), cwd=Path("/x"))
 
 

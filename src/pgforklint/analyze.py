@@ -19,7 +19,7 @@ from pgforklint.records import record
 from pgforklint.registry import select_codes
 from pgforklint.rules import CHECKS
 from pgforklint.safeio import read_regular
-from pgforklint.suppress import PerFileIgnores, is_suppressed
+from pgforklint.suppress import PerFileIgnores, file_suppressions, is_ours, split_lines, suppression_for
 
 Adapter = Callable[[Project, list[Launch], DeploymentModel], None]
 
@@ -145,24 +145,86 @@ def _lint_project(root: Path, config: Config, only_files: set[str] | None = None
     per_file = PerFileIgnores(config.per_file_ignores, "" if base_prefix == "." else base_prefix,
                               "" if root_prefix == "." else root_prefix)
     result = LintResult(root=root, files=len(discovery.files), model=model, project=project)
+    used: dict[tuple[str, int, int], set[str]] = {}
+    comment_lines: dict[str, list[str] | None] = {}
     for diagnostic in _dedupe(found):
         if diagnostic.code not in chosen or per_file.ignores(diagnostic):
             continue
-        if only_files is not None and diagnostic.location.path not in only_files:
+        if only_files is not None and not _touches(diagnostic, only_files):
             continue
-        if is_suppressed(diagnostic, _lines(project, diagnostic.location)):
+        path = diagnostic.location.path
+        if path not in comment_lines:
+            comment_lines[path] = _lines(project, path)
+        suppression = suppression_for(diagnostic, comment_lines[path])
+        if suppression is not None:
+            used.setdefault((path, suppression.line, suppression.column), set()).add(diagnostic.code)
             result.suppressed += 1
             continue
         result.diagnostics.append(diagnostic)
+    if "PGF103" in chosen:
+        for diagnostic in unused_suppressions(project, found, used, chosen, only_files):
+            if not per_file.ignores(diagnostic):
+                result.diagnostics.append(diagnostic)
     return result
 
 
-def _lines(project: Project, location: Location) -> list[str] | None:
-    source = project.discovery.get(location.path)
-    if source is None:
+def _touches(diagnostic: Diagnostic, files: set[str]) -> bool:
+    """A finding concerns a file when it is anchored there or one of its related locations is."""
+    return diagnostic.location.path in files or any(r.location.path in files for r in diagnostic.related)
+
+
+def _data(project: Project, rel: str) -> bytes | None:
+    from pgforklint.discover import MAX_FILE_BYTES
+    from pgforklint.read.text import read_head
+
+    source = project.discovery.get(rel)
+    if source is None or source.size > MAX_FILE_BYTES:
         return None
     try:
-        data = read_regular(source.path, 4 * 1024 * 1024)  # the head only: never a whole huge file, never a FIFO
+        return read_regular(source.path, MAX_FILE_BYTES)  # the head only: never a whole huge file, never a FIFO
     except OSError:
         return None
-    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def _lines(project: Project, rel: str) -> list[str] | None:
+    data = _data(project, rel)
+    if data is None:
+        return None
+    return split_lines(data.decode("utf-8", errors="replace"))
+
+
+def unused_suppressions(project: Project, found: list[Diagnostic], used: dict, chosen: set[str],
+                        only_files: set[str] | None) -> list[Diagnostic]:
+    """PGF103 (ruff's RUF100): suppression comments, in the files the analysis read or reported on, that
+    silence nothing on their line, or name codes pgforklint does not have."""
+    from pgforklint.registry import RULES
+
+    files = {d.location.path for d in found}
+    files |= {key[0] for key in list(project._cache) if isinstance(key, tuple) and key and isinstance(key[0], str)}
+    out = []
+    for rel in sorted(files):
+        if only_files is not None and rel not in only_files:
+            continue
+        data = _data(project, rel)
+        if data is None:
+            continue
+        for comment in file_suppressions(rel, data):
+            silenced = used.get((rel, comment.line, comment.column), set())
+            unknown = [c for c in comment.codes if is_ours(comment.kind, c) and c not in RULES]
+            unused = [c for c in comment.codes if c in RULES and c in chosen and c not in silenced]
+            if not unknown and not unused:
+                continue
+            written = f"`{'# noqa' if comment.kind == 'noqa' else '# pgforklint: ignore'}`"
+            parts = []
+            if unused:
+                parts.append(f"{', '.join(unused)} (no such finding on this line)")
+            if unknown:
+                parts.append(f"{', '.join(unknown)} (not a pgforklint rule code)")
+            title = f"unused suppression in {written}: {'; '.join(parts)}"
+            message = (f"{title}. A suppression that silences nothing hides the next real finding on this line "
+                       f"and tells readers something false; remove it (`pgforklint --fix` does)")
+            location = Location(rel, comment.line, comment.column, comment.line, comment.end_column)
+            out.append(Diagnostic("PGF103", location, message,
+                                  key=f"{comment.kind}:{','.join(comment.codes)}:{','.join(unused + unknown)}",
+                                  title=title, help=f"remove {', '.join(unused + unknown)} from the comment"))
+    return out

@@ -25,7 +25,7 @@ CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
 KEYS = (
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "fail-on",
     "respect-gitignore", "max-connections", "reserved-connections", "scale", "cache-dir", "processes",
-    "development-files",
+    "development-files", "baseline",
 )
 PROCESS_KEYS = ("command", "instances", "workdir")
 
@@ -61,6 +61,7 @@ class Config:
     # None: guessed from names and commands (`extract/deployments.py`)
     development_files: list[str] | None = None
     processes: list[DeclaredProcess] = field(default_factory=list)
+    baseline: str | None = None  # a baseline file, relative to the configuration file's folder
 
     @property
     def base_dir(self) -> Path | None:
@@ -163,6 +164,10 @@ def parse_settings(file: Path, table: object, table_name: str = "") -> Config:
             config.cache_dir = value
         elif key == "development-files":
             config.development_files = reader.str_list(key, value)
+        elif key == "baseline":
+            if not isinstance(value, str) or not value.strip():
+                raise reader.error(key, "a file path (a non-empty string)", value)
+            config.baseline = value
         else:
             raise reader.error(key, f"one of the known keys ({', '.join(KEYS)})", note=_unknown_key_note(key, table_name))
     return config

@@ -55,16 +55,22 @@ class FixInfo:
 
 @record(frozen=True)
 class Diagnostic:
+    """`message` is the full explanation (JSON, SARIF, `--format concise`); `title` the headline of at most
+    about 100 characters (what is wrong, for the text format's first line) and `help` the one-line fix."""
+
     code: str
     location: Location
     message: str
     related: tuple[Related, ...] = ()
+    # Why `--fix` has no automatic fix for this finding (set by `pgforklint.fix.annotate`).
     fix_hint: str | None = None
     # A semantic key (process type, engine, setting) for fingerprints that survive line shifts.
     key: str = ""
     severity_override: Severity | None = field(default=None, compare=False)
     # Set by `pgforklint.fix.annotate` when a fix exists for this finding.
     fix: FixInfo | None = field(default=None, compare=False)
+    title: str = field(default="", compare=False)
+    help: str = field(default="", compare=False)
 
     @property
     def name(self) -> str:
@@ -79,6 +85,16 @@ class Diagnostic:
         from pgforklint.registry import RULES
 
         return RULES[self.code].severity
+
+    @property
+    def headline(self) -> str:
+        """The title, else the message up to its first clause (for diagnostics that have no title)."""
+        if self.title:
+            return self.title
+        if len(self.message) <= 100:
+            return self.message
+        first = self.message.split("; ", 1)[0].split(": ", 1)[0]
+        return first if len(first) <= 100 else first[:99].rstrip() + "\u2026"
 
     def sort_key(self) -> tuple:
         loc = self.location

@@ -26,16 +26,34 @@ def rule_doc(code: str) -> str | None:
     return None
 
 
+def _paragraphs(text: str) -> list[str]:
+    out = []
+    for block in re.split(r"\n\s*\n", text):
+        joined = " ".join(line.strip() for line in block.strip().splitlines())
+        if joined and not joined.startswith(("#", "|", "```", "-", "*", ">")) and not joined.startswith("Severity:"):
+            out.append(joined)
+    return out
+
+
 def description(code: str, fallback: str) -> str:
-    """The first prose paragraph of the rule's page (for SARIF fullDescription), else `fallback`."""
+    """What the rule finds (for SARIF fullDescription): the first paragraph of the page's "What it does"
+    section, else its first prose paragraph, else `fallback`."""
     doc = rule_doc(code)
     if not doc:
         return fallback
-    for block in re.split(r"\n\s*\n", doc):
-        text = " ".join(line.strip() for line in block.strip().splitlines())
-        if text and not text.startswith(("#", "|", "```", "-", "*", ">")):
-            return text
+    section = re.search(r"^## What it does\s*\n(.*?)(?=^## |\Z)", doc, re.MULTILINE | re.DOTALL)
+    for text in (section.group(1) if section else "", doc):
+        paragraphs = _paragraphs(text)
+        if paragraphs:
+            return paragraphs[0]
     return fallback
+
+
+def help_text(markdown: str) -> str:
+    """A rule page as plain text (SARIF `help.text`): no emphasis, links written as `text (url)`."""
+    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r"\1 (\2)", markdown)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"\1", text)
+    return re.sub(r"^#+ ", "", text, flags=re.MULTILINE)
 
 
 def help_uri(code: str) -> str:

@@ -43,6 +43,8 @@ _RULES = [
              "A number came from an environment variable without a value in the repo, or from a built-in default."),
     RuleInfo("PGF102", "unresolved-launch", Severity.WARNING,
              "A launch starts a forking server but the analysis could not follow it to the app's code, or nothing starts one."),
+    RuleInfo("PGF103", "unused-suppression", Severity.WARNING,
+             "A suppression comment silences no finding on its line, or names a code pgforklint does not have."),
 ]
 
 RULES: dict[str, RuleInfo] = {rule.code: rule for rule in _RULES}

@@ -32,7 +32,7 @@ from pgforklint.records import record
 __all__ = ["Applicability", "Fix", "FixReport", "Planned", "annotate", "plan", "fix_project", "fix_lint_result",
            "apply_fixes", "render_diff"]
 
-FIXABLE_CODES = ("PGF001", "PGF002", "PGF003")
+FIXABLE_CODES = ("PGF001", "PGF002", "PGF003", "PGF103")
 MAX_ROUNDS = 4
 
 
@@ -110,6 +110,10 @@ def _dispose_fix(ctx: Context, reset) -> Fix:
 
 
 def _plan_one(ctx: Context, diagnostic: Diagnostic) -> Fix:
+    if diagnostic.code == "PGF103":
+        from pgforklint.suppress import removal_fix
+
+        return removal_fix(diagnostic)
     facts = _facts(ctx.model, diagnostic)
     if not facts:
         raise NoFix("pgforklint cannot trace this finding to a fixable hook")

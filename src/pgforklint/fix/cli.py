@@ -18,19 +18,20 @@ if TYPE_CHECKING:
     from pgforklint.fix import FixReport
 
 
-def process(args, result, config, path: Path):
+def process(args, result, config, path: Path, only_files: set[str] | None = None):
     """Annotate a lint result with fixes; with --fix/--diff, fix. Returns (result, FixReport | None)."""
-    from pgforklint.fix import annotate, fix_lint_result, plan
+    from pgforklint.fix import FIXABLE_CODES, annotate, fix_lint_result, plan
 
     wants_fix = getattr(args, "fix", False) or getattr(args, "diff", False)
     if result.model is None:
         return result, None
     if not wants_fix:
-        if any(d.code in ("PGF001", "PGF002", "PGF003") for d in result.diagnostics):
+        if any(d.code in FIXABLE_CODES for d in result.diagnostics):
             planned = plan(result.diagnostics, result.model, result.root, result.project, dry_run=False)
             result.diagnostics = annotate(result.diagnostics, planned)
         return result, None
-    only_files = None if path.is_dir() else {path.resolve().relative_to(Path(result.root)).as_posix()}
+    if only_files is None and not path.is_dir():
+        only_files = {path.resolve().relative_to(Path(result.root)).as_posix()}
     report, result = fix_lint_result(result, config, unsafe=getattr(args, "unsafe_fixes", False),
                                      write=not getattr(args, "diff", False), only_files=only_files)
     return result, report

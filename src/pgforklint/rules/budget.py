@@ -113,7 +113,10 @@ def budget_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
             if pool_location != location:
                 related.append(Related(pool_location, f"`{use.engine.label}` ({use.note}) bounds each `{row.name}` "
                                                       f"process at {use.expected}: a smaller pool also lowers the peak"))
-        yield Diagnostic("PGF004", location, message, _unique(related), key=f"budget:{row.name}")
+        yield Diagnostic("PGF004", location, message, _unique(related), key=f"budget:{row.name}",
+                         title=f"expected peak of {expected} connections exceeds the {available} available",
+                         help="lower the workers, threads or instances, or put PgBouncer in transaction mode in front "
+                              "of the database")
     if budget.multiplexed:
         server_side = budget.pooler_server_connections
         server_available = budget.server_available
@@ -124,7 +127,9 @@ def budget_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
             message = (f"PgBouncer can open {server_side} server connections ((default_pool_size {size.value} + "
                        f"reserve_pool_size {pooler['reserve_pool_size'].value}) x {pooler['pools'].value} pool(s)) but the "
                        f"database allows {server_available} ({_server_text(budget)}); lower default_pool_size")
-            yield Diagnostic("PGF004", location, message, _unique(_related_limits_server(budget)), key="budget:pgbouncer")
+            yield Diagnostic("PGF004", location, message, _unique(_related_limits_server(budget)), key="budget:pgbouncer",
+                             title=f"PgBouncer can open {server_side} server connections; the database allows {server_available}",
+                             help="lower default_pool_size")
 
 
 def _server_text(budget: Budget) -> str:
@@ -207,7 +212,9 @@ def worst_case_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
                f"{use['worst'] if isinstance(use, dict) else use.worst} where it is expected to use "
                f"{use['expected'] if isinstance(use, dict) else use.expected} ({row.concurrency_note}); {advice}")
     related = [Related(row.location, f"`{row.name}` started here"), *_row_related(budget), *_related_limits(budget)]
-    yield Diagnostic("PGF011", location, message, _unique(related), key=f"budget-worst:{row.name}")
+    yield Diagnostic("PGF011", location, message, _unique(related), key=f"budget-worst:{row.name}",
+                     title=f"worst case of {worst} connections (every pool full) exceeds the {available} available",
+                     help=advice)
 
 
 def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -241,7 +248,9 @@ def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic
             anchor = _loc(engine.pool_size) or _loc(engine.max_size) or engine.location
             if (anchor.path, anchor.line) != (engine.location.path, engine.location.line):
                 related.append(Related(engine.location, "the pool is created here"))
-            yield Diagnostic("PGF005", anchor, message, _unique(related), key=f"{engine.symbol}:{row.name}")
+            yield Diagnostic("PGF005", anchor, message, _unique(related), key=f"{engine.symbol}:{row.name}",
+                             title=f"pool of {use.capacity.value} shared by {row.concurrency} threads in each `{row.name}` process",
+                             help=f"raise the pool to {row.concurrency}")
 
 
 def pool_larger_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -260,7 +269,9 @@ def pool_larger_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic]
                        f"{row.n_instances} instance(s) x {row.n_processes} process(es); a pool of one is enough "
                        f"(min_size=1, max_size=1)")
             yield Diagnostic("PGF006", engine.location, message,
-                             (Related(row.location, f"`{row.name}` started here"),), key=f"{engine.symbol}:{row.name}")
+                             (Related(row.location, f"`{row.name}` started here"),), key=f"{engine.symbol}:{row.name}",
+                             title=f"`{engine.label}` keeps {use.minimum} connections open in a one-request `{row.name}` process",
+                             help="a pool of one is enough (min_size=1, max_size=1)")
 
 
 def unbounded_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -278,19 +289,25 @@ def unbounded_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
                            f"count grows toward the number of concurrent greenlets; set CONN_MAX_AGE = 0 or use a "
                            f"bounded pool (Django 5.1+ OPTIONS['pool'] with max_size)")
                 yield Diagnostic("PGF007", location or engine.location, message,
-                                 (Related(row.location, f"`{row.name}` started here"),), key=f"{engine.symbol}:{row.name}")
+                                 (Related(row.location, f"`{row.name}` started here"),), key=f"{engine.symbol}:{row.name}",
+                                 title=f"persistent Django connections under {row.server.worker_class} workers grow without bound",
+                                 help="set CONN_MAX_AGE = 0 or use a bounded pool (Django 5.1+ OPTIONS['pool'] with max_size)")
             elif engine.max_overflow is not None and (engine.max_overflow.value or 0) < 0:
                 location = _loc(engine.max_overflow) or engine.location
                 message = (f"`{engine.label}` has max_overflow=-1: the pool opens a new connection for every concurrent "
                            f"checkout with no maximum, so no budget can hold; set a finite max_overflow")
                 yield Diagnostic("PGF007", location, message, (Related(row.location, f"`{row.name}` started here"),),
-                                 key=f"{engine.symbol}:{row.name}")
+                                 key=f"{engine.symbol}:{row.name}",
+                                 title=f"`{engine.label}` has max_overflow=-1: no maximum number of connections",
+                                 help="set a finite max_overflow")
             elif engine.nullpool and row.concurrency is None:
                 message = (f"`{engine.label}` uses NullPool in `{row.name}`, whose {row.concurrency_note}: every "
                            f"concurrent request opens its own connection with no maximum; use a pool with a maximum "
                            f"(pool_size + max_overflow) or put PgBouncer in front")
                 yield Diagnostic("PGF007", engine.location, message, (Related(row.location, f"`{row.name}` started here"),),
-                                 key=f"{engine.symbol}:{row.name}")
+                                 key=f"{engine.symbol}:{row.name}",
+                                 title=f"`{engine.label}` uses NullPool in `{row.name}`: one connection per concurrent request",
+                                 help="use a pool with a maximum (pool_size + max_overflow) or put PgBouncer in front")
 
 
 def hidden_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -309,7 +326,9 @@ def hidden_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
                    f"up to 4 with several databases; counted in the budget. Set `transaction_tracer.explain_enabled = false` "
                    f"in newrelic.ini if the budget is tight")
         yield Diagnostic("PGF008", location, message, tuple(Related(r.location, f"`{r.name}` runs under the agent") for r in rows),
-                         key="newrelic-explain")
+                         key="newrelic-explain",
+                         title=f"the New Relic agent opens extra EXPLAIN connections in each process (+{processes})",
+                         help="set `transaction_tracer.explain_enabled = false` in newrelic.ini if the budget is tight")
 
 
 def _in_play(model: DeploymentModel, budget: Budget) -> bool:
@@ -342,7 +361,17 @@ def assumed_values(model: DeploymentModel) -> Iterator[Diagnostic]:
         if key in seen:
             continue
         seen.add(key)
-        yield Diagnostic("PGF101", location, message, key=f"assumed:{what}")
+        title, advice = _split_advice(message)
+        yield Diagnostic("PGF101", location, message, key=f"assumed:{what}", title=title, help=advice)
+
+
+def _split_advice(message: str) -> tuple[str, str]:
+    """(what was assumed, the rest: the value counted and how to pin it) for an assumption's headline."""
+    for separator in ("; ", ": "):
+        head, found, rest = message.partition(separator)
+        if found and len(head) <= 92:
+            return head, rest
+    return message, ""
 
 
 def _config_location(model: DeploymentModel) -> Location | None:

@@ -188,9 +188,16 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
                 f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine)}"
             )
-            found[key] = (Diagnostic("PGF001", open_.location, message, (), key=f"{engine.symbol}"), related)
+            found[key] = (Diagnostic("PGF001", open_.location, message, (), key=f"{engine.symbol}",
+                                     title=f"`{_short(open_.operation)}` connects in the parent before {server_name(server)} forks",
+                                     help=HELD_ADVICE if retained else reset_advice(server, engine)), related)
     for diagnostic, related in found.values():
         yield replace(diagnostic, related=tuple(_unique(related)))
+
+
+def _short(operation: str) -> str:
+    """The call of an operation described in words (`ConnectionPool() opens its pool at construction`)."""
+    return operation if len(operation) <= 40 or " " not in operation else operation.split(" ", 1)[0]
 
 
 def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -213,7 +220,9 @@ def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
             )
             related = [Related(engine.location, "engine created here"), Related(server.location, f"{server_name(server)} started here"),
                        *_config_related(server)]
-            yield Diagnostic("PGF002", escape.location, message, tuple(related), key=f"{engine.symbol}:{escape.callee}")
+            yield Diagnostic("PGF002", escape.location, message, tuple(related), key=f"{engine.symbol}:{escape.callee}",
+                             title=f"`{expression(engine)}` is handed to `{escape.callee}` before the fork, with no reset after it",
+                             help=reset_advice(server, engine))
 
 
 def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -242,7 +251,9 @@ def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnost
                 )
                 related = (Related(open_.location, "connection opened in the parent"),
                            Related(hook.location, f"`{hook.name}` runs in each child after the fork"))
-                yield Diagnostic("PGF003", reset.location, message, related, key=f"{engine.symbol}:{hook.name}")
+                yield Diagnostic("PGF003", reset.location, message, related, key=f"{engine.symbol}:{hook.name}",
+                                 title=f"{what} closes the connection the parent still holds",
+                                 help=fix)
 
 
 def _parent_use_note(server: Server) -> str:
@@ -329,7 +340,10 @@ def fork_hook_never_runs(model: DeploymentModel) -> Iterator[Diagnostic]:
                     if server.config_path:
                         related.append(Related(Location(server.config_path, 1), "uWSGI configuration without py-call-osafterfork"))
                     yield Diagnostic("PGF009", hook.location, message, tuple(_unique(related)),
-                                     key=f"{engine.symbol}:register_at_fork")
+                                     key=f"{engine.symbol}:register_at_fork",
+                                     title=f"the reset of `{expression(engine)}` uses `os.register_at_fork`, which uWSGI never runs",
+                                     help="set `py-call-uwsgi-fork-hooks = true` in the uWSGI config, or reset in a "
+                                          "`@uwsgidecorators.postfork` function, or set `lazy-apps = true`")
 
 
 def django_pool_misconfigured(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -344,6 +358,8 @@ def django_pool_misconfigured(model: DeploymentModel) -> Iterator[Diagnostic]:
                 f"or drop `pool`"
             )
             related = (Related(problem.detail_location, "persistent connections set here"),) if problem.detail_location else ()
+            title = f"`DATABASES['{problem.alias}']` combines Django's pool with persistent connections"
+            help_ = "set `CONN_MAX_AGE` to 0 (the pool keeps connections itself), or drop `OPTIONS['pool']`"
         else:
             message = (
                 f"`DATABASES['{problem.alias}']` turns on Django's connection pool (`OPTIONS['pool']`), but {problem.detail}: "
@@ -352,5 +368,8 @@ def django_pool_misconfigured(model: DeploymentModel) -> Iterator[Diagnostic]:
                 f"(or `psycopg` and `psycopg-pool`) instead of psycopg2, or drop `pool`"
             )
             related = (Related(problem.detail_location, "PostgreSQL driver declared here"),) if problem.detail_location else ()
+            title = f"`DATABASES['{problem.alias}']` turns on Django's pool, which needs psycopg 3"
+            help_ = "install `psycopg[pool]` instead of psycopg2, or drop `OPTIONS['pool']`"
         yield Diagnostic("PGF010", problem.pool_location, message, related,
-                         key=f"{problem.settings_module}:DATABASES['{problem.alias}']:{problem.problem}")
+                         key=f"{problem.settings_module}:DATABASES['{problem.alias}']:{problem.problem}",
+                         title=title, help=help_)
