@@ -12,6 +12,9 @@ from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
+from pgforklint.extract.ruby import puma as ruby_puma
+from pgforklint.extract.ruby import resque as ruby_resque
+from pgforklint.extract.ruby import unicorn as ruby_unicorn
 from pgforklint.model import DeploymentModel, ProcessType, Quantity
 from pgforklint.project import PYTHON_NEEDLES, Project
 from pgforklint.readahead import ReadAhead
@@ -51,6 +54,9 @@ ADAPTERS: list[Adapter] = [
     celery.adapt,
     rq.adapt,
     multiproc.adapt,
+    ruby_unicorn.adapt,
+    ruby_puma.adapt,
+    ruby_resque.adapt,
     django.adapt,
     platform.adapt,
     database.adapt,

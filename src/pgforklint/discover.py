@@ -58,6 +58,8 @@ class FileKind(enum.Enum):
     ENV = "env"
     POSTGRESQL_CONF = "postgresql.conf"
     SYSTEMD = "systemd"
+    RUBY = "ruby"  # .rb, .rake, config.ru
+    GEMFILE_LOCK = "gemfile.lock"
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,10 @@ def classify(name: str) -> FileKind | None:
         return FileKind.ENV
     if lower.endswith(".service"):
         return FileKind.SYSTEMD
+    if lower.endswith((".rb", ".rake", ".ru")):
+        return FileKind.RUBY
+    if name == "Gemfile.lock" or name == "gems.locked":
+        return FileKind.GEMFILE_LOCK
     return None
 
 
@@ -168,7 +174,8 @@ def is_entry_point(name: str, kind: FileKind) -> bool:
     if kind in (FileKind.PROCFILE, FileKind.APP_JSON, FileKind.COMPOSE, FileKind.POSTGRESQL_CONF):
         return True
     if lower in ("gunicorn.conf.py", "gunicorn_config.py", "gunicorn.py", "pyproject.toml", "newrelic.ini",
-                 "pgbouncer.ini", "celeryconfig.py", "settings.py", "wsgi.py", "asgi.py"):
+                 "pgbouncer.ini", "celeryconfig.py", "settings.py", "wsgi.py", "asgi.py",
+                 "puma.rb", "unicorn.rb", "database.yml", "gemfile.lock", "config.ru"):
         return True
     return "uwsgi" in lower and kind in (FileKind.INI, FileKind.YAML, FileKind.XML, FileKind.JSON)
 
