@@ -12,8 +12,10 @@ from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
+from pgforklint.extract.ruby import jobs as ruby_jobs
 from pgforklint.extract.ruby import puma as ruby_puma
 from pgforklint.extract.ruby import resque as ruby_resque
+from pgforklint.extract.ruby import sidekiq as ruby_sidekiq
 from pgforklint.extract.ruby import unicorn as ruby_unicorn
 from pgforklint.model import DeploymentModel, ProcessType, Quantity
 from pgforklint.project import PYTHON_NEEDLES, Project
@@ -57,6 +59,9 @@ ADAPTERS: list[Adapter] = [
     ruby_unicorn.adapt,
     ruby_puma.adapt,
     ruby_resque.adapt,
+    ruby_sidekiq.adapt,
+    ruby_jobs.solid_queue_adapt,
+    ruby_jobs.good_job_adapt,
     django.adapt,
     platform.adapt,
     database.adapt,
