@@ -12,10 +12,11 @@ from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
-from pgforklint.extract.ruby import jobs as ruby_jobs
+from pgforklint.extract.ruby import good_job as ruby_good_job
 from pgforklint.extract.ruby import puma as ruby_puma
 from pgforklint.extract.ruby import resque as ruby_resque
 from pgforklint.extract.ruby import sidekiq as ruby_sidekiq
+from pgforklint.extract.ruby import solid_queue as ruby_solid_queue
 from pgforklint.extract.ruby import unicorn as ruby_unicorn
 from pgforklint.model import DeploymentModel, ProcessType, Quantity
 from pgforklint.project import PYTHON_NEEDLES, Project
@@ -60,8 +61,8 @@ ADAPTERS: list[Adapter] = [
     ruby_puma.adapt,
     ruby_resque.adapt,
     ruby_sidekiq.adapt,
-    ruby_jobs.solid_queue_adapt,
-    ruby_jobs.good_job_adapt,
+    ruby_solid_queue.adapt,
+    ruby_good_job.adapt,
     django.adapt,
     platform.adapt,
     database.adapt,

@@ -120,7 +120,7 @@ def boot_files(project: Project, app: RubyApp) -> list[str]:
 
 def _required(project: Project, start: str) -> list[str]:
     """`start` and the project files it requires (`require_relative`, `require "./x"`), transitively, in order."""
-    from pgforklint.read.ruby import as_call, calls_in, string_value
+    from pgforklint.read.ruby import calls_in, string_value
 
     order: list[str] = []
     pending = [start]

@@ -1,20 +1,16 @@
-"""Solid Queue (`bin/jobs`, `rails solid_queue:start`) and GoodJob (`good_job start`): database-backed job runners.
+"""Solid Queue (`bin/jobs`, `rails solid_queue:start`): Rails 8's database-backed job runner.
 
-Solid Queue [src: rails/solid_queue@29e818d (1.5.0) README.md, lib/solid_queue/configuration.rb, supervisor.rb;
+Facts [src: rails/solid_queue@29e818d (1.5.0) README.md, lib/solid_queue/configuration.rb, supervisor.rb;
 reference/ruby.md §2.6]: in fork mode a supervisor boots (registers itself and heartbeats: it keeps a
 connection) and forks one process per worker x `processes`; each worker uses `threads` + 2 connections
 (polling and heartbeat). Worker defaults `threads: 3, processes: 1`. Requires Rails 7.1+, so forked children
 discard inherited connections (ForkTracker).
-
-GoodJob [src: bensheldon/good_job@81db22b (4.19.2) README.md "Database connections"]: an external
-`good_job start` process uses `max_threads` (`--max-threads`, `GOOD_JOB_MAX_THREADS`, default 5) + 2 utility
-connections (LISTEN/NOTIFY, cron).
 """
 
 from __future__ import annotations
 
 from pgforklint.diagnostics import Location
-from pgforklint.extract.ruby import attach, option_word, ruby_app, ruby_launches, word_quantity
+from pgforklint.extract.ruby import attach, ruby_app, ruby_launches
 from pgforklint.extract.ruby.forking import master_effects
 from pgforklint.extract.ruby.sidekiq import _get
 from pgforklint.model import (
@@ -30,7 +26,6 @@ from pgforklint.model import (
 
 QUEUE_YML = "config/queue.yml"
 SOLID_QUEUE_THREADS = 3
-GOOD_JOB_MAX_THREADS = 5
 UTILITY_CONNECTIONS = 2
 
 
@@ -57,7 +52,7 @@ def _number(loaded, worker, key: str, default: int, detail: str) -> Quantity:
     return Quantity.default(default, f"Solid Queue's default {key} = {default}")
 
 
-def solid_queue_adapt(project, launches, model: DeploymentModel) -> None:
+def adapt(project, launches, model: DeploymentModel) -> None:
     app = ruby_app(project, model)
     if app is None:
         return
@@ -93,31 +88,4 @@ def solid_queue_adapt(project, launches, model: DeploymentModel) -> None:
             engine = next((e for e in app.ar_engines if e.extra.get("database") == "queue"), app.ar_engines[0])
             server.parent_effects.opens.append(ConnectionOpen(engine, location, "the Solid Queue supervisor's heartbeat"))
             server.parent_effects.open_seq.append(app.reader.next_seq())
-        attach(model, ruby_launch, server)
-
-
-def good_job_adapt(project, launches, model: DeploymentModel) -> None:
-    app = ruby_app(project, model)
-    if app is None:
-        return
-    for ruby_launch in [r for r in ruby_launches(launches, app) if r.kind == "good_job"]:
-        location = ruby_launch.launch.location
-        env = ruby_launch.env
-        word = option_word(ruby_launch.words, "--max-threads")
-        threads = word_quantity(word, location, "`--max-threads`") if word is not None else None
-        if threads is None and env.get("GOOD_JOB_MAX_THREADS", "").strip().isdigit():
-            threads = Quantity(int(env["GOOD_JOB_MAX_THREADS"]), Origin(OriginKind.FILE, location, "$GOOD_JOB_MAX_THREADS"),
-                               env_var="GOOD_JOB_MAX_THREADS")
-        if threads is None:
-            threads = Quantity(GOOD_JOB_MAX_THREADS, Origin(OriginKind.DEFAULT, None, "GoodJob's default max_threads = 5"),
-                               env_var="GOOD_JOB_MAX_THREADS")
-        demand = Quantity((threads.value or GOOD_JOB_MAX_THREADS) + UTILITY_CONNECTIONS,
-                          Origin(threads.origin.kind, threads.origin.location,
-                                 f"max_threads {threads.value} + 2 utility connections (LISTEN/NOTIFY, cron), GoodJob's README"),
-                          env_var=threads.env_var)
-        server = Server(ServerKind.GOOD_JOB, location, forks=False,
-                        loads_app_in_parent=Flag(False, Origin(OriginKind.DEFAULT, None, "GoodJob does not fork")),
-                        processes=Quantity.default(1, "one GoodJob process"), threads=demand, worker_class="threads")
-        server.settings["language"] = "ruby"
-        server.parent_effects = master_effects(app, False, None, "GoodJob")
         attach(model, ruby_launch, server)
