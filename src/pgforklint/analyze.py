@@ -13,6 +13,7 @@ from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
 from pgforklint.extract.ruby import good_job as ruby_good_job
+from pgforklint.extract.ruby import newrelic as ruby_newrelic
 from pgforklint.extract.ruby import puma as ruby_puma
 from pgforklint.extract.ruby import resque as ruby_resque
 from pgforklint.extract.ruby import sidekiq as ruby_sidekiq
@@ -67,6 +68,7 @@ ADAPTERS: list[Adapter] = [
     platform.adapt,
     database.adapt,
     agents.adapt,
+    ruby_newrelic.adapt,
 ]
 
 

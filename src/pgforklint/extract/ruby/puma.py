@@ -18,7 +18,7 @@ from __future__ import annotations
 from pgforklint.diagnostics import Location
 from pgforklint.extract.ruby import RubyLaunch, attach, option_word, has_flag, ruby_app, ruby_launches, word_quantity
 from pgforklint.extract.ruby.code import quantity_of
-from pgforklint.extract.ruby.forking import add_hook, master_effects
+from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, master_effects
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.read.ruby import Scope, as_call, evaluate, statements
 
@@ -185,4 +185,5 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
             add_hook(server, hook)
         else:
             server.hooks.append(hook)
+    assume_fork_safe_rails(model, app, server)
     return server
