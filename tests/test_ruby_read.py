@@ -81,3 +81,14 @@ def test_gemfile_lock_versions() -> None:
     assert lock.version("rails") == (4, 2, 11, 3) and lock.line("rails") == 4
     assert lock.version("puma") == (7, 0, 4)
     assert lock.version("activerecord") == (4, 2, 11, 3) and lock.line("activerecord") == 7
+
+
+def test_case_branches_and_production_if_values() -> None:
+    source = parse_ruby('case count = Integer(ENV.fetch("WEB_CONCURRENCY", 2))\nwhen (2..)\n  workers count\nend\n'
+                        'threads_count = ENV.fetch("RAILS_MAX_THREADS") {\n  if ENV.fetch("RAILS_ENV") == "production"\n'
+                        '    10\n  else\n    3\n  end\n}\n')
+    scope = Scope()
+    calls = [as_call(node) for node in statements(source.root, scope) if as_call(node) is not None]
+    workers = [c for c in calls if c.method == "workers"]
+    assert workers and evaluate(workers[0].args[0], scope).value == 2
+    assert scope.locals["threads_count"].value == 10
