@@ -16,7 +16,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # Each is needed only for some input or some flag: YAML files, TOML files, --fix/--diff, --debug tracebacks.
 # (The json and sarif formats import hashlib for stable fingerprints; text, what pre-commit shows, does not.)
 NOT_IMPORTED = ["yaml", "tomllib", "tomli", "libcst", "typing", "shutil", "hashlib", "difflib", "traceback",
-                "pathspec", "subprocess", "multiprocessing"]
+                "pathspec", "subprocess", "multiprocessing", "tree_sitter", "tree_sitter_ruby",
+                "tree_sitter_embedded_template"]
 
 _PROBE = """
 import json, sys
@@ -44,3 +45,11 @@ def test_version_imports_no_analysis() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     loaded = done.stdout.strip().splitlines()[-1]
     assert "pgforklint.analyze" not in loaded and "pgforklint.fix" not in loaded, loaded
+
+
+def test_ruby_parser_is_imported_only_for_ruby_files(tmp_path: Path) -> None:
+    project = tmp_path / "unicorn_sinatra_sequel_preload"
+    shutil.copytree(FIXTURES / "unicorn_sinatra_sequel_preload", project)
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(project)], capture_output=True, text=True, timeout=60)
+    imported = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert "tree_sitter_ruby" in imported and "libcst" not in imported

@@ -38,6 +38,8 @@ PSYCOPG_POOL_MIN_SIZE = 4
 ASYNCPG_MIN_SIZE = 10
 ASYNCPG_MAX_SIZE = 10
 GUNICORN_WORKER_CONNECTIONS = 1000
+AR_DEFAULT_POOL = 5
+SEQUEL_MAX_CONNECTIONS = 4
 
 ASYNC_WORKERS = ("uvicorn", "asgi", "tornado", "aiohttp", "uvloop", "hypercorn", "daphne")
 GREEN_WORKERS = ("gevent", "eventlet")
@@ -326,6 +328,15 @@ def _engine_use(engine: Engine, conc: int | None, green: bool = False) -> Engine
                                         where, " + ".join(sources)))
         expected = capacity if conc is None else min(capacity, conc)
         return EngineUse(engine, cap, 0, expected, capacity, f"{' + '.join(sources)} = {capacity}")
+    if kind in (EngineKind.ACTIVE_RECORD, EngineKind.SEQUEL):
+        # Lazy pools that hand one connection per thread: empty at start, at most `pool` (Active Record) or
+        # `max_connections` (Sequel).
+        default = AR_DEFAULT_POOL if kind is EngineKind.ACTIVE_RECORD else SEQUEL_MAX_CONNECTIONS
+        what = "pool" if kind is EngineKind.ACTIVE_RECORD else "max_connections"
+        maximum = _value(engine.max_size, default)
+        cap = engine.max_size if engine.max_size is not None and engine.max_size.value is not None else _default(default, f"{what} {default} (default)")
+        expected = maximum if conc is None else min(maximum, conc)
+        return EngineUse(engine, cap, 0, expected, maximum, f"{what} {maximum}")
     if kind in (EngineKind.PSYCOPG_POOL, EngineKind.PSYCOPG2_POOL, EngineKind.ASYNCPG_POOL, EngineKind.DJANGO):
         if kind is EngineKind.DJANGO and not engine.extra.get("pool"):
             return _django_use(engine, conc, green)

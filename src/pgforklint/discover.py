@@ -62,6 +62,8 @@ class FileKind(enum.Enum):
     CONF = "conf"  # `*.conf`: supervisord programs (decided by content)
     SCRIPT = "script"  # a file without an extension: a start script when a launch runs it (bin/serve)
     PYTHON_VERSION = "python-version"  # `.python-version` (pyenv, uv), `runtime.txt` (Heroku)
+    RUBY = "ruby"  # .rb, .rake, config.ru
+    GEMFILE_LOCK = "gemfile.lock"
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,10 @@ def classify(name: str) -> FileKind | None:
         return FileKind.ENV
     if lower.endswith(".service"):
         return FileKind.SYSTEMD
+    if lower.endswith((".rb", ".rake", ".ru")):
+        return FileKind.RUBY
+    if name == "Gemfile.lock" or name == "gems.locked":
+        return FileKind.GEMFILE_LOCK
     if lower.endswith(".conf"):
         return FileKind.CONF
     if "." not in name and name not in _NOT_SCRIPTS:
@@ -186,7 +192,8 @@ def is_entry_point(name: str, kind: FileKind) -> bool:
     if kind in (FileKind.PROCFILE, FileKind.APP_JSON, FileKind.COMPOSE, FileKind.POSTGRESQL_CONF):
         return True
     if lower in ("gunicorn.conf.py", "gunicorn_config.py", "gunicorn.py", "pyproject.toml", "newrelic.ini",
-                 "pgbouncer.ini", "celeryconfig.py", "settings.py", "wsgi.py", "asgi.py"):
+                 "pgbouncer.ini", "celeryconfig.py", "settings.py", "wsgi.py", "asgi.py",
+                 "puma.rb", "unicorn.rb", "database.yml", "gemfile.lock", "config.ru"):
         return True
     return "uwsgi" in lower and kind in (FileKind.INI, FileKind.YAML, FileKind.XML, FileKind.JSON)
 

@@ -79,7 +79,9 @@ class EngineKind(enum.Enum):
     PSYCOPG_POOL = "psycopg-pool"
     ASYNCPG_POOL = "asyncpg-pool"
     DJANGO = "django"
-    RAW_CONNECTION = "connection"  # psycopg2.connect()/psycopg.connect(): one live connection
+    RAW_CONNECTION = "connection"  # psycopg2.connect()/psycopg.connect()/Ruby PG.connect: one live connection
+    ACTIVE_RECORD = "active-record"  # one pool per database of config/database.yml
+    SEQUEL = "sequel"  # a Sequel::Database (`DB = Sequel.connect(...)`)
 
 
 @record(eq=False)
@@ -111,6 +113,7 @@ class ResetKind(enum.Enum):
     DISPOSE_CLOSE = "dispose()"  # closes the pooled sockets (wrong in a child)
     CLOSE = "close"  # connection.close() / pool.closeall() / pool.close()
     DJANGO_CLOSE_ALL = "connections.close_all()"
+    REESTABLISH = "establish_connection"  # Active Record: a new pool in the child, the inherited one dropped
 
 
 @record(frozen=True)
@@ -141,6 +144,9 @@ class EngineEscape:
     location: Location
     callee: str
     chain: tuple[Location, ...] = ()
+    # Why the engine reaches the fork, when it is not a call pgforklint cannot see (a preloaded Rails app on
+    # Active Record < 5.2): said in the PGF002 message instead of the generic text.
+    why: str = ""
 
 
 @record
@@ -166,6 +172,12 @@ class ServerKind(enum.Enum):
     RQ = "rq"
     UVICORN = "uvicorn"
     MULTIPROCESSING = "multiprocessing"
+    UNICORN = "unicorn"
+    PUMA = "puma"
+    RESQUE = "resque"
+    SIDEKIQ = "sidekiq"
+    SOLID_QUEUE = "solid_queue"
+    GOOD_JOB = "good_job"
     OTHER = "other"
 
 
@@ -189,6 +201,8 @@ class Hook:
     effects: ProcessEffects
     # False when the server never calls it (os.register_at_fork under uWSGI without py-call-osafterfork).
     effective: bool = True
+    # Why it never runs, when the server itself says so (Puma: cluster-only hooks with `workers 0`).
+    never_runs_reason: str = ""
 
 
 @record

@@ -187,6 +187,27 @@ class Project:
     def yaml_documents(self, rel: str) -> list | None:
         return self._read(rel, "yaml", lambda p: structured.load_yaml_documents(read_text(p)))
 
+    def ruby(self, rel: str):
+        """A Ruby file's syntax tree (`pgforklint.read.ruby.RubySource`). Broken Ruby is reported (PGF100 at the
+        line of the damage) and what the parser recovered before it is still returned."""
+        from pgforklint.read.ruby import read_ruby
+
+        source = self._read(rel, "ruby", read_ruby)
+        if source is not None and source.error_line is not None:
+            self.report_unreadable(rel, source.error_reason, source.error_line)
+        return source
+
+    def erb_yaml(self, rel: str):
+        """A YAML file with ERB tags (`config/database.yml`): `pgforklint.read.erb_yaml.ErbYaml`."""
+        from pgforklint.read.erb_yaml import read_erb_yaml
+
+        return self._read(rel, "erb-yaml", read_erb_yaml)
+
+    def gemfile_lock(self, rel: str):
+        from pgforklint.read.gemfile_lock import read_gemfile_lock
+
+        return self._read(rel, "gemfile-lock", read_gemfile_lock)
+
     def toml(self, rel: str) -> dict | None:
         return self._read(rel, "toml", lambda p: structured.load_toml(read_text(p)))
 

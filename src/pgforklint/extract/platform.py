@@ -162,7 +162,8 @@ def _find_launch(process_type: ProcessType, launches: list[Launch]) -> Launch | 
 
 def _heroku_web_concurrency(process_type: ProcessType, formation: dict, app_env: set[str]) -> None:
     server = process_type.server
-    if server is None or "WEB_CONCURRENCY" in app_env or "WEB_CONCURRENCY" in process_type.env:
+    # Heroku's Ruby buildpack does not set WEB_CONCURRENCY (reference/ruby.md §2.8).
+    if server is None or server.settings.get("language") == "ruby" or "WEB_CONCURRENCY" in app_env or "WEB_CONCURRENCY" in process_type.env:
         return
     processes = server.processes
     if processes.env_var != "WEB_CONCURRENCY" or processes.origin.kind not in (

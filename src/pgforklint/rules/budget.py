@@ -237,6 +237,9 @@ def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic
                 EngineKind.PSYCOPG2_POOL: "`PoolError: connection pool exhausted`",
                 EngineKind.PSYCOPG_POOL: "`PoolTimeout: couldn't get a connection after 30.00 sec`",
                 EngineKind.DJANGO: "`PoolTimeout: couldn't get a connection after 30.00 sec`",
+                EngineKind.ACTIVE_RECORD: ("`ActiveRecord::ConnectionTimeoutError` (could not obtain a database connection "
+                                           "within 5.000 seconds)"),
+                EngineKind.SEQUEL: "`Sequel::PoolTimeout`",
             }.get(engine.kind, "pool timeouts")
             message = (f"`{engine.label}` allows {use.capacity.value} connection(s) ({use.note}) but each `{row.name}` "
                        f"process runs {row.concurrency} threads that share it ({row.concurrency_note}); under load "
@@ -260,9 +263,13 @@ def pool_larger_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic]
         if row.concurrency != 1:
             continue
         for use in row.engines:
+            engine = use.engine
+            if engine.extra.get("one_per_thread") and use.capacity is not None and (use.capacity.value or 0) > 2 \
+                    and use.capacity.origin.kind is not OriginKind.DEFAULT:
+                yield _one_per_thread_pool(row, use)
+                continue
             if use.minimum <= 1:
                 continue  # lazy pools open connections on demand: a one-request worker uses one
-            engine = use.engine
             idle = (use.minimum - 1) * row.n_processes * row.n_instances
             message = (f"each `{row.name}` process handles one request or task at a time, but `{engine.label}` keeps "
                        f"{use.minimum} connections open ({use.note}): {use.minimum - 1} idle per process, {idle} across "
@@ -272,6 +279,21 @@ def pool_larger_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic]
                              (Related(row.location, f"`{row.name}` started here"),), key=f"{engine.symbol}:{row.name}",
                              title=f"`{engine.label}` keeps {use.minimum} connections open in a one-request `{row.name}` process",
                              help="a pool of one is enough (min_size=1, max_size=1)")
+
+
+def _one_per_thread_pool(row: Row, use) -> Diagnostic:
+    """A pool that hands one connection per thread (Active Record) sized above what a one-thread worker uses."""
+    engine = use.engine
+    size = use.capacity.value
+    extra = (size - 1) * row.n_processes * row.n_instances
+    message = (f"each `{row.name}` process is single-threaded ({row.concurrency_note}) and uses one connection of "
+               f"`{engine.label}` at a time, but its pool allows {size} ({use.capacity.origin.describe()}): Active Record "
+               f"opens them on demand, so in the worst case (threads the app starts, a leak) the {row.n_instances} x "
+               f"{row.n_processes} workers can hold {extra} more than they need, all counted against `max_connections`; "
+               f"a pool of 1 or 2 is enough for a forking single-threaded server")
+    anchor = _loc(use.capacity) or engine.location
+    return Diagnostic("PGF006", anchor, message, (Related(row.location, f"`{row.name}` started here"),),
+                      key=f"{engine.symbol}:{row.name}")
 
 
 def unbounded_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -321,6 +343,11 @@ def hidden_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
     for (_, _, location), rows in seen.items():
         processes = sum(r.n_processes * r.n_instances for r in rows)
         names = ", ".join(f"`{r.name}`" for r in rows)
+        own = next((a.get("message") for r in rows for a in r.agents if a["location"] == location and a.get("message")), None)
+        if own:  # an agent that says its own text (the Ruby agent)
+            yield Diagnostic("PGF008", location, own.format(processes=processes, names=names),
+                             tuple(Related(r.location, f"`{r.name}` runs under the agent") for r in rows), key="newrelic-explain")
+            continue
         message = (f"the New Relic agent runs EXPLAIN for slow SQL on connections of its own, opened in each process "
                    f"(transaction_tracer.explain_enabled is on by default): +1 per process ({processes} across {names}), "
                    f"up to 4 with several databases; counted in the budget. Set `transaction_tracer.explain_enabled = false` "

@@ -72,7 +72,8 @@ def server_name(server: Server) -> str:
 
 def _children(server: Server) -> str:
     count = server.processes.value
-    noun = {ServerKind.CELERY: "child processes", ServerKind.RQ: "work horses"}.get(server.kind, "workers")
+    noun = {ServerKind.CELERY: "child processes", ServerKind.RQ: "work horses",
+            ServerKind.RESQUE: "job children"}.get(server.kind, "workers")
     if count is None:
         symbolic = server.processes.symbolic or "its"
         return f"the {symbolic} {noun}"
@@ -98,6 +99,11 @@ def why_in_parent(server: Server, open_: ConnectionOpen) -> tuple[str, list[Rela
         ServerKind.CELERY: "the Celery worker imports the app and tasks before forking its prefork pool",
         ServerKind.RQ: "the RQ worker imports this before forking a work horse per job",
         ServerKind.MULTIPROCESSING: "the process holds it when it forks multiprocessing children",
+        ServerKind.UNICORN: ("Unicorn's master loads the app before forking (`preload_app true`)" if flag.value
+                             else "Unicorn's master runs this before forking its workers"),
+        ServerKind.PUMA: ("Puma's master loads the app before forking its workers (preload)" if flag.value
+                          else "Puma's master runs this before forking its workers"),
+        ServerKind.RESQUE: "the Resque worker loads the app and then forks a child for every job",
     }.get(server.kind, "the parent loads the app before forking")
     return reason, related
 
@@ -133,6 +139,13 @@ def reset_advice(server: Server, engine: Engine) -> str:
         return "create the pool in the child (for example in the app's startup/lifespan handler)"
     if engine.kind is EngineKind.DJANGO:
         return "close Django's connections in the parent before the fork (`django.db.connections.close_all()`)"
+    if engine.kind is EngineKind.SEQUEL:
+        return (f"call `{engine.label}.disconnect` in the master before the fork ({_ruby_parent_hook(server)}), as Sequel's "
+                f"fork-safety documentation says")
+    if engine.kind is EngineKind.ACTIVE_RECORD:
+        return (f"disconnect in the master before the fork (`ActiveRecord::Base.connection.disconnect!` in "
+                f"{_ruby_parent_hook(server)}) and reconnect in each child (`ActiveRecord::Base.establish_connection` in "
+                f"{_ruby_child_hook(server)}), or upgrade to Rails 5.2+, which discards inherited connections by itself")
     expr = f"{expression(engine)}.dispose(close=False)"
     hook = {
         ServerKind.GUNICORN: f"`def post_fork(server, worker): {expr}` in "
@@ -143,6 +156,16 @@ def reset_advice(server: Server, engine: Engine) -> str:
         ServerKind.RQ: f"`{expr}` at the start of each job, or a worker class that resets after the fork",
     }.get(server.kind, f"`{expr}` in the child after the fork")
     return f"reset it in the child: {hook}"
+
+
+def _ruby_parent_hook(server: Server) -> str:
+    return {ServerKind.UNICORN: "`before_fork` in the Unicorn config", ServerKind.PUMA: "`before_fork` in the Puma config",
+            ServerKind.RESQUE: "`Resque.before_fork`"}.get(server.kind, "the master before forking")
+
+
+def _ruby_child_hook(server: Server) -> str:
+    return {ServerKind.UNICORN: "`after_fork`", ServerKind.PUMA: "`before_worker_boot` (`on_worker_boot` before Puma 7)",
+            ServerKind.RESQUE: "`Resque.after_fork`"}.get(server.kind, "the child after the fork")
 
 
 def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -213,11 +236,16 @@ def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
                 continue
             if any(reset.engine is engine for _, reset in parent.resets):
                 continue
-            message = (
-                f"`{expression(engine)}` is handed to `{escape.callee}` while the parent process loads the app, before "
-                f"{server_name(server)} forks; pgforklint cannot see whether that opens a connection, and nothing resets "
-                f"the pool after the fork: {reset_advice(server, engine)}"
-            )
+            if escape.why:
+                message = (f"{escape.why}: `{expression(engine)}`'s connections opened while the app loads are shared by "
+                           f"{_children(server)} (`PG::ConnectionBad`, `PG::UnableToSend`, interleaved results), and "
+                           f"nothing resets the pool around the fork: {reset_advice(server, engine)}")
+            else:
+                message = (
+                    f"`{expression(engine)}` is handed to `{escape.callee}` while the parent process loads the app, before "
+                    f"{server_name(server)} forks; pgforklint cannot see whether that opens a connection, and nothing resets "
+                    f"the pool after the fork: {reset_advice(server, engine)}"
+                )
             related = [Related(engine.location, "engine created here"), Related(server.location, f"{server_name(server)} started here"),
                        *_config_related(server)]
             yield Diagnostic("PGF002", escape.location, message, tuple(related), key=f"{engine.symbol}:{escape.callee}",
@@ -303,7 +331,20 @@ __all__ = ["connection_before_fork", "no_post_fork_reset", "child_closes_parent_
 
 
 def fork_hook_never_runs(model: DeploymentModel) -> Iterator[Diagnostic]:
-    """PGF009: the only post-fork reset is an os.register_at_fork hook that uWSGI never calls."""
+    """PGF009: a hook the server never calls: the only post-fork reset is an os.register_at_fork hook that uWSGI
+    never calls, or a hook the server itself says never runs in its configuration (Puma's cluster-only hooks
+    with `workers 0`)."""
+    for server in model.servers:
+        for hook in server.hooks:
+            if hook.effective or not hook.never_runs_reason:
+                continue
+            message = (f"`{hook.name}` never runs: {hook.never_runs_reason}; whatever it does (a disconnect, a reconnect) "
+                       f"does not happen. Remove the hook, or run Puma in cluster mode (`workers` 2 or more)")
+            related = [Related(server.location, f"{server_name(server)} started here")]
+            workers = server.settings.get("workers")
+            if workers is not None and getattr(workers, "origin", None) is not None and workers.origin.location is not None:
+                related.append(Related(workers.origin.location, "number of workers"))
+            yield Diagnostic("PGF009", hook.location, message, tuple(_unique(related)), key=f"never-runs:{hook.name}")
     for server in forking_servers(model):
         if server.kind is not ServerKind.UWSGI:
             continue

@@ -1,0 +1,192 @@
+"""Puma: `puma [-C FILE] [-w N] [-t MIN:MAX] [--preload]`, `rails server`, `rackup -s puma`.
+
+Facts [src: puma/puma@ff2e212 (8.0.2) lib/puma/configuration.rb, dsl.rb, History.md; reference/ruby.md §2.1]:
+- Config: `-C FILE`, else the first of `config/puma/<env>.rb`, `config/puma.rb` (linted as production).
+- Precedence: command line over the config file over Puma's own environment defaults (5.0+: `WEB_CONCURRENCY`
+  for workers, `PUMA_MAX_THREADS`/`MAX_THREADS` for threads) over the defaults: workers 0 (single mode, no
+  fork), max threads 16 up to 4.x and 5 from 5.0. `max_io_threads` (8.0+) lets marked requests run above
+  `max_threads`.
+- Preload: explicit `preload_app!` / `preload_app!(false)` / `--preload`; otherwise off up to 4.x, on from
+  5.0 to 6.x only when `workers > 1` comes from `WEB_CONCURRENCY` or `-w`, on from 7.0 whenever `workers > 1`
+  (and not `prune_bundler`).
+- Hooks renamed in 7.0 (old names kept as aliases). Cluster-only hooks with `workers 0` never run and Puma
+  warns about them (configuration.rb `warn_hooks`): PGF009.
+"""
+
+from __future__ import annotations
+
+from pgforklint.diagnostics import Location
+from pgforklint.extract.ruby import RubyLaunch, attach, option_word, has_flag, ruby_app, ruby_launches, word_quantity
+from pgforklint.extract.ruby.code import quantity_of
+from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, master_effects
+from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
+from pgforklint.read.ruby import Scope, as_call, evaluate, statements
+
+CONFIG_FILES = ("config/puma/production.rb", "config/puma.rb")
+CHILD_HOOKS = ("on_worker_boot", "before_worker_boot", "on_worker_shutdown", "before_worker_shutdown")
+MASTER_HOOKS = ("before_fork", "on_worker_fork", "before_worker_fork", "after_worker_fork", "after_worker_boot",
+                "on_refork", "before_refork", "on_booted", "after_booted", "on_restart", "before_restart")
+CLUSTER_ONLY = ("before_fork", "on_worker_boot", "before_worker_boot", "on_worker_shutdown", "before_worker_shutdown",
+                "on_worker_fork", "before_worker_fork", "after_worker_fork", "after_worker_boot", "on_refork",
+                "before_refork")
+DSL = {"workers", "threads", "preload_app!", "port", "bind", "environment", "pidfile", "state_path", "plugin",
+       "fork_worker", "max_io_threads", "prune_bundler", "worker_timeout", "stdout_redirect", "daemonize",
+       "rackup", "tag", "quiet", "silence_single_worker_warning", "activate_control_app", "wait_for_less_busy_worker",
+       "lowlevel_error_handler", "persistent_timeout", "first_data_timeout", "nakayoshi_fork", "directory",
+       "worker_boot_timeout", "worker_shutdown_timeout", "log_requests", "ssl_bind", "app", "single", "cluster",
+       "extra_runtime_dependencies", "preload_app", "silence_fork_callback_warning"}
+
+
+def adapt(project, launches, model: DeploymentModel) -> None:
+    app = ruby_app(project, model)
+    if app is None:
+        return
+    found = [r for r in ruby_launches(launches, app) if r.kind == "puma"]
+    for ruby_launch in found:
+        config = option_word(ruby_launch.words, "-C", "--config")
+        if config is not None and config.text == "-":
+            rel = None
+        elif config is not None:
+            rel = config.text.lstrip("./")
+        else:
+            rel = next((c for c in CONFIG_FILES if project.exists(c)), None)
+        attach(model, ruby_launch, build(project, model, app, ruby_launch, rel))
+    if not found:
+        rel = next((c for c in CONFIG_FILES if project.exists(c)), None)
+        if rel is not None:
+            attach(model, None, build(project, model, app, None, rel))
+
+
+def _version(app) -> tuple | None:
+    return app.version("puma")
+
+
+def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) -> Server:
+    version = _version(app)
+    launch_location = ruby_launch.launch.location if ruby_launch is not None else Location(rel or CONFIG_FILES[1], 1)
+    env = dict(ruby_launch.env) if ruby_launch is not None else {}
+    workers: Quantity | None = None
+    workers_from_config = False
+    max_threads: Quantity | None = None
+    io_threads: Quantity | None = None
+    preload: Flag | None = None
+    prune_bundler = False
+    silenced = False
+    hooks: list[Hook] = []
+    config_effects = ProcessEffects()
+    source = project.ruby(rel) if rel and project.exists(rel) else None
+    reader = app.reader
+    if source is not None:
+        scope = Scope(env=env)
+        for statement in statements(source.root, scope):
+            call = as_call(statement)
+            if call is None or call.receiver is not None:
+                reader.read_node(statement, rel, config_effects, scope)
+                continue
+            where = Location(rel, call.line)
+            method = call.method
+            if method == "workers" and call.args:
+                workers = quantity_of(evaluate(call.args[0], scope), where, "`workers`")
+                workers_from_config = True
+            elif method == "threads" and call.args:
+                max_threads = quantity_of(evaluate(call.args[-1], scope), where, "`threads` (max)")
+            elif method == "max_io_threads" and call.args:
+                io_threads = quantity_of(evaluate(call.args[0], scope), where, "`max_io_threads`")
+            elif method == "preload_app!":
+                value = evaluate(call.args[0], scope) if call.args else None
+                on = value is None or value.value is not False
+                preload = Flag(on, Origin(OriginKind.FILE, where, "`preload_app!`" if on else "`preload_app!(false)`"))
+            elif method == "prune_bundler":
+                prune_bundler = True
+            elif method == "silence_fork_callback_warning":
+                silenced = True  # the author keeps cluster hooks for a cluster setup on purpose
+            elif method in MASTER_HOOKS or method in CHILD_HOOKS:
+                effects = ProcessEffects()
+                reader.read_block(call, rel, effects, Scope(env=scope.env, locals=dict(scope.locals)))
+                hooks.append(Hook(method, where, method in CHILD_HOOKS, effects))
+            elif method not in DSL:
+                reader.read_node(statement, rel, config_effects, scope)
+    # The command line wins over the file.
+    if ruby_launch is not None:
+        where = ruby_launch.launch.location
+        word = option_word(ruby_launch.words, "-w", "--workers")
+        if word is not None:
+            workers = word_quantity(word, where, "`-w` on the command line") or workers
+            workers_from_config = False
+        word = option_word(ruby_launch.words, "-t", "--threads")
+        if word is not None and ":" in word.text:
+            from pgforklint.read.command import Word
+
+            high = word.text.split(":", 1)[1]
+            max_threads = word_quantity(Word(high, word.raw.split(":", 1)[-1], word.refs[-1:]), where,
+                                        "`-t` on the command line (max)") or max_threads
+        elif word is not None:
+            max_threads = word_quantity(word, where, "`-t` on the command line") or max_threads
+        if has_flag(ruby_launch.words, "--preload"):
+            preload = Flag(True, Origin(OriginKind.FILE, where, "`--preload`"))
+    modern = version is None or version >= (5, 0)
+    if workers is None:
+        if modern and "WEB_CONCURRENCY" in env and env["WEB_CONCURRENCY"].strip().isdigit():
+            workers = Quantity(int(env["WEB_CONCURRENCY"]), Origin(OriginKind.FILE, launch_location, "$WEB_CONCURRENCY"),
+                               env_var="WEB_CONCURRENCY")
+        elif modern:
+            workers = Quantity(None, Origin(OriginKind.ENV_UNSET, None,
+                                            "Puma reads $WEB_CONCURRENCY for workers (5.0+); it has no value in the repo, "
+                                            "so Puma runs in single mode (workers 0)"), env_var="WEB_CONCURRENCY")
+        else:
+            workers = Quantity.default(0, "Puma's default workers = 0 (single mode)")
+    if max_threads is None:
+        default = 5 if version is None or version >= (5, 0) else 16
+        names = [n for n in ("PUMA_MAX_THREADS", "MAX_THREADS") if n in env and env[n].strip().isdigit()] if modern else []
+        if names:
+            max_threads = Quantity(int(env[names[0]]), Origin(OriginKind.FILE, launch_location, f"${names[0]}"), env_var=names[0])
+        else:
+            max_threads = Quantity.default(default, f"Puma {'5.0+' if default == 5 else '< 5.0'} default max threads = {default}"
+                                           + (" (version unknown)" if version is None else ""))
+    n_workers = workers.value or 0
+    cluster = n_workers > 0
+    if preload is None:
+        implicit = False
+        if n_workers > 1:
+            if version is not None and version >= (7, 0):
+                implicit = not prune_bundler
+            elif version is not None and version >= (5, 0):
+                implicit = not workers_from_config and not prune_bundler
+            elif version is None:
+                implicit = not workers_from_config and not prune_bundler
+        where = workers.origin.location or launch_location
+        if implicit:
+            preload = Flag(True, Origin(OriginKind.DEFAULT, where,
+                                        f"Puma {app.version_text('puma')} preloads by default with `workers` > 1 "
+                                        f"(`preload_app!` is implicit)"))
+        else:
+            preload = Flag(False, Origin(OriginKind.DEFAULT, None, "no `preload_app!`"))
+    threads = max_threads
+    if io_threads is not None and io_threads.value and max_threads.value is not None:
+        threads = Quantity(max_threads.value + io_threads.value,
+                           Origin(OriginKind.DERIVED, io_threads.origin.location,
+                                  f"max threads {max_threads.value} + max_io_threads {io_threads.value}"))
+    processes = workers if cluster else Quantity(1, workers.origin if workers.origin.kind is not OriginKind.DEFAULT else
+                                                 Origin(OriginKind.DEFAULT, None, "Puma single mode: one process"),
+                                                 symbolic=workers.symbolic, env_var=workers.env_var)
+    if not cluster and workers.value is None:
+        processes = Quantity(None, workers.origin, "WEB_CONCURRENCY", env_var="WEB_CONCURRENCY")
+    loads = preload.value and cluster
+    server = Server(ServerKind.PUMA, launch_location, forks=cluster, loads_app_in_parent=preload if loads else Flag(False, preload.origin),
+                    processes=processes, threads=threads, worker_class="threads",
+                    config_path=rel if source is not None else None)
+    server.settings.update(language="ruby", workers=workers, max_threads=max_threads)
+    server.parent_effects = master_effects(app, loads, preload.origin.location, "Puma", config_effects)
+    never_runs = not cluster and workers.value is not None and workers.env_var is None and not silenced
+    for hook in hooks:
+        if never_runs and hook.name in CLUSTER_ONLY:
+            hook.effective = False
+            hook.never_runs_reason = (f"Puma runs in single mode here (`workers` is {workers.value}), and `{hook.name}` only "
+                                      f"runs in cluster mode: Puma itself warns \"The code in the `{hook.name}` block will "
+                                      f"not execute in the current Puma configuration\"")
+        if cluster or hook.name not in CLUSTER_ONLY:
+            add_hook(server, hook)
+        else:
+            server.hooks.append(hook)
+    assume_fork_safe_rails(model, app, server)
+    return server
