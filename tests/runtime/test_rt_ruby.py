@@ -22,13 +22,12 @@ installed by ``.ci/run``).  Missing tools skip, or fail under ``CI=true``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
 import signal
 import subprocess
-import threading
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -122,12 +121,6 @@ def pg_url(pg, user: str | None = None) -> str:
     return f"postgres://{user or pg.user}@{pg.host}:{pg.port}/{pg.dbname}?connect_timeout=5"
 
 
-def static(rt, fixture, expected, absent_codes=()):
-    if os.environ.get("PGF_RT_RUBY_SKIP_STATIC"):  # TEMP while the Ruby linter is not merged
-        return
-    rt.assert_static(fixture, expected, absent_codes=absent_codes)
-
-
 # --------------------------------------------------------------------------------------------
 # PGF001 / PGF002: the master's connection under preload
 
@@ -162,7 +155,7 @@ def test_preloading_master_connection_is_shared(rt, pg, procs, fixture_name):
     assert load.sharing_shown(), (
         "expected the hazard (failures, wrong rows, or workers sharing one backend), got "
         f"{load.describe()}\n{proc.tail()}")
-    static(rt, fixture, ["PGF001"])
+    rt.assert_static(fixture, ["PGF001"])
 
 
 @pytest.mark.parametrize("fixture_name", FIXES + AR_NO_HOOKS)
@@ -177,7 +170,7 @@ def test_hooks_or_active_record_give_each_worker_its_own_connection(rt, pg, proc
     assert load.failures == 0 and load.wrong_rows == 0 and load.unfinished == 0, (
         f"{load.describe()}\n{proc.tail()}")
     assert not load.shared_backends, load.describe()
-    static(rt, fixture, [], absent_codes=["PGF001", "PGF002", "PGF003"])
+    rt.assert_static(fixture, [], absent_codes=["PGF001", "PGF002", "PGF003"])
 
 
 def test_active_record_42_twin_is_flagged(rt):
@@ -185,4 +178,193 @@ def test_active_record_42_twin_is_flagged(rt):
 
     Static only: Debian ships Active Record 6.1, whose ForkTracker the test above measured.
     """
-    static(rt, rt.fixture_dir("rt_ruby_unicorn_ar42"), ["PGF001"])
+    rt.assert_static(rt.fixture_dir("rt_ruby_unicorn_ar42"), ["PGF001"])
+
+
+# --------------------------------------------------------------------------------------------
+# PGF005: Puma threads above the Active Record pool
+
+
+def _fixture_numbers(fixture: Path) -> dict:
+    """workers, threads (max) from config/puma.rb; pool, checkout_timeout from database.yml."""
+    puma = (fixture / "config/puma.rb").read_text()
+    db = (fixture / "config/database.yml").read_text()
+
+    def num(rx, text, default=None):
+        m = re.search(rx, text, re.M)
+        return int(m.group(1)) if m else default
+
+    numbers = {"workers": num(r"^workers\s+(\d+)", puma, 0),
+               "threads": num(r"^threads\s+\d+,\s*(\d+)", puma),
+               "pool": num(r"^\s+pool:\s*(\d+)", db)}
+    sidekiq = fixture / "config/sidekiq.yml"
+    if sidekiq.exists():
+        numbers["sidekiq_concurrency"] = num(r"^:?concurrency:\s*(\d+)", sidekiq.read_text())
+    return numbers
+
+
+@pytest.mark.parametrize("fixture_name", ["rt_ruby_puma_pool_small",
+                                          "rt_ruby_ok_puma_pool_matched"])
+def test_puma_threads_above_the_pool_time_out(rt, pg, procs, fixture_name):
+    require_ruby_lib(rt, "active_record")
+    fixture = rt.fixture_dir(fixture_name)
+    n = _fixture_numbers(fixture)
+    proc, port = start_web(rt, procs, fixture, pg_url(pg))
+    load = rt.http_load(port, requests=96, concurrency=2 * n["workers"] * n["threads"],
+                        sleep=0.5, timeout=10)
+    rt.record(f"PGF005 ruby {fixture_name} (W={n['workers']} T={n['threads']} "
+              f"pool={n['pool']})", **load.as_record())
+    timeouts = sum(count for msg, count in load.errors.items()
+                   if msg.startswith("ActiveRecord::ConnectionTimeoutError: could not obtain a "
+                                     "connection from the pool"))
+    if n["pool"] < n["threads"]:
+        assert timeouts > 0, f"{load.describe()}\n{proc.tail()}"
+        assert timeouts == load.failures, load.describe()
+        rt.assert_static(fixture, ["PGF005"])
+    else:
+        assert load.failures == 0 and load.wrong_rows == 0 and load.unfinished == 0, (
+            f"{load.describe()}\n{proc.tail()}")
+        assert len(load.backend_pids) == n["workers"] * n["threads"], load.describe()
+        rt.assert_static(fixture, [], absent_codes=["PGF005", "PGF006"])
+
+
+# --------------------------------------------------------------------------------------------
+# PGF004: the D x P x T budget, Puma cluster + Sidekiq, on a private cluster
+
+
+def _pg_conf(fixture: Path) -> dict:
+    conf = {}
+    for line in (fixture / "postgresql.conf").read_text().splitlines():
+        m = re.match(r"\s*(\w+)\s*=\s*(\S+)", line)
+        if m:
+            conf[m.group(1)] = m.group(2)
+    return conf
+
+
+def _cluster(rt, procs, fixture: Path, name: str):
+    conf = _pg_conf(fixture)
+    cluster = rt.start_private_cluster(procs, conf, name=name)
+    cluster.query("CREATE ROLE app LOGIN")
+    cluster.max_connections = int(conf["max_connections"])
+    cluster.reserved = int(conf.get("superuser_reserved_connections", 3))
+    return cluster
+
+
+def start_redis(rt, procs):
+    port = rt.free_port()
+    proc = procs.start("redis", [str(ruby_tool(rt, "redis-server")), "--bind", "127.0.0.1",
+                                 "--port", str(port), "--save", "", "--appendonly", "no"],
+                       cwd=procs.workdir, stop_signal=signal.SIGTERM, stop_timeout=5)
+    proc.wait_for_port(port)
+    return port
+
+
+def enqueue_sidekiq_jobs(rt, redis_port: int, job_class: str, args_list: list) -> None:
+    """Push jobs the way Sidekiq::Client does (queue list + queues set), with redis-cli."""
+    now = time.time()
+    payloads = [json.dumps({"class": job_class, "args": args, "queue": "default",
+                            "jid": uuid.uuid4().hex[:24], "retry": False,
+                            "created_at": now, "enqueued_at": now}) for args in args_list]
+    redis_cli(rt, redis_port, "SADD", "queues", "default")
+    redis_cli(rt, redis_port, "LPUSH", "queue:default", *payloads)
+
+
+def redis_cli(rt, redis_port: int, *argv: str) -> str:
+    res = subprocess.run([str(ruby_tool(rt, "redis-cli")), "-h", "127.0.0.1", "-p",
+                          str(redis_port), *argv], check=True, capture_output=True, text=True,
+                         timeout=10)
+    return res.stdout.strip()
+
+
+def wait_for_sidekiq(rt, worker, redis_port: int, timeout: float = 30.0) -> None:
+    """Sidekiq 6.4 prints no "ready" line without a TTY; its first heartbeat registers the
+    process in the ``processes`` set."""
+    deadline = time.monotonic() + timeout
+    while redis_cli(rt, redis_port, "SCARD", "processes") in ("", "0"):
+        if not worker.alive() or time.monotonic() > deadline:
+            pytest.fail(f"Sidekiq did not start within {timeout}s\n{worker.tail()}")
+        time.sleep(0.1)
+
+
+def linter_budget(rt, fixture: Path) -> dict:
+    res = subprocess.run([sys.executable, "-m", "pgforklint", "budget", "--format", "json",
+                          str(fixture)], cwd=rt.REPO, capture_output=True, text=True,
+                         timeout=120, check=False)
+    try:
+        return json.loads(res.stdout)
+    except json.JSONDecodeError as exc:
+        raise AssertionError(f"STATIC: pgforklint budget --format json on {fixture.name}: "
+                             f"{exc}\n{res.stdout[-1500:]}\n{res.stderr[-1500:]}") from exc
+
+
+JOBS = 9
+JOB_SECONDS = 1.5
+
+
+def test_puma_cluster_plus_sidekiq_peak_is_the_expected_budget(rt, procs):
+    for tool_name in ("redis-server", "redis-cli", "sidekiq"):
+        ruby_tool(rt, tool_name)
+    require_ruby_lib(rt, "sidekiq")
+    fixture = rt.fixture_dir("rt_ruby_ok_budget_fits")
+    n = _fixture_numbers(fixture)
+    # Neither master holds a connection (no preload; Sidekiq does not fork): D x P x T for the
+    # web, plus min(concurrency, pool) for the Sidekiq process (D = 1 instance each).
+    expected = (n["workers"] * min(n["threads"], n["pool"])
+                + min(n["sidekiq_concurrency"], n["pool"]))
+    cluster = _cluster(rt, procs, fixture, "ruby-budget")
+    url = pg_url(cluster, user="app")
+    redis_port = start_redis(rt, procs)
+    web, port = start_web(rt, procs, fixture, url)
+    worker = procs.start("sidekiq", procfile_argv(rt, fixture, "worker"), cwd=fixture,
+                         env=ruby_env(rt, DATABASE_URL=url,
+                                      REDIS_URL=f"redis://127.0.0.1:{redis_port}/0"),
+                         stop_signal=signal.SIGTERM, stop_timeout=5)
+    wait_for_sidekiq(rt, worker, redis_port)
+    with rt.PeakSampler(cluster, user="app") as sampler:
+        enqueue_sidekiq_jobs(rt, redis_port, "LookupJob", [[JOB_SECONDS]] * JOBS)
+        load = rt.http_load(port, requests=80, concurrency=4 * n["workers"] * n["threads"],
+                            sleep=0.4, timeout=10)
+        deadline = time.monotonic() + 30
+        while (len(re.findall(r"INFO: (?:done|fail)", worker.text())) < JOBS
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+    jobs_done = len(re.findall(r"INFO: done", worker.text()))
+    jobs_failed = len(re.findall(r"INFO: fail", worker.text()))
+    rt.record("PGF004 ruby budget fits (Puma W={workers} T={threads} pool={pool} + Sidekiq "
+              "C={sidekiq_concurrency})".format(**n), **load.as_record(), peak=sampler.peak,
+              expected_peak=expected, samples=sampler.samples, jobs=JOBS, jobs_done=jobs_done,
+              jobs_failed=jobs_failed,
+              available=cluster.max_connections - cluster.reserved)
+    assert load.failures == 0 and load.wrong_rows == 0, f"{load.describe()}\n{web.tail()}"
+    assert (jobs_done, jobs_failed) == (JOBS, 0), worker.tail()
+    assert sampler.peak == expected, (sampler.peak, expected, load.describe())
+    budget = linter_budget(rt, fixture)
+    assert budget.get("expected_peak") == expected, (
+        f"STATIC: pgforklint budget expects {budget.get('expected_peak')}, measured and hand "
+        f"count {expected}: {json.dumps(budget.get('process_types'))[:1500]}")
+    rt.assert_static(fixture, [], absent_codes=["PGF004", "PGF005", "PGF011", "PGF001"])
+
+
+def test_budget_over_max_connections_is_refused(rt, procs):
+    require_ruby_lib(rt, "active_record")
+    fixture = rt.fixture_dir("rt_ruby_budget_over")
+    n = _fixture_numbers(fixture)
+    expected = n["workers"] * min(n["threads"], n["pool"])
+    cluster = _cluster(rt, procs, fixture, "ruby-budget-over")
+    available = cluster.max_connections - cluster.reserved
+    assert expected > available
+    web, port = start_web(rt, procs, fixture, pg_url(cluster, user="app"))
+    with rt.PeakSampler(cluster, user="app") as sampler:
+        load = rt.http_load(port, requests=120, concurrency=2 * n["workers"] * n["threads"],
+                            sleep=0.3, timeout=10)
+    refused = sum(count for msg, count in load.errors.items()
+                  if any(e in msg for e in BUDGET_ERRORS))
+    rt.record("PGF004 ruby budget over (Puma W={workers} T={threads} pool={pool})".format(**n),
+              **load.as_record(), peak=sampler.peak, expected_peak=expected,
+              available=available, refused=refused, samples=sampler.samples)
+    assert refused > 0, f"{load.describe()}\n{web.tail()}"
+    assert any("FATAL:  sorry, too many clients already" in msg for msg in load.errors), (
+        load.describe())
+    # The sampler holds one of the app role's slots itself.
+    assert sampler.peak <= available - 1 < expected, sampler.peak
+    rt.assert_static(fixture, ["PGF004"])
