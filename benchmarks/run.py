@@ -1,6 +1,6 @@
 """Benchmarks: pgforklint against ruff (and pyflakes, semgrep, fixit when installed) on the same trees.
 
-    python benchmarks/run.py [--runs N] [--only django,sqlalchemy,mono,small]
+    python benchmarks/run.py [--runs N] [--only django,sqlalchemy,mono,small,rails]
 
 Corpora are built under benchmarks/.corpora/ (gitignored): Django 5.1.4 and SQLAlchemy 2.0.36 sdists from
 PyPI (`pip download --no-binary :all:`) with a hazardous gunicorn --preload app planted in Django's tree; a
@@ -110,6 +110,18 @@ def corpus_mono(scale: int) -> Path:
         shutil.copytree(source, root / "django")
         write(root, APP)
     git_init(root)
+    return root
+
+
+def corpus_rails() -> Path:
+    """A Rails-sized Ruby tree (the Ruby libraries Debian installs under /usr/lib/ruby, about 1 800 .rb files) with
+    the Rails example app planted at its root: a Python-free tree, where ruff only walks."""
+    root = CORPORA / "rails-planted"
+    if not root.exists():
+        shutil.copytree("/usr/lib/ruby", root / "vendor" / "ruby", symlinks=False, ignore_dangling_symlinks=True,
+                        ignore=shutil.ignore_patterns("*.so", "x86_64-linux*"))
+        shutil.copytree(HERE.parent / "examples" / "rails_shop", root, dirs_exist_ok=True)
+        git_init(root)
     return root
 
 
@@ -223,7 +235,7 @@ def small_repo(root: Path, runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", default="django,sqlalchemy,mono,small")
+    parser.add_argument("--only", default="django,sqlalchemy,mono,small,rails")
     args = parser.parse_args()
     chosen = set(args.only.split(","))
     print(f"load average at start: {os.getloadavg()}")
@@ -241,6 +253,10 @@ def main() -> None:
               ", ".join(f"{scale}x -> {growth[scale]['pgforklint'][0] / base:.2f}" for scale in growth))
     if "small" in chosen:
         small_repo(corpus_small(), args.runs)
+    if "rails" in chosen:
+        root = corpus_rails()
+        print(f"\n(rails tree: {sum(1 for _ in root.rglob('*.rb'))} .rb files)")
+        compare("Rails app in a Ruby tree", root, args.runs, expect="PGF001")
 
 
 if __name__ == "__main__":

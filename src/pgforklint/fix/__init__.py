@@ -80,6 +80,10 @@ def _facts(model: DeploymentModel, diagnostic: Diagnostic) -> list[tuple[Server,
 def _reset_fix(ctx: Context, server: Server, engine: Engine) -> Fix:
     from pgforklint.fix import celery, gunicorn, uwsgi
 
+    if server.settings.get("language") == "ruby":
+        from pgforklint.fix import ruby
+
+        return ruby.reset_fix(ctx, server, engine)
     if server.kind is ServerKind.UWSGI:
         try:
             recipe = engine_recipe(ctx, server, engine)

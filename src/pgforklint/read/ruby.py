@@ -269,6 +269,14 @@ def evaluate(node, scope: Scope | None = None, depth: int = 0) -> RValue:
         return RValue(None, symbolic=text_of(node))
     if kind == "binary":
         return _binary(node, scope, depth)
+    if kind in ("if", "unless"):  # `x = if RAILS_ENV == "production" then 10 else 3 end`
+        decided = condition_value(node.child_by_field_name("condition"), scope)
+        if kind == "unless" and decided is not None:
+            decided = not decided
+        branch = node.child_by_field_name("consequence" if decided is not False else "alternative")
+        children = [c for c in branch.named_children if c.type != "comment"] if branch is not None else []
+        result = evaluate(children[-1], scope, depth + 1) if children else UNKNOWN
+        return result if decided is not None else RValue(None, result.env_var, result.from_default, text_of(node)[:80])
     if kind == "conditional":  # a ? b : c
         then = evaluate(node.child_by_field_name("consequence"), scope, depth + 1)
         return then if then.known else evaluate(node.child_by_field_name("alternative"), scope, depth + 1)
@@ -382,6 +390,16 @@ def statements(node, scope: Scope, depth: int = 0):
                 body = child.child_by_field_name("body")
                 if body is not None:
                     yield from _one(body, scope, depth)
+            continue
+        if kind == "case":  # every `when` may be the one that runs
+            value = child.child_by_field_name("value")
+            if value is not None and value.type in ("assignment", "operator_assignment"):
+                yield from _one(value, scope, depth)
+            for branch in child.named_children:
+                if branch.type == "when":
+                    yield from statements(branch.child_by_field_name("body"), scope, depth + 1)
+                elif branch.type == "else":
+                    yield from statements(branch, scope, depth + 1)
             continue
         if kind in ("ERROR", "begin", "parenthesized_statements"):
             yield from statements(child, scope, depth + 1)

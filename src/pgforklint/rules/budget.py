@@ -297,6 +297,11 @@ def hidden_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
     for (_, _, location), rows in seen.items():
         processes = sum(r.n_processes * r.n_instances for r in rows)
         names = ", ".join(f"`{r.name}`" for r in rows)
+        own = next((a.get("message") for r in rows for a in r.agents if a["location"] == location and a.get("message")), None)
+        if own:  # an agent that says its own text (the Ruby agent)
+            yield Diagnostic("PGF008", location, own.format(processes=processes, names=names),
+                             tuple(Related(r.location, f"`{r.name}` runs under the agent") for r in rows), key="newrelic-explain")
+            continue
         message = (f"the New Relic agent runs EXPLAIN for slow SQL on connections of its own, opened in each process "
                    f"(transaction_tracer.explain_enabled is on by default): +1 per process ({processes} across {names}), "
                    f"up to 4 with several databases; counted in the budget. Set `transaction_tracer.explain_enabled = false` "

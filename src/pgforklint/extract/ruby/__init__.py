@@ -21,6 +21,7 @@ BOOT_FILES = ("config/application.rb", "config/environment.rb", "config/environm
 BOOT_NEEDLES = (b"Sequel", b"PG.connect", b"PG::Connection", b"ActiveRecord", b".count", b".first", b".find",
                 b".pluck", b".exists?", b".each", b".last", b".all", b".ids", b".connection")
 MAX_REQUIRED_FILES = 200
+PG_GEMS = ("pg", "activerecord-postgis-adapter", "activerecord-jdbcpostgresql-adapter", "jdbc-postgres", "sequel_pg")
 
 
 @record(eq=False)
@@ -83,7 +84,9 @@ def _build(project: Project) -> RubyApp:
     lock_rel = locks[0].rel if locks else None
     rails = project.exists("config/application.rb") or (gems is not None and "railties" in gems.versions)
     app = RubyApp(gems, lock_rel, rails, [], None, ProcessEffects(), 0)
-    uses_ar = project.exists("config/database.yml") or (gems is not None and "activerecord" in gems.versions)
+    # A lock file without a PostgreSQL driver (mysql2, sqlite3 only): the app's database is not PostgreSQL.
+    postgres = gems is None or any(name in gems.versions for name in PG_GEMS)
+    uses_ar = postgres and (project.exists("config/database.yml") or (gems is not None and "activerecord" in gems.versions))
     if uses_ar:
         app.ar_engines = database_engines(project, app)
     reader = CodeReader(app.ar_engines)
@@ -120,7 +123,7 @@ def boot_files(project: Project, app: RubyApp) -> list[str]:
 
 def _required(project: Project, start: str) -> list[str]:
     """`start` and the project files it requires (`require_relative`, `require "./x"`), transitively, in order."""
-    from pgforklint.read.ruby import as_call, calls_in, string_value
+    from pgforklint.read.ruby import calls_in, string_value
 
     order: list[str] = []
     pending = [start]

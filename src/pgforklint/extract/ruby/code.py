@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pgforklint.diagnostics import Location
 from pgforklint.model import ConnectionOpen, Engine, EngineKind, ProcessEffects, Quantity, Reset, ResetKind
-from pgforklint.read.ruby import Call, Scope, as_call, evaluate, keyword_args, statements, text_of
+from pgforklint.read.ruby import Call, Scope, as_call, evaluate, keyword_args, statements, string_value, text_of
 
 AR_ROOTS = ("ActiveRecord::Base", "::ActiveRecord::Base", "ApplicationRecord")
 # Active Record calls that close the process's connections (the parent side of the fork recipe).
@@ -180,6 +180,10 @@ class CodeReader:
 
     def _create(self, kind: EngineKind, call: Call, rel: str, location: Location, name: str | None,
                 effects: ProcessEffects, scope: Scope) -> None:
+        first = call.args[0] if call.args else None
+        url = string_value(first) if first is not None else None
+        if url and url.startswith(("sqlite", "mysql", "jdbc:sqlite", "jdbc:mysql", "amalgalite", "mock")):
+            return  # not a PostgreSQL database
         label = name or (f"<Sequel.{call.method}@{call.line}>" if kind is EngineKind.SEQUEL else f"<PG.connect@{call.line}>")
         options = keyword_args(call)
         engine = Engine(kind, f"{rel}:{label}", location)

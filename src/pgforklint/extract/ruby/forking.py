@@ -45,3 +45,23 @@ def add_hook(server: Server, hook: Hook) -> None:
     server.hooks.append(hook)
     if not hook.runs_in_child and hook.effective:
         _extend(server.parent_effects, hook.effects)
+
+
+def assume_fork_safe_rails(model, app: RubyApp, server: Server) -> None:
+    """PGF101 when a preloading server runs Active Record of an unknown version and no hook resets it: the
+    hazard exists only before Rails 5.2, and pgforklint does not invent it; it says what it assumed."""
+    from pgforklint.diagnostics import Diagnostic
+
+    if not app.ar_engines or app.ar_fork_safe is not None or not server.loads_app_in_parent.value:
+        return
+    engines = set(map(id, app.ar_engines))
+    effects = [h.effects for h in server.hooks]  # the boot flush in parent_effects is the assumption itself
+    if any(id(reset.engine) in engines for effect in effects for _, reset in effect.resets):
+        return
+    where = server.loads_app_in_parent.origin.location or server.location
+    message = (f"the Active Record version is unknown (no `Gemfile.lock` naming `activerecord` or `rails`): pgforklint "
+               f"assumes Rails 5.2 or later, whose forked children discard the connections they inherit, so this "
+               f"preloading {server.kind.value} needs no fork hooks; on Rails < 5.2 it needs "
+               f"`ActiveRecord::Base.connection.disconnect!` before the fork and `ActiveRecord::Base.establish_connection` "
+               f"after it. Commit `Gemfile.lock` so the version can be checked")
+    model.diagnostics.append(Diagnostic("PGF101", where, message, key=f"assumed:activerecord-version:{server.kind.value}"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pgforklint.diagnostics import Location
 from pgforklint.extract.ruby import RubyLaunch, attach, option_word, has_flag, ruby_app, ruby_launches, word_quantity
 from pgforklint.extract.ruby.code import quantity_of
-from pgforklint.extract.ruby.forking import add_hook, master_effects
+from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, master_effects
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.read.ruby import Scope, as_call, evaluate, statements
 
@@ -34,7 +34,7 @@ DSL = {"workers", "threads", "preload_app!", "port", "bind", "environment", "pid
        "rackup", "tag", "quiet", "silence_single_worker_warning", "activate_control_app", "wait_for_less_busy_worker",
        "lowlevel_error_handler", "persistent_timeout", "first_data_timeout", "nakayoshi_fork", "directory",
        "worker_boot_timeout", "worker_shutdown_timeout", "log_requests", "ssl_bind", "app", "single", "cluster",
-       "extra_runtime_dependencies", "preload_app"}
+       "extra_runtime_dependencies", "preload_app", "silence_fork_callback_warning"}
 
 
 def adapt(project, launches, model: DeploymentModel) -> None:
@@ -71,6 +71,7 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
     io_threads: Quantity | None = None
     preload: Flag | None = None
     prune_bundler = False
+    silenced = False
     hooks: list[Hook] = []
     config_effects = ProcessEffects()
     source = project.ruby(rel) if rel and project.exists(rel) else None
@@ -97,6 +98,8 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
                 preload = Flag(on, Origin(OriginKind.FILE, where, "`preload_app!`" if on else "`preload_app!(false)`"))
             elif method == "prune_bundler":
                 prune_bundler = True
+            elif method == "silence_fork_callback_warning":
+                silenced = True  # the author keeps cluster hooks for a cluster setup on purpose
             elif method in MASTER_HOOKS or method in CHILD_HOOKS:
                 effects = ProcessEffects()
                 reader.read_block(call, rel, effects, Scope(env=scope.env, locals=dict(scope.locals)))
@@ -174,7 +177,7 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
                     config_path=rel if source is not None else None)
     server.settings.update(language="ruby", workers=workers, max_threads=max_threads)
     server.parent_effects = master_effects(app, loads, preload.origin.location, "Puma", config_effects)
-    never_runs = (not cluster and workers.value is not None and workers.env_var is None)
+    never_runs = not cluster and workers.value is not None and workers.env_var is None and not silenced
     for hook in hooks:
         if never_runs and hook.name in CLUSTER_ONLY:
             hook.effective = False
@@ -185,4 +188,5 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
             add_hook(server, hook)
         else:
             server.hooks.append(hook)
+    assume_fork_safe_rails(model, app, server)
     return server

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.extract.ruby import attach, ruby_app, ruby_launches
-from pgforklint.extract.ruby.forking import add_hook, master_effects
+from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, master_effects
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.read.ruby import Scope, calls_in, string_value, text_of
 
@@ -71,6 +71,7 @@ def adapt(project, launches, model: DeploymentModel) -> None:
         server.parent_effects = master_effects(app, forks, anchor, "The Resque worker", None)
         for hook in hooks:
             add_hook(server, Hook(hook.name, hook.location, hook.runs_in_child, hook.effects))
+        assume_fork_safe_rails(model, app, server)
         attach(model, ruby_launch, server)
 
 

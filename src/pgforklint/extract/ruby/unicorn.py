@@ -11,7 +11,7 @@ from __future__ import annotations
 from pgforklint.diagnostics import Location
 from pgforklint.extract.ruby import RubyLaunch, attach, option_word, ruby_app, ruby_launches
 from pgforklint.extract.ruby.code import quantity_of
-from pgforklint.extract.ruby.forking import add_hook, master_effects
+from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, master_effects
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.read.ruby import Scope, as_call, evaluate, statements
 
@@ -81,4 +81,5 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
     server.parent_effects = master_effects(app, loads, preload.origin.location, "Unicorn", config_effects)
     for hook in hooks:
         add_hook(server, hook)
+    assume_fork_safe_rails(model, app, server)
     return server

@@ -1,0 +1,3 @@
+require "sequel"
+
+DB = Sequel.connect(ENV.fetch("DATABASE_URL"), max_connections: 5)
