@@ -8,6 +8,9 @@ the same preloading Unicorn/Puma, with a query at boot and no hooks, stays corre
 ForkTracker discards the inherited pool in the child.  That is why the rule is version-gated (the
 4.2 twin ``rt_ruby_unicorn_ar42`` is only linted: Debian ships Active Record 6.1 only).
 
+``test_fixed_by_pgforklint_runs_clean``: ``pgforklint --fix`` on copies of the Sequel hazards and
+of the Active Record 4.2 twin, then the same load: the hooks it writes hold.
+
 PGF005/PGF004 (issue 17): Puma threads above the Active Record pool give
 ``ActiveRecord::ConnectionTimeoutError``, a pool equal to the threads does not; a Puma cluster plus
 a Sidekiq process peak at the expected number of connections (counted the seed's way: same user,
@@ -158,9 +161,14 @@ def test_preloading_master_connection_is_shared(rt, pg, procs, fixture_name):
         at_fork = backends_named(pg, name)
         load = rt.http_load(port, requests=REQUESTS, concurrency=CONCURRENCY, sleep=SLEEP,
                             timeout=HAZARD_TIMEOUT)
+        # libpq's own complaint on stderr when a worker reads bytes meant for another process
+        # (PostgreSQL message types D, T, C, Z...): "message type 0x44 arrived from server
+        # while idle".
+        stray = len(re.findall(r"arrived from server while idle", proc.text()))
         rt.record(f"PGF001 ruby {fixture_name} (hazard)", **load.as_record(), attempt=attempt,
                   backends_at_boot=len(at_fork),
-                  boot_backend_used=bool(at_fork & load.backend_pids))
+                  boot_backend_used=bool(at_fork & load.backend_pids),
+                  libpq_stray_messages=stray)
         if load.sharing_shown():
             break
         procs.stop_all()
@@ -204,6 +212,32 @@ def test_active_record_42_twin_is_flagged(rt):
     """
     rt.assert_static(rt.fixture_dir("rt_ruby_unicorn_ar42"), ["PGF001"])
 
+
+@pytest.mark.parametrize("fixture_name", ["rt_ruby_unicorn_sequel", "rt_ruby_puma_sequel",
+                                          "rt_ruby_unicorn_ar42"])
+def test_fixed_by_pgforklint_runs_clean(rt, pg, procs, tmp_path, fixture_name):
+    """``pgforklint --fix`` writes the hooks; the fixed project runs clean under the same load.
+
+    ``rt_ruby_unicorn_ar42`` gets the seed's Active Record hooks (``disconnect!`` in
+    ``before_fork``, ``establish_connection`` in ``after_fork``); it runs here on Debian's
+    Active Record 6.1 (the app code is the same on 4.2), with ``RACK_ENV=production`` as on a
+    deployment, since the written ``establish_connection`` takes the environment's section.
+    """
+    from pgforklint.fix import fix_project
+
+    require_ruby_lib(rt, _lib(fixture_name))
+    project = tmp_path / fixture_name
+    shutil.copytree(rt.fixture_dir(fixture_name), project)
+    report = fix_project(project)
+    assert [d.code for d in report.fixed] == ["PGF001"], report.summary()
+    proc, port = start_web(rt, procs, project, pg_url(pg), RACK_ENV="production")
+    load = rt.http_load(port, requests=REQUESTS, concurrency=CONCURRENCY, sleep=SLEEP)
+    rt.record(f"PGF001 ruby {fixture_name} fixed by --fix", **load.as_record())
+    assert len(load.worker_pids) >= 2, f"load did not reach several workers: {load.describe()}"
+    assert load.failures == 0 and load.wrong_rows == 0 and load.unfinished == 0, (
+        f"{load.describe()}\n{proc.tail()}")
+    assert not load.shared_backends, load.describe()
+    rt.assert_static(project, [], absent_codes=["PGF001", "PGF002", "PGF003"])
 
 # --------------------------------------------------------------------------------------------
 # PGF005: Puma threads above the Active Record pool
