@@ -336,20 +336,36 @@ def client_backends(conn) -> int:
         return cur.fetchone()[0]
 
 
-class PeakSampler:
-    """Samples the number of client backends from a separate connection (own row excluded)."""
+def user_backends(conn) -> int:
+    """The seed article's count: the same user's backends, excluding the sampling connection."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND usename = current_user"
+        )
+        return cur.fetchone()[0]
 
-    def __init__(self, server: PgServer, interval: float = 0.02):
+
+class PeakSampler:
+    """Samples the number of client backends from a separate connection (own row excluded).
+
+    With ``user`` the sampler connects as that role and counts that role's backends only
+    (:func:`user_backends`); it then takes an ordinary slot, not a reserved one.
+    """
+
+    def __init__(self, server: PgServer, interval: float = 0.02, *, user: str | None = None):
         self.server, self.interval = server, interval
         self.peak, self.samples = 0, 0
         self._stop = threading.Event()
-        self._conn = server.connect()  # a superuser connection: uses a reserved slot
+        self._count = user_backends if user else client_backends
+        # Without ``user``: a superuser connection, which uses a reserved slot.
+        self._conn = server.connect(user=user) if user else server.connect()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.is_set():
             try:
-                n = client_backends(self._conn)
+                n = self._count(self._conn)
             except Exception:  # noqa: BLE001 - keep sampling
                 n = 0
             self.peak = max(self.peak, n)
