@@ -130,16 +130,65 @@ def export(mirror: Path, entry: dict) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     archive = subprocess.Popen(["git", f"--git-dir={mirror}", "archive", "--format=tar", entry["commit"]],
-                               stdout=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     untar = subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=archive.stdout, capture_output=True)
     archive.stdout.close()
     if archive.wait() != 0 or untar.returncode != 0:
+        # Snapshots lack their largest files (and Git LFS content): `git archive` stops at the first
+        # missing blob. Export blob by blob instead and leave the missing ones out (listed in MISSING).
         shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"git archive {entry['commit']} failed in {mirror}: {untar.stderr.decode()[-300:]}")
+        tmp.mkdir(parents=True)
+        missing = _export_blobs(mirror, entry["commit"], tmp)
+        if missing is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RuntimeError(f"cannot read commit {entry['commit']} in {mirror}")
+        (tmp / ".git-export-missing").write_text("".join(p + "\n" for p in missing))
+        (tmp / ".gitignore").write_text(".git-export-missing\n") if not (tmp / ".gitignore").exists() else None
     subprocess.run(["git", "init", "-q", str(tmp)], check=True)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
+
+
+def _export_blobs(mirror: Path, commit: str, dest: Path) -> list[str] | None:
+    """Write every blob of `commit` under `dest`; return the paths whose blob the mirror lacks."""
+    listing = subprocess.run(["git", f"--git-dir={mirror}", "ls-tree", "-r", "-z", commit], capture_output=True)
+    if listing.returncode != 0:
+        return None
+    entries = []
+    for record in listing.stdout.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, kind, sha = meta.split()
+        if kind == b"blob":
+            entries.append((mode.decode(), sha.decode(), path.decode("utf-8", "surrogateescape")))
+    batch = subprocess.Popen(["git", f"--git-dir={mirror}", "cat-file", "--batch"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+    missing = []
+    for mode, sha, path in entries:
+        batch.stdin.write(sha.encode() + b"\n")
+        batch.stdin.flush()
+        header = batch.stdout.readline().split()
+        if len(header) < 3 or header[1] != b"blob":
+            missing.append(path)
+            continue
+        data = batch.stdout.read(int(header[2]))
+        batch.stdout.read(1)  # the newline after the content
+        out = dest / path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            try:
+                out.symlink_to(data.decode("utf-8", "surrogateescape"))
+            except OSError:
+                missing.append(path)
+            continue
+        out.write_bytes(data)
+        if mode == "100755":
+            out.chmod(0o755)
+    batch.stdin.close()
+    batch.wait()
+    return missing
 
 
 # -- running pgforklint -----------------------------------------------------------------------------
@@ -323,14 +372,15 @@ def main() -> int:
         diags = run["diagnostics"] or []
         verdict = compare(entry, diags)
         forking = [p for p in found if p["forks"]]
-        truth_forking = [p for p in entry.get("process", []) if p.get("forks")]
+        truth_forking = sum(int(p.get("count", 1)) for p in entry.get("process", []) if p.get("forks"))
         result = {
             "name": entry["name"], "repo": entry["repo"], "commit": entry["commit"], "language": entry["language"],
             "seconds": run["seconds"], "exit": run["exit"], "timeout": run["timeout"], "stderr": run["stderr"],
             "json": run["diagnostics"] is not None, "launch_source": source,
             "process_types": found, "probe_error": (probe or {}).get("error"),
-            "truth_forking": len(truth_forking), "forking": len(forking),
+            "truth_forking": truth_forking, "forking": len(forking),
             "linked": sum(1 for p in forking if p["linked"]),
+            "linked_capped": min(truth_forking, sum(1 for p in forking if p["linked"])),
             "diagnostics": diags,
             "right": [_short(d) for d in verdict["right"]], "wrong": [_short(d) for d in verdict["wrong"]],
             "missed": [f"{m['code']} {m.get('path', '')}:{m.get('line', '')}" for m in verdict["missed"]],
@@ -378,12 +428,23 @@ def _summarise(results: list[dict], missing: list[dict]) -> dict:
     silent_unlinked = [r["name"] for r in results
                        if r["json"] and not [d for d in r["diagnostics"] if d["code"] not in ("PGF101",)]
                        and r["linked"] == 0]
+    by_language: dict[str, dict] = {}
+    for r in results:
+        lang = by_language.setdefault(r["language"], {"repositories": 0, "truth_forking": 0, "linked": 0,
+                                                      "right": 0, "wrong": 0, "missed": 0})
+        lang["repositories"] += 1
+        lang["truth_forking"] += r["truth_forking"]
+        lang["linked"] += r["linked_capped"]
+        for label in ("right", "wrong", "missed"):
+            lang[label] += len(r[label])
     return {
+        "by_language": by_language,
         "repositories": len(results), "skipped": [e["name"] for e in missing],
         "seconds": round(sum(r["seconds"] for r in results), 1),
         "truth_forking_launches": sum(r["truth_forking"] for r in results),
         "tool_forking_launches": sum(r["forking"] for r in results),
         "tool_linked_launches": sum(r["linked"] for r in results),
+        "linked_of_truth": sum(r["linked_capped"] for r in results),
         "per_rule": dict(sorted(per_rule.items())),
         "silent_and_unlinked": silent_unlinked,
         "timeouts": [r["name"] for r in results if r["timeout"]],
@@ -398,7 +459,11 @@ def _print_summary(s: dict, results: list[dict]) -> None:
               f"{len(r['right'])} | {len(r['wrong'])} | {len(r['missed'])} |")
     print(f"\nrepositories run: {s['repositories']}; skipped (no mirror): {len(s['skipped'])}; total {s['seconds']} s")
     print(f"forking launches: {s['truth_forking_launches']} in the ground truth; pgforklint saw "
-          f"{s['tool_forking_launches']} and linked {s['tool_linked_launches']} to app code")
+          f"{s['tool_forking_launches']} forking process types and linked {s['tool_linked_launches']} to app code "
+          f"(per repository at most the ground truth's count: {s['linked_of_truth']} of {s['truth_forking_launches']})")
+    for name, lang in s["by_language"].items():
+        print(f"  {name}: {lang['repositories']} repositories, linked {lang['linked']} of {lang['truth_forking']} "
+              f"forking launches; findings right {lang['right']}, wrong {lang['wrong']}, missed {lang['missed']}")
     print("per rule (right / wrong / missed):")
     for code, c in s["per_rule"].items():
         print(f"  {code}: {c['right']} / {c['wrong']} / {c['missed']}")
