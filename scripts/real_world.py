@@ -3,6 +3,7 @@
 
     python scripts/real_world.py [--corpus scripts/corpus.toml] [--mirrors /work/.mirror]
                                  [--pgforklint PATH] [--only NAME ...] [--timeout S] [--no-probe]
+    python scripts/real_world.py --sources      # the fetch source of every repository, missing ones marked
 
 The corpus (scripts/corpus.toml) lists public repositories that keep their deployment files in the
 repository, each at a pinned commit, with the ground truth established by reading their code: the
@@ -348,9 +349,16 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per repository (default 600)")
     parser.add_argument("--no-probe", action="store_true", help="never import the checkout to read its model")
     parser.add_argument("--output", type=Path, default=CACHE / "summary.json")
+    parser.add_argument("--sources", action="store_true",
+                        help="print the fetch source of every repository of the corpus (marking missing mirrors) and exit")
     args = parser.parse_args()
 
     entries = load_corpus(args.corpus)
+    if args.sources:
+        for repo in sorted({e["repo"] for e in entries}, key=str.lower):
+            missing = "" if mirror_dir(args.mirrors, repo) else "   # no mirror yet"
+            print(f"github:{repo}{missing}")
+        return 0
     if args.only:
         entries = [e for e in entries if e["name"] in args.only or e["repo"] in args.only]
     argv, env, probe_python = command_for(args.pgforklint)
