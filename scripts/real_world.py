@@ -3,6 +3,7 @@
 
     python scripts/real_world.py [--corpus scripts/corpus.toml] [--mirrors /work/.mirror]
                                  [--pgforklint PATH] [--only NAME ...] [--timeout S] [--no-probe]
+    python scripts/real_world.py --sources      # the fetch source of every repository, missing ones marked
 
 The corpus (scripts/corpus.toml) lists public repositories that keep their deployment files in the
 repository, each at a pinned commit, with the ground truth established by reading their code: the
@@ -69,9 +70,12 @@ try:
 except Exception:
     roots = [""]
 out = []
-for pt in model.process_types:
-    s = pt.server
-    row = {"name": pt.name, "command": pt.command, "location": f"{pt.location.path}:{pt.location.line}"}
+attached = {id(pt.server) for pt in model.process_types if pt.server is not None}
+rows = [(pt.name, pt.command, pt.location, pt.server) for pt in model.process_types]
+rows += [(f"(no launch) {s.location.path}", "", s.location, s) for s in model.servers if id(s) not in attached]
+for name, command, location, s in rows:
+    row = {"name": name, "command": command, "location": f"{location.path}:{location.line}",
+           "unattached": name.startswith("(no launch)")}
     if s is not None:
         app = s.app
         resolved = None
@@ -278,7 +282,8 @@ def launches(coverage: dict | None, probe: dict | None) -> tuple[list[dict], str
                     "app": app, "resolved_file": resolved, "linked": bool(linked),
                     "engines": len(engines) if isinstance(engines, list) else engines,
                     "failed_step": _get(row, "failed_step", "failure", "unresolved"),
-                    "location": _get(row, "location", "source")})
+                    "location": _get(row, "location", "source"),
+                    "unattached": bool(row.get("unattached"))})
     return out, source
 
 
@@ -344,9 +349,16 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per repository (default 600)")
     parser.add_argument("--no-probe", action="store_true", help="never import the checkout to read its model")
     parser.add_argument("--output", type=Path, default=CACHE / "summary.json")
+    parser.add_argument("--sources", action="store_true",
+                        help="print the fetch source of every repository of the corpus (marking missing mirrors) and exit")
     args = parser.parse_args()
 
     entries = load_corpus(args.corpus)
+    if args.sources:
+        for repo in sorted({e["repo"] for e in entries}, key=str.lower):
+            missing = "" if mirror_dir(args.mirrors, repo) else "   # no mirror yet"
+            print(f"github:{repo}{missing}")
+        return 0
     if args.only:
         entries = [e for e in entries if e["name"] in args.only or e["repo"] in args.only]
     argv, env, probe_python = command_for(args.pgforklint)
@@ -371,7 +383,7 @@ def main() -> int:
         found, source = launches(run["coverage"], probe)
         diags = run["diagnostics"] or []
         verdict = compare(entry, diags)
-        forking = [p for p in found if p["forks"]]
+        forking = [p for p in found if p["forks"] and not p["unattached"]]  # launches, not configs no launch names
         truth_forking = sum(int(p.get("count", 1)) for p in entry.get("process", []) if p.get("forks"))
         result = {
             "name": entry["name"], "repo": entry["repo"], "commit": entry["commit"], "language": entry["language"],
@@ -392,9 +404,29 @@ def main() -> int:
     summary = _summarise(results, missing)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"pgforklint": args.pgforklint, "summary": summary, "repos": results}, indent=2))
+    (args.output.parent / "table.md").write_text(_markdown_table(entries, results))
     _print_summary(summary, results)
     print(f"\nfull results: {args.output}")
     return 0
+
+
+def _markdown_table(entries: list[dict], results: list[dict]) -> str:
+    """The corpus table of docs/real-world.md with this run's results (scripts/.cache/table.md)."""
+    by_name = {r["name"]: r for r in results}
+    rows = ["| entry | repository | commit | stack | ground truth | linked / forking | findings (right, wrong, missed) |",
+            "|---|---|---|---|---|---|---|"]
+    for e in entries:
+        r = by_name.get(e["name"])
+        truth = ", ".join(f"{x['code']} `{x.get('path', '')}:{x.get('line', '')}`" for x in e.get("expected", [])) or "clean"
+        if r is None:
+            result, linked = "not run", "-"
+        else:
+            linked = f"{r['linked_capped']} / {r['truth_forking']}"
+            result = f"{len(r['right'])}, {len(r['wrong'])}, {len(r['missed'])}"
+            if r["wrong"]:
+                result += " (wrong: " + "; ".join(f"`{w}`" for w in r["wrong"][:4]) + ")"
+        rows.append(f"| {e['name']} | {e['repo']} | {e['commit'][:10]} | {e.get('stack', '')} | {truth} | {linked} | {result} |")
+    return "\n".join(rows) + "\n"
 
 
 def _short(d: dict) -> str:
