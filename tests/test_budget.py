@@ -299,3 +299,12 @@ def test_agent_counts_only_for_the_script_branch_it_wraps(capsys):
     assert not [k for k in worker["sources"] if k.startswith("agent")]
     assert (web["per_process_expected"], worker["per_process_expected"]) == (2, 1)
     assert data["expected_peak"] == 2 * 2 * 2 + 1 * 2 * 1
+
+
+def test_django_environ_pool_sizes_and_celery_concurrency_zero(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "budget_django_environ_pool"))
+    web, worker = row(data, "web"), row(data, "worker")
+    # env("DB_POOL_MIN_SIZE", default=1), env("DB_POOL_MAX_SIZE", default=8): 4 threads use 4 of the 8
+    assert (web["per_process_expected"], web["per_process_worst"]) == (4, 8)
+    # --concurrency=0 is "the number of CPUs" to Celery: unknown, counted as 1 and said
+    assert worker["processes"] == 1 and "number of CPUs" in worker["sources"]["processes"]

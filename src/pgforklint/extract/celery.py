@@ -399,6 +399,13 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
             concurrency = Quantity(value if isinstance(value, int) else None,
                                    Origin(OriginKind.FILE, setting[1], "worker_concurrency"),
                                    symbolic=None if isinstance(value, int) else "worker_concurrency")
+    if concurrency is not None and concurrency.value == 0:
+        # The worker takes a concurrency of 0 as "not set": `if not self.concurrency: self.concurrency = cpu_count()`
+        # [src: celery/celery celery/apps/worker.py]
+        concurrency = Quantity(None, Origin(concurrency.origin.kind, concurrency.origin.location,
+                                            f"{concurrency.origin.detail or '--concurrency'} = 0, which Celery takes "
+                                            "as the number of CPUs"), symbolic="cpu_count()",
+                               env_var=concurrency.env_var)
     if concurrency is None:
         concurrency = Quantity(None, Origin(OriginKind.DEFAULT, None, "Celery's default concurrency: the number of CPUs"),
                                symbolic="cpu_count()")

@@ -755,6 +755,7 @@ def _fill_engine(engine: Engine, database: DjangoDatabase, settings_module: str)
             max_q = Quantity(min_q.value, Origin(OriginKind.DERIVED, min_q.origin.location,
                                                  "psycopg_pool's max_size defaults to min_size"), symbolic=min_q.symbolic)
         engine.extra["pool_min_size"] = min_q
+        engine.extra["min_size"] = min_q  # the key the budget reads for every pool
         engine.extra["pool_max_size"] = max_q
         engine.max_size = max_q
 

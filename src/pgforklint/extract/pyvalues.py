@@ -116,6 +116,11 @@ class StaticEvaluator:
             return self.aliases[head] + ("." + rest if rest else "")
         return name
 
+    def _is_environ_env(self, name: str) -> bool:
+        """A name bound to a django-environ reader (`env = environ.Env()`, `environ.FileAwareEnv()`)."""
+        value = self.names.get(name)
+        return value is not None and not value.known and (value.symbolic or "").startswith(_ENVIRON_CLASSES)
+
     def unknown(self, node: ast.AST, symbolic: str | None = None) -> StaticValue:
         return StaticValue(None, self.loc(node), symbolic=symbolic or _unparse(node), known=False)
 
@@ -226,6 +231,11 @@ class StaticEvaluator:
                 return StaticValue(picked.value, loc, env_var=picked.env_var, env_default_used=picked.env_default_used)
             return StaticValue(None, loc, symbolic=_unparse(node), known=False,
                                env_var=next((i.env_var for i in items if i.env_var), None))
+        if isinstance(node.func, ast.Name) and self._is_environ_env(node.func.id) and node.args \
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            # django-environ: `env = environ.Env()` then `env("X", default=3)`
+            default = _kwarg(node, "default") or (node.args[1] if len(node.args) > 1 else None)
+            return self._env_lookup(node.args[0].value, default, node)
         if func and func.split(".")[-1] in ("int", "bool", "str", "get_value") and isinstance(node.func, ast.Attribute):
             # django-environ: env.int("X", default=3) / env("X", default=...)
             if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
@@ -240,6 +250,9 @@ class StaticEvaluator:
                                        value.env_default_used)
                 return value
         return self.unknown(node)
+
+
+_ENVIRON_CLASSES = ("Env(", "FileAwareEnv(", "environ.Env(", "environ.FileAwareEnv(")
 
 
 def _kwarg(node: ast.Call, name: str) -> ast.AST | None:
