@@ -65,3 +65,24 @@ def assume_fork_safe_rails(model, app: RubyApp, server: Server) -> None:
                f"`ActiveRecord::Base.connection.disconnect!` before the fork and `ActiveRecord::Base.establish_connection` "
                f"after it. Commit `Gemfile.lock` so the version can be checked")
     model.diagnostics.append(Diagnostic("PGF101", where, message, key=f"assumed:activerecord-version:{server.kind.value}"))
+
+
+def config_calls(app: RubyApp, source, rel: str, scope, config_effects: ProcessEffects):
+    """The DSL calls of a server configuration file (`workers 2`, `before_fork do ... end`) as (call, location);
+    every other statement is code the master runs, read into `config_effects`."""
+    from pgforklint.read.ruby import as_call, statements
+
+    for statement in statements(source.root, scope):
+        call = as_call(statement)
+        if call is None or call.receiver is not None:
+            app.reader.read_node(statement, rel, config_effects, scope)
+            continue
+        yield call, Location(rel, call.line)
+
+
+def read_hook(app: RubyApp, call, rel: str, scope, runs_in_child: bool) -> Hook:
+    from pgforklint.read.ruby import Scope
+
+    effects = ProcessEffects()
+    app.reader.read_block(call, rel, effects, Scope(env=scope.env, locals=dict(scope.locals)))
+    return Hook(call.method, Location(rel, call.line), runs_in_child, effects)
