@@ -21,6 +21,16 @@ def master_effects(app: RubyApp, preload: bool, preload_location: Location | Non
             effects.engines.append(engine)
     if config_effects is not None:
         _extend(effects, config_effects)
+    if preload and preload_location is not None:
+        # Sequel with `test: false` connects on first use: whatever queries while the app loads (code pgforklint
+        # cannot see) leaves a connection in the pool the workers inherit; Sequel says to disconnect before forking.
+        for engine in effects.engines:
+            if engine.extra.get("lazy_sequel"):
+                effects.escapes.append(EngineEscape(
+                    engine, engine.location, "the preloaded app",
+                    why=(f"`{engine.label}` is created in {server_name}'s master while it loads the app before forking; with "
+                         f"`test: false` it connects on first use, so any query while the app loads leaves a connection "
+                         f"in its pool")))
     if preload and app.ar_fork_safe is False and preload_location is not None:
         version = app.version_text("activerecord") if app.version("activerecord") else app.version_text("rails")
         for engine in app.ar_engines[:1]:  # one finding: every database's pool is handed over the same way
