@@ -12,13 +12,7 @@ from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, django, gunicorn, multiproc, platform, rq, uwsgi
 from pgforklint.extract.launch import Launch, all_launches, app_json_env
-from pgforklint.extract.ruby import good_job as ruby_good_job
-from pgforklint.extract.ruby import newrelic as ruby_newrelic
-from pgforklint.extract.ruby import puma as ruby_puma
-from pgforklint.extract.ruby import resque as ruby_resque
-from pgforklint.extract.ruby import sidekiq as ruby_sidekiq
-from pgforklint.extract.ruby import solid_queue as ruby_solid_queue
-from pgforklint.extract.ruby import unicorn as ruby_unicorn
+from pgforklint.extract.ruby import lazy as ruby
 from pgforklint.model import DeploymentModel, ProcessType, Quantity
 from pgforklint.project import PYTHON_NEEDLES, Project
 from pgforklint.readahead import ReadAhead
@@ -58,17 +52,17 @@ ADAPTERS: list[Adapter] = [
     celery.adapt,
     rq.adapt,
     multiproc.adapt,
-    ruby_unicorn.adapt,
-    ruby_puma.adapt,
-    ruby_resque.adapt,
-    ruby_sidekiq.adapt,
-    ruby_solid_queue.adapt,
-    ruby_good_job.adapt,
+    ruby("unicorn"),
+    ruby("puma"),
+    ruby("resque"),
+    ruby("sidekiq"),
+    ruby("solid_queue"),
+    ruby("good_job"),
     django.adapt,
     platform.adapt,
     database.adapt,
     agents.adapt,
-    ruby_newrelic.adapt,
+    ruby("newrelic"),
 ]
 
 

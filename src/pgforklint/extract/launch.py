@@ -161,7 +161,7 @@ def dockerfile_launches(project: Project) -> list[Launch]:
     return launches
 
 
-_SERVER_WORDS = re.compile(r"\b(gunicorn|uwsgi|celery|rq|rqworker|uvicorn|hypercorn|daphne)\b")
+_SERVER_WORDS = re.compile(r"\b(gunicorn|uwsgi|celery|rq|rqworker|uvicorn|hypercorn|daphne|puma|unicorn|unicorn_rails|sidekiq|good_job|rackup|resque|rails|jobs)\b")
 
 
 def shell_launches(project: Project) -> list[Launch]:
