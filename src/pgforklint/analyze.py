@@ -11,13 +11,7 @@ from pgforklint.config import Config
 from pgforklint.diagnostics import Diagnostic, Location
 from pgforklint.discover import discover
 from pgforklint.extract import agents, celery, database, deployments, django, gunicorn, multiproc, platform, rq, uwsgi
-from pgforklint.extract.ruby import good_job as ruby_good_job
-from pgforklint.extract.ruby import newrelic as ruby_newrelic
-from pgforklint.extract.ruby import puma as ruby_puma
-from pgforklint.extract.ruby import resque as ruby_resque
-from pgforklint.extract.ruby import sidekiq as ruby_sidekiq
-from pgforklint.extract.ruby import solid_queue as ruby_solid_queue
-from pgforklint.extract.ruby import unicorn as ruby_unicorn
+from pgforklint.extract.ruby import lazy as ruby
 from pgforklint.launch import Launch, all_launches, app_json_env, attach_process_type
 from pgforklint.model import DeploymentModel
 from pgforklint.project import PYTHON_NEEDLES, Project
@@ -46,18 +40,18 @@ ADAPTERS: list[Adapter] = [
     celery.adapt,
     rq.adapt,
     multiproc.adapt,
-    ruby_unicorn.adapt,
-    ruby_puma.adapt,
-    ruby_resque.adapt,
-    ruby_sidekiq.adapt,
-    ruby_solid_queue.adapt,
-    ruby_good_job.adapt,
+    ruby("unicorn"),
+    ruby("puma"),
+    ruby("resque"),
+    ruby("sidekiq"),
+    ruby("solid_queue"),
+    ruby("good_job"),
     django.adapt,
     platform.adapt,
     database.adapt,
     agents.adapt,
     deployments.adapt,
-    ruby_newrelic.adapt,
+    ruby("newrelic"),
 ]
 
 

@@ -65,9 +65,10 @@ def _insert_into_hook(text: str, hook: str, params: str, lines: list[str], unico
 
 def reset_fix(ctx: Context, server: Server, engine: Engine) -> Fix:
     config = server.config_path
+    if server.kind is ServerKind.RESQUE:
+        return _resque_fix(ctx, server, engine)
     if server.kind not in (ServerKind.UNICORN, ServerKind.PUMA):
-        raise NoFix(f"no automatic fix under {server.kind.value} yet: add `Resque.before_fork` / `Resque.after_fork` "
-                    "hooks in an initializer")
+        raise NoFix(f"no automatic fix under {server.kind.value} yet")
     if config is None:
         raise NoFix(f"the {server.kind.value} configuration file is not in the repository")
     unicorn = server.kind is ServerKind.UNICORN
@@ -97,3 +98,35 @@ def reset_fix(ctx: Context, server: Server, engine: Engine) -> Fix:
     else:
         raise NoFix("no automatic fix for a raw `PG.connect` connection: close it before the fork or open it in the worker")
     return Fix(Applicability.SAFE, message, edits)
+
+
+RESQUE_INITIALIZER = "config/initializers/resque_fork_safety.rb"
+RESQUE_HOOKS = """# pgforklint --fix: Resque forks a child for every job, and Active Record < 5.2 does not discard the
+# connections a forked child inherits: close the parent's before each fork, open new ones in the child.
+Resque.before_fork do |job|
+  ActiveRecord::Base.connection.disconnect! if defined?(ActiveRecord::Base)
+end
+
+Resque.after_fork do |job|
+  ActiveRecord::Base.establish_connection if defined?(ActiveRecord::Base)
+end
+"""
+
+
+def _resque_fix(ctx: Context, server: Server, engine: Engine) -> Fix:
+    if engine.kind is not EngineKind.ACTIVE_RECORD:
+        raise NoFix("no automatic fix for this connection under Resque: close it in `Resque.before_fork`")
+    if any(hook.name in ("Resque.before_fork", "Resque.after_fork") for hook in server.hooks):
+        raise NoFix("the app already sets Resque fork hooks: add the disconnect and `establish_connection` to them")
+    project = ctx.project
+    if project is None or not project.exists("config/application.rb") or project.exists(RESQUE_INITIALIZER):
+        raise NoFix("not a Rails app layout pgforklint can add an initializer to")
+
+    def create(text: str) -> str:
+        if text:
+            raise EditError(f"{RESQUE_INITIALIZER} already exists")
+        return RESQUE_HOOKS
+
+    edit = Edit(RESQUE_INITIALIZER, create, order=(1, 0), python=False, description="Resque fork hooks")
+    return Fix(Applicability.SAFE, f"add `Resque.before_fork` (disconnect) and `Resque.after_fork` (establish_connection) "
+                                   f"in {RESQUE_INITIALIZER}", [edit])

@@ -22,7 +22,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pgforklint.project import Project
 
-_SERVER_WORDS = ("gunicorn", "uwsgi", "celery", "rq", "rqworker", "uvicorn", "hypercorn", "daphne", "python")
+_SERVER_WORDS = ("gunicorn", "uwsgi", "celery", "rq", "rqworker", "uvicorn", "hypercorn", "daphne", "puma", "unicorn",
+                 "sidekiq", "good_job", "rackup", "resque", "rails", "bin/jobs", "python")
 
 
 def all_launches(project: Project) -> list[Launch]:

@@ -16,17 +16,6 @@ from pgforklint.records import record
 from pgforklint.read.text import read_text
 
 UNKNOWN_PLACEHOLDER = "__pgforklint_unknown__"
-_PARSER = None
-
-
-def _template_parser():
-    global _PARSER
-    if _PARSER is None:
-        import tree_sitter
-        import tree_sitter_embedded_template
-
-        _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_embedded_template.language()))
-    return _PARSER
 
 
 @record(eq=False)
@@ -36,12 +25,12 @@ class ErbYaml:
 
 
 def render(text: str, env: dict[str, str] | None = None) -> tuple[str, dict]:
-    from pgforklint.read.ruby import Scope, evaluate, parse_ruby
+    from pgforklint.read.ruby import Scope, evaluate, parse_ruby, tree_sitter_parser
 
     if "<%" not in text:
         return text, {}
     data = text.encode("utf-8", errors="surrogateescape")
-    tree = _template_parser().parse(data)
+    tree = tree_sitter_parser("embedded_template").parse(data)
     scope = Scope(env=dict(env or {}))
     out: list[str] = []
     values: dict = {}

@@ -19,20 +19,27 @@ from pgforklint.errors import ReadError
 from pgforklint.records import record
 from pgforklint.read.text import read_text
 
-_PARSER = None
+_PARSERS: dict = {}
 MAX_EVAL_DEPTH = 40
 # A deployment is linted as it runs in production.
 ENV_NAMES = ("RAILS_ENV", "RACK_ENV", "APP_ENV")
 
 
-def parser():
-    global _PARSER
-    if _PARSER is None:
+def tree_sitter_parser(grammar: str):
+    """A tree-sitter parser for "ruby" or "embedded_template" (ERB), made once."""
+    if grammar not in _PARSERS:
         import tree_sitter
-        import tree_sitter_ruby
 
-        _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_ruby.language()))
-    return _PARSER
+        if grammar == "ruby":
+            import tree_sitter_ruby as module
+        else:
+            import tree_sitter_embedded_template as module
+        _PARSERS[grammar] = tree_sitter.Parser(tree_sitter.Language(module.language()))
+    return _PARSERS[grammar]
+
+
+def parser():
+    return tree_sitter_parser("ruby")
 
 
 @record(eq=False)

@@ -287,7 +287,7 @@ def _one_per_thread_pool(row: Row, use) -> Diagnostic:
     size = use.capacity.value
     extra = (size - 1) * row.n_processes * row.n_instances
     message = (f"each `{row.name}` process is single-threaded ({row.concurrency_note}) and uses one connection of "
-               f"`{engine.label}` at a time, but its pool allows {size} ({use.capacity.origin.describe()}): Active Record "
+               f"`{engine.label}` at a time, but its pool allows {size} ({use.capacity.origin.detail or use.note}): Active Record "
                f"opens them on demand, so in the worst case (threads the app starts, a leak) the {row.n_instances} x "
                f"{row.n_processes} workers can hold {extra} more than they need, all counted against `max_connections`; "
                f"a pool of 1 or 2 is enough for a forking single-threaded server")

@@ -291,3 +291,22 @@ def attach(model: DeploymentModel, ruby_launch: RubyLaunch | None, server) -> No
 
 __all__ = ["RubyApp", "ruby_app", "ruby_launches", "RubyLaunch", "attach", "copy_effects", "word_quantity",
            "option_word", "has_flag", "AR_FORK_SAFE"]
+
+
+def lazy(module: str):
+    """An adapter that imports `pgforklint.extract.ruby.<module>` only when the project has Ruby files: a
+    Python-only run pays nothing for the Ruby adapters."""
+
+    def adapter(project: Project, launches: list, model: DeploymentModel) -> None:
+        if has_ruby(project):
+            _adapters()[module](project, launches, model)
+
+    adapter.__name__ = adapter.__qualname__ = f"ruby_{module}"
+    return adapter
+
+
+def _adapters() -> dict:
+    from pgforklint.extract.ruby import good_job, newrelic, puma, resque, sidekiq, solid_queue, unicorn
+
+    return {"unicorn": unicorn.adapt, "puma": puma.adapt, "resque": resque.adapt, "sidekiq": sidekiq.adapt,
+            "solid_queue": solid_queue.adapt, "good_job": good_job.adapt, "newrelic": newrelic.adapt}

@@ -32,6 +32,7 @@ SEQUEL_CREATE = ("connect", "postgres", "postgresql", "new")
 PG_CREATE = {("PG", "connect"), ("PG::Connection", "new"), ("PG::Connection", "open"), ("PG::Connection", "connect"),
              ("PG::Connection", "connect_start")}
 SEQUEL_DEFAULT_MAX_CONNECTIONS = 4
+SEQUEL_MODEL = "<Sequel::Model subclass>"
 # Blocks that do not run where they are written: other programs' hooks, method bodies, lambdas.
 DEFERRED_RECEIVERS = ("Resque", "Sidekiq", "GoodJob", "SolidQueue", "Puma", "Unicorn")
 DEFERRED_NODES = ("method", "singleton_method", "lambda")
@@ -101,6 +102,10 @@ class CodeReader:
             kind = current.type
             if kind in DEFERRED_NODES:
                 continue
+            if kind == "class":
+                superclass = current.child_by_field_name("superclass")
+                if superclass is not None and "Sequel::Model" in text_of(superclass):
+                    yield Call(current, None, SEQUEL_MODEL, [], None)
             if kind in ("assignment", "operator_assignment"):
                 left, right = current.child_by_field_name("left"), current.child_by_field_name("right")
                 if left is not None and right is not None and right.type == "call":
@@ -133,6 +138,13 @@ class CodeReader:
         location = Location(rel, call.line, call.node.start_point[1] + 1)
         receiver = call.receiver_text.lstrip(":")
         method = call.method
+        if method == SEQUEL_MODEL:
+            # A model class reads its table's schema when it is defined: a query at load time.
+            engine = next((e for e in reversed(list(self.named.values())) if e.kind is EngineKind.SEQUEL), None)
+            if engine is not None:
+                name = text_of(call.node.child_by_field_name("name"))
+                self._open(engine, location, f"class {name} < Sequel::Model", effects)
+            return
         if receiver == "Sequel" and method in SEQUEL_CREATE:
             self._create(EngineKind.SEQUEL, call, rel, location, name, effects, scope)
             return
@@ -200,6 +212,8 @@ class CodeReader:
             if test_node is not None and text_of(test_node) == "false":
                 test = False
         engine.eager = test
+        if not test:
+            engine.extra["lazy_sequel"] = True
         if name:
             self.named[name.lstrip(":").lstrip("$").lstrip("@")] = engine
             self.named[name] = engine

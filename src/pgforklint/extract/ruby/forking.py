@@ -21,6 +21,16 @@ def master_effects(app: RubyApp, preload: bool, preload_location: Location | Non
             effects.engines.append(engine)
     if config_effects is not None:
         _extend(effects, config_effects)
+    if preload and preload_location is not None:
+        # Sequel with `test: false` connects on first use: whatever queries while the app loads (code pgforklint
+        # cannot see) leaves a connection in the pool the workers inherit; Sequel says to disconnect before forking.
+        for engine in effects.engines:
+            if engine.extra.get("lazy_sequel"):
+                effects.escapes.append(EngineEscape(
+                    engine, engine.location, "the preloaded app",
+                    why=(f"`{engine.label}` is created in {server_name}'s master while it loads the app before forking; with "
+                         f"`test: false` it connects on first use, so any query while the app loads leaves a connection "
+                         f"in its pool")))
     if preload and app.ar_fork_safe is False and preload_location is not None:
         version = app.version_text("activerecord") if app.version("activerecord") else app.version_text("rails")
         for engine in app.ar_engines[:1]:  # one finding: every database's pool is handed over the same way
@@ -65,3 +75,24 @@ def assume_fork_safe_rails(model, app: RubyApp, server: Server) -> None:
                f"`ActiveRecord::Base.connection.disconnect!` before the fork and `ActiveRecord::Base.establish_connection` "
                f"after it. Commit `Gemfile.lock` so the version can be checked")
     model.diagnostics.append(Diagnostic("PGF101", where, message, key=f"assumed:activerecord-version:{server.kind.value}"))
+
+
+def config_calls(app: RubyApp, source, rel: str, scope, config_effects: ProcessEffects):
+    """The DSL calls of a server configuration file (`workers 2`, `before_fork do ... end`) as (call, location);
+    every other statement is code the master runs, read into `config_effects`."""
+    from pgforklint.read.ruby import as_call, statements
+
+    for statement in statements(source.root, scope):
+        call = as_call(statement)
+        if call is None or call.receiver is not None:
+            app.reader.read_node(statement, rel, config_effects, scope)
+            continue
+        yield call, Location(rel, call.line)
+
+
+def read_hook(app: RubyApp, call, rel: str, scope, runs_in_child: bool) -> Hook:
+    from pgforklint.read.ruby import Scope
+
+    effects = ProcessEffects()
+    app.reader.read_block(call, rel, effects, Scope(env=scope.env, locals=dict(scope.locals)))
+    return Hook(call.method, Location(rel, call.line), runs_in_child, effects)

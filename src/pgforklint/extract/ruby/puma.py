@@ -18,9 +18,9 @@ from __future__ import annotations
 from pgforklint.diagnostics import Location
 from pgforklint.extract.ruby import RubyLaunch, attach, option_word, has_flag, ruby_app, ruby_launches, word_quantity
 from pgforklint.extract.ruby.code import quantity_of
-from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, master_effects
+from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, config_calls, master_effects, read_hook
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
-from pgforklint.read.ruby import Scope, as_call, evaluate, statements
+from pgforklint.read.ruby import Scope, evaluate
 
 CONFIG_FILES = ("config/puma/production.rb", "config/puma.rb")
 CHILD_HOOKS = ("on_worker_boot", "before_worker_boot", "on_worker_shutdown", "before_worker_shutdown")
@@ -75,15 +75,9 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
     hooks: list[Hook] = []
     config_effects = ProcessEffects()
     source = project.ruby(rel) if rel and project.exists(rel) else None
-    reader = app.reader
     if source is not None:
         scope = Scope(env=env)
-        for statement in statements(source.root, scope):
-            call = as_call(statement)
-            if call is None or call.receiver is not None:
-                reader.read_node(statement, rel, config_effects, scope)
-                continue
-            where = Location(rel, call.line)
+        for call, where in config_calls(app, source, rel, scope, config_effects):
             method = call.method
             if method == "workers" and call.args:
                 workers = quantity_of(evaluate(call.args[0], scope), where, "`workers`")
@@ -101,11 +95,9 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
             elif method == "silence_fork_callback_warning":
                 silenced = True  # the author keeps cluster hooks for a cluster setup on purpose
             elif method in MASTER_HOOKS or method in CHILD_HOOKS:
-                effects = ProcessEffects()
-                reader.read_block(call, rel, effects, Scope(env=scope.env, locals=dict(scope.locals)))
-                hooks.append(Hook(method, where, method in CHILD_HOOKS, effects))
+                hooks.append(read_hook(app, call, rel, scope, method in CHILD_HOOKS))
             elif method not in DSL:
-                reader.read_node(statement, rel, config_effects, scope)
+                app.reader.read_node(call.node, rel, config_effects, scope)
     # The command line wins over the file.
     if ruby_launch is not None:
         where = ruby_launch.launch.location

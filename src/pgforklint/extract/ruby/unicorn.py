@@ -11,9 +11,9 @@ from __future__ import annotations
 from pgforklint.diagnostics import Location
 from pgforklint.extract.ruby import RubyLaunch, attach, option_word, ruby_app, ruby_launches
 from pgforklint.extract.ruby.code import quantity_of
-from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, master_effects
+from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, config_calls, master_effects, read_hook
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
-from pgforklint.read.ruby import Scope, as_call, evaluate, statements
+from pgforklint.read.ruby import Scope, evaluate
 
 DEFAULT_CONFIG = "config/unicorn.rb"
 MASTER_HOOKS = ("before_fork", "before_exec", "after_worker_exit")
@@ -48,15 +48,9 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
     hooks: list[Hook] = []
     config_effects = ProcessEffects()
     source = project.ruby(rel) if rel and project.exists(rel) else None
-    reader = app.reader
     if source is not None:
         scope = Scope(env=dict(ruby_launch.env) if ruby_launch is not None else {})
-        for statement in statements(source.root, scope):
-            call = as_call(statement)
-            if call is None or call.receiver is not None:
-                reader.read_node(statement, rel, config_effects, scope)
-                continue
-            where = Location(rel, call.line)
+        for call, where in config_calls(app, source, rel, scope, config_effects):
             if call.method == "worker_processes" and call.args:
                 processes = quantity_of(evaluate(call.args[0], scope), where, "worker_processes")
             elif call.method == "preload_app":
@@ -66,11 +60,9 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
                 value = evaluate(call.args[0], scope) if call.args else None
                 worker_exec = bool(value is not None and value.value is True)
             elif call.method in MASTER_HOOKS or call.method in CHILD_HOOKS:
-                effects = ProcessEffects()
-                reader.read_block(call, rel, effects, Scope(env=scope.env, locals=dict(scope.locals)))
-                hooks.append(Hook(call.method, where, call.method in CHILD_HOOKS, effects))
+                hooks.append(read_hook(app, call, rel, scope, call.method in CHILD_HOOKS))
             elif call.method not in DSL:
-                reader.read_node(statement, rel, config_effects, scope)
+                app.reader.read_node(call.node, rel, config_effects, scope)
     loads = preload.value and not worker_exec
     if preload.value and worker_exec:
         preload = Flag(False, Origin(OriginKind.FILE, preload.origin.location, "`worker_exec true` re-executes each worker"))

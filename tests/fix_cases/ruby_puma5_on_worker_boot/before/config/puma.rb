@@ -1,0 +1,7 @@
+# Rails 5.1 template: the worker hook is still commented out. Puma 5 preloads by default because
+# the worker count (-w 3) comes from the command line.
+port ENV.fetch("PORT") { 3000 }
+
+# on_worker_boot do
+#   ActiveRecord::Base.establish_connection if defined?(ActiveRecord)
+# end

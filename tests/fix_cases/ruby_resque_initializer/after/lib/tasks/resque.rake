@@ -1,0 +1,3 @@
+require "resque/tasks"
+
+task "resque:setup" => :environment
