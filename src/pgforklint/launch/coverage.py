@@ -47,6 +47,8 @@ def _server_program(launch: Launch) -> str | None:
         module = python_module_invocation(command)
         if module is not None:
             program = module[0].split(".")[0]
+        if program in ("celery", "rq") and not any(w in ("worker", "worker-pool") for w in command.args[1:]):
+            continue  # `celery beat`, `celery flower`, `rq info`: no forking worker
         if program in SERVER_PROGRAMS or program in SPAWNING_PROGRAMS:
             return program
     return None
