@@ -480,3 +480,12 @@ def test_set_a_exports_what_a_sourced_file_sets() -> None:
     [command] = script.commands
     assert command.exported == {"WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"}
     assert command.env["LOCAL"] == "1" and command.env["WEB_CONCURRENCY"] == "3"
+
+
+def test_nested_quotes_in_substitutions_file_tests_and_which() -> None:
+    text = ('SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)\nsource venv/bin/activate\n'
+            "if [ -f /app/.env ]; then . /app/.env; fi\nexec \"$(which gunicorn)\" -w $WORKERS app:app\n")
+    script = read_script(text, read_file={"/app/.env": "WORKERS=4\n"}.get)
+    assert runs(script) == [(["gunicorn", "-w", "4", "app:app"], ())]
+    assert script.problems == [] and script.sourced == ["/app/.env"]
+    assert "SCRIPT_DIR" not in script.commands[0].env  # only known values

@@ -246,6 +246,7 @@ class _Stop(Exception):
 
 _OPERATORS = (";;&", "<<-", "&>>", "<<<", ";;", ";&", "&&", "||", "|&", "<<", ">>", "<&", ">&", "<>", ">|", "&>",
               ";", "&", "|", "<", ">", "(", ")")
+_WHICH = re.compile(r"(?:\$\(|`)\s*(?:which|command -v|type -p)\s+([A-Za-z0-9_.+-]+)\s*(?:\)|`)")
 _OPERATOR = re.compile("|".join(re.escape(o) for o in _OPERATORS))
 _REDIRECTS = frozenset({"<", ">", ">>", "<<", "<<-", "<<<", "<&", ">&", "<>", ">|", "&>", "&>>"})
 _META = frozenset(" \t\r\n;&|<>()")
@@ -382,10 +383,7 @@ class _Lexer:
                 i = end if j < 0 else j + 1
                 continue
             if c == '"':
-                i += 1
-                while i < end and text[i] != '"':
-                    i += 2 if text[i] == "\\" else 1
-                i += 1
+                i = self._skip_double_quoted(i + 1, end)
                 continue
             if c == "`":
                 j = text.find("`", i + 1, end)
@@ -399,6 +397,22 @@ class _Lexer:
                     return i
             i += 1
         return -1
+
+    def _skip_double_quoted(self, i: int, end: int) -> int:
+        """Index after the `"` closing a string that starts at `i` (`$(...)` inside may hold quotes)."""
+        text = self.text
+        while i < end:
+            c = text[i]
+            if c == '"':
+                return i + 1
+            if c == "\\":
+                i += 2
+            elif c == "$" and text.startswith("(", i + 1):
+                close = self._match(i + 2, end, "(", ")")
+                i = end if close < 0 else close + 1
+            else:
+                i += 1
+        return end
 
     def scan(self, i: int, end: int, mode: str) -> tuple[list, int]:
         """Word parts from `i`: mode "word" stops at an unquoted blank or operator, "dq" at the closing `"`,
@@ -955,6 +969,9 @@ class _Reader:
         self.read_depth = 0
         self.line = 1
 
+    def exists(self, path: str) -> bool:
+        return self.read_file is not None and bool(path) and self.read_file(path) is not None
+
     def problem(self, line: int, reason: str) -> None:
         if len(self.problems) < 100 and (line, reason) not in self.problems:
             self.problems.append((line, reason))
@@ -1060,7 +1077,7 @@ class _Reader:
         if kind == "test":
             for s in states:
                 fields = [self.expand(parts, raw, s, split=False) for parts, raw in node.a]
-                value = _test([f[0] if f else _empty_field() for f in fields], double=True)
+                value = _test([f[0] if f else _empty_field() for f in fields], double=True, exists=self.exists)
                 s.status, s.tested = value, value is None
             return states
         for s in states:  # nop
@@ -1391,7 +1408,11 @@ class _Reader:
                 out.add(part[1], quoted=part[2])
                 continue
             if kind == "cmd":
-                out.add(part[1], known=False, quoted=True)
+                found = _WHICH.fullmatch(part[1])  # "$(which gunicorn)": the program's name is what matters
+                if found:
+                    out.add(found.group(1), quoted=True)
+                else:
+                    out.add(part[1], known=False, quoted=True)
                 continue
             if kind == "arith":
                 value = self.arithmetic(part[2], s)
@@ -1626,7 +1647,8 @@ _UNARY = frozenset({"-n", "-z", "-e", "-f", "-d", "-x", "-s", "-r", "-w", "-L", 
 _BINARY = frozenset({"=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "=~", "-nt", "-ot", "-ef"})
 
 
-def _test(args: list[_Field], double: bool = False) -> bool | None:
+def _test(args: list[_Field], double: bool = False,
+          exists: Callable[[str], bool] | None = None) -> bool | None:
     """`test`/`[`/`[[` on expanded words: True, False, or None when a side is not known."""
     if len(args) > 64:
         return None
@@ -1659,6 +1681,8 @@ def _test(args: list[_Field], double: bool = False) -> bool | None:
                 if not operand.known:
                     return None
                 return bool(operand.text) if word.text == "-n" else not operand.text
+            if word.text in ("-f", "-e", "-r", "-s") and operand.known and exists is not None and exists(operand.text):
+                return True  # a file the caller has (absent from the repository, it may still be in the image)
             return None  # files, terminals, variables: decided where it runs
         position += 1
         return None if not word.known else bool(word.text)
@@ -1725,7 +1749,7 @@ def _b_test(reader: _Reader, node: _Node, s: _State, fields: list[_Field], array
             args = args[:-1]
         else:
             reader.problem(node.line, "`[` without `]`")
-    value = _test(args)
+    value = _test(args, exists=reader.exists)
     s.status, s.tested = value, value is None
     return [s]
 
@@ -1829,7 +1853,8 @@ def _b_source(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arr
         path = posixpath.normpath(posixpath.join(s.cwd, path))
     text = reader.read_file(path) if reader.read_file is not None else None
     if text is None:
-        reader.problem(node.line, f"sourced file `{path}` not read")
+        if not path.endswith("bin/activate"):  # a virtualenv's: not the repository's to hold
+            reader.problem(node.line, f"sourced file `{path}` not read")
         return [s]
     if path not in reader.sourced:
         reader.sourced.append(path)
