@@ -489,3 +489,10 @@ def test_nested_quotes_in_substitutions_file_tests_and_which() -> None:
     assert runs(script) == [(["gunicorn", "-w", "4", "app:app"], ())]
     assert script.problems == [] and script.sourced == ["/app/.env"]
     assert "SCRIPT_DIR" not in script.commands[0].env  # only known values
+
+
+def test_sh_c_of_an_unknown_string_is_a_problem() -> None:
+    script = read_script('exec sh -c "$START_COMMAND"')
+    assert script.commands == [] and script.problems == [(1, "`sh -c` with a string that is not known here")]
+    known = read_script('exec sh -c "$START_COMMAND" --', {"START_COMMAND": "gunicorn -w ${W:-2} a:b"})
+    assert runs(known) == [(["gunicorn", "-w", "2", "a:b"], ())]

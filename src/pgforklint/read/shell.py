@@ -1252,7 +1252,7 @@ class _Reader:
             if parts is not None:
                 values = self.expand(parts, name, s, split=False)
                 prefix[name] = _as_val(values[0] if values else _empty_field())
-        while fields and fields[0].text in ("command", "builtin", "time", "nohup-") and fields[0].known:
+        while fields and fields[0].text in ("command", "builtin", "time") and fields[0].known:
             if len(fields) > 1 and fields[1].text.startswith("-"):
                 s.status, s.tested = None, False
                 return [s]
@@ -1299,8 +1299,9 @@ class _Reader:
             inner.args = [_Val(w.text, not w.is_symbolic, w.refs) for w in rest[1:]]
             if any(not f.known and _unknown_arguments(f) for f in fields):
                 inner.args = None
-            if not all(f.known for f in fields):
+            if any(not f.known and f.text == text for f in fields):
                 self.problem(node.line, "`sh -c` with a string that is not known here")
+                return
             self.nested(text, node.line, [inner])
             return
         if not command.argv:
@@ -1315,7 +1316,7 @@ class _Reader:
             if value.known:
                 env[key] = value.text
                 exported.add(key)
-        command.env = {**{k: v.text for k, v in prefix.items()}, **command.env}
+        command.env = {**{k: v.text for k, v in prefix.items() if v.known}, **command.env}
         for key, value in command.env.items():
             env[key] = value
             exported.add(key)
