@@ -1480,8 +1480,10 @@ class _Reader:
         empty_counts = op.startswith(":")
         if op in (":-", "-", ":=", "="):
             if not value.known:
-                used = _Val(arg_val.text, arg_val.known,
-                            (EnvRef(name, argument.text, argument.text, "default"), *arg_val.refs))
+                # a variable the repository never sets takes the default; an argument not given, or a value
+                # computed at run time, decides nothing
+                known = arg_val.known and _unset_in_repo(name, value)
+                used = _Val(arg_val.text, known, (EnvRef(name, argument.text, argument.text, "default"), *arg_val.refs))
                 if op in (":=", "="):
                     s.vars[name] = used
                 return used
@@ -1492,7 +1494,7 @@ class _Reader:
             return value
         if op in (":+", "+"):
             if not value.known:
-                return _Val("", False, value.refs)
+                return _Val("", _unset_in_repo(name, value), value.refs)
             return arg_val if value.set and (value.text or not empty_counts) else _Val("", True)
         if op in (":?", "?"):
             return value
@@ -1559,6 +1561,11 @@ class _Reader:
         if len(text) > 200 or not re.fullmatch(r"[0-9+\-*/%() \t]*", text) or "**" in text:
             return None
         return _arith(text)
+
+
+def _unset_in_repo(name: str, value: _Val) -> bool:
+    """An environment variable nothing in the repository sets (the caller gave the environment it knows)."""
+    return not name.isdigit() and any(r.source == "unset" and r.name == name for r in value.refs)
 
 
 def _unknown_arguments(f: _Field) -> bool:
