@@ -1615,15 +1615,15 @@ def _arith(text: str) -> int | None:
             return int(tok)
         raise ValueError
 
-    def term() -> int:
+    def level(depth: int) -> int:  # depth 0: + -, depth 1: * / %
         nonlocal position
-        value = atom()
-        while position < len(tokens) and tokens[position] in "*/%":
+        value = level(depth + 1) if depth == 0 else atom()
+        while position < len(tokens) and tokens[position] in ("+-" if depth == 0 else "*/%"):
             op = tokens[position]
             position += 1
-            right = atom()
-            if op == "*":
-                value *= right
+            right = level(depth + 1) if depth == 0 else atom()
+            if op in "+-*":
+                value = value + right if op == "+" else value - right if op == "-" else value * right
             elif right == 0:
                 raise ValueError
             else:
@@ -1631,13 +1631,7 @@ def _arith(text: str) -> int | None:
         return value
 
     def expr() -> int:
-        nonlocal position
-        value = term()
-        while position < len(tokens) and tokens[position] in "+-":
-            op = tokens[position]
-            position += 1
-            value = value + term() if op == "+" else value - term()
-        return value
+        return level(0)
 
     try:
         value = expr()
@@ -1695,23 +1689,23 @@ def _test(args: list[_Field], double: bool = False,
         position += 1
         return None if not word.known else bool(word.text)
 
-    def conjunction() -> bool | None:
+    def connected(conjunction: bool) -> bool | None:  # -a / && binds tighter than -o / ||
         nonlocal position
-        value = primary()
-        while position < len(args) and args[position].text in ("-a", "&&") and not args[position].quoted:
+        operators, absorbing = (("-a", "&&"), False) if conjunction else (("-o", "||"), True)
+        value = primary() if conjunction else connected(True)
+        while position < len(args) and args[position].text in operators and not args[position].quoted:
             position += 1
-            right = primary()
-            value = False if value is False or right is False else (None if value is None or right is None else True)
+            right = primary() if conjunction else connected(True)
+            if value is absorbing or right is absorbing:
+                value = absorbing
+            elif value is None or right is None:
+                value = None
+            else:
+                value = not absorbing
         return value
 
     def disjunction() -> bool | None:
-        nonlocal position
-        value = conjunction()
-        while position < len(args) and args[position].text in ("-o", "||") and not args[position].quoted:
-            position += 1
-            right = conjunction()
-            value = True if value is True or right is True else (None if value is None or right is None else False)
-        return value
+        return connected(False)
 
     try:
         value = disjunction()
