@@ -573,3 +573,12 @@ def test_defaults_decide_only_for_variables_the_repository_never_sets() -> None:
                                                                      ('case "${ROLE:-web}" in worker',)]
     argument = text.replace("ROLE", "1")
     assert len(read_script(argument).commands) == 2 and len(read_script(argument, args=["web"]).commands) == 1
+
+
+def test_computed_command_words_crlf_and_bom() -> None:
+    script = read_script("exec $(cat /etc/cmd) --workers 2\n")
+    assert script.commands == []
+    assert script.problems == [(1, "the command `$(cat /etc/cmd)` is computed when the script runs")]
+    crlf = read_script("#!/bin/sh\r\ncat <<EOF\r\nexec celery worker\r\nEOF\r\nif [ x = x ]; then\r\n  exec gunicorn a:b\r\nfi\r\n")
+    assert runs(crlf) == [(["cat"], ()), (["gunicorn", "a:b"], ())] and crlf.problems == []
+    assert is_shell_script("\ufeff#!/bin/bash\r\n")

@@ -59,7 +59,7 @@ _SHEBANG = re.compile(r"#!\s*(\S+)[ \t]*(.*)")
 
 def is_shell_script(text: str) -> bool:
     """A shebang naming a POSIX shell: `#!/bin/sh -e`, `#!/usr/bin/env bash`, `#!/bin/busybox sh`."""
-    match = _SHEBANG.match(text[:256])
+    match = _SHEBANG.match(text[:256].lstrip("\ufeff"))
     if not match:
         return False
     program = match.group(1).rsplit("/", 1)[-1]
@@ -328,7 +328,7 @@ class _Lexer:
         while i < n:
             j = text.find("\n", i)
             line = text[i:n if j < 0 else j]
-            if (line.lstrip("\t") if strip else line) == delimiter:
+            if (line.lstrip("\t") if strip else line).rstrip("\r") == delimiter:
                 return n if j < 0 else j + 1
             i = n if j < 0 else j + 1
         self.problem(self.line_of(start), f"heredoc without its closing `{delimiter}` line")
@@ -1260,9 +1260,8 @@ class _Reader:
         if not fields:
             return [s]
         name = fields[0].text
-        if not fields[0].known and not name:
-            refs = ", ".join(f"${r.name}" for r in fields[0].refs) or fields[0].raw or "a word"
-            self.problem(node.line, f"the command is held in {refs}, which has no known value here")
+        if not fields[0].known:
+            self.unknown_command(node, fields[0])
             s.status, s.tested = None, False
             return [s]
         s.tested = False
@@ -1274,6 +1273,13 @@ class _Reader:
         s.status = None
         self.record(node, s, fields, prefix, background, is_exec=False)
         return [s]
+
+    def unknown_command(self, node: _Node, word: _Field) -> None:
+        if word.refs:
+            held = ", ".join(dict.fromkeys(f"${r.name}" for r in word.refs))
+            self.problem(node.line, f"the command is held in {held}, which has no known value here")
+        else:
+            self.problem(node.line, f"the command `{word.raw or word.text}` is computed when the script runs")
 
     def record(self, node: _Node, s: _State, fields: list[_Field], prefix: dict[str, _Val], background: bool,
                is_exec: bool) -> None:
@@ -1900,9 +1906,8 @@ def _b_exec(reader: _Reader, node: _Node, s: _State, fields: list[_Field], array
         if parts is not None:
             values = reader.expand(parts, name, s, split=False)
             prefix[name] = _as_val(values[0] if values else _empty_field())
-    if not rest[index].known and not program:
-        refs = ", ".join(f"${r.name}" for r in rest[index].refs) or rest[index].raw or "a word"
-        reader.problem(node.line, f"the command is held in {refs}, which has no known value here")
+    if not rest[index].known:
+        reader.unknown_command(node, rest[index])
     else:
         reader.record(node, s, fields, prefix, False, is_exec=True)
     s.flow = "exec"
