@@ -582,3 +582,9 @@ def test_computed_command_words_crlf_and_bom() -> None:
     crlf = read_script("#!/bin/sh\r\ncat <<EOF\r\nexec celery worker\r\nEOF\r\nif [ x = x ]; then\r\n  exec gunicorn a:b\r\nfi\r\n")
     assert runs(crlf) == [(["cat"], ()), (["gunicorn", "a:b"], ())] and crlf.problems == []
     assert is_shell_script("\ufeff#!/bin/bash\r\n")
+
+
+def test_known_empty_arguments() -> None:
+    assert runs(read_script(CASE, args_known=True)) == []
+    assert runs(read_script(ENTRYPOINT, args_known=True)) == []
+    assert read_script(ENTRYPOINT, args_known=True).problems == []

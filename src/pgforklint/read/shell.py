@@ -71,9 +71,10 @@ def is_shell_script(text: str) -> bool:
 
 
 def read_script(text: str, env: dict[str, str] | None = None, *, args: Sequence[str] = (),
-                read_file: Callable[[str], str | None] | None = None) -> ShellScript:
+                read_file: Callable[[str], str | None] | None = None, args_known: bool | None = None) -> ShellScript:
     """The commands `text` runs. `env`: the environment the script starts with (known values, exported).
-    `args`: its positional parameters when known (empty: unknown, so `case "$1"` gives every branch).
+    `args`: its positional parameters when known (empty: unknown, so `case "$1"` gives every branch, unless
+    `args_known=True`: the script is known to get no argument, an ENTRYPOINT without CMD).
     `read_file(path)`: the text of a sourced file, path as the script would resolve it (joined to the last
     `cd` when relative and known), or None."""
     reader = _Reader(read_file)
@@ -86,7 +87,7 @@ def read_script(text: str, env: dict[str, str] | None = None, *, args: Sequence[
     for name, value in (env or {}).items():
         state.vars[str(name)] = _Val(str(value), True, (EnvRef(str(name), None, str(value), "env"),))
         state.exported.add(str(name))
-    if args:
+    if args or args_known:
         state.args = [_Val(str(a), True) for a in args]
     try:
         program = reader.parse(text, None)
