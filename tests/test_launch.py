@@ -208,3 +208,26 @@ def test_script_branches_that_start_servers_are_variants_and_other_branches_are_
     assert launches["web"].condition is None  # decided by the argument: not a variant
     assert [c.program for c in launches["worker"].commands][-1] == "celery"  # no argument: the `*)` branch
     assert set(launches) == {"web", "worker"}
+
+
+def test_procfile_variants_are_named_by_their_file_and_procfile_sh_is_a_script(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Procfile": "web: gunicorn app:app\n",
+        "Procfile.dev": "web: flask run\nassets: npm run watch\n",
+        "Procfile.sh": "#!/bin/sh\nexec gunicorn app:app\n",
+    })
+    launches = [(launch.name, launch.source, launch.location.path) for launch in all_launches(project(root))]
+    assert launches == [("web", "procfile", "Procfile"), ("web (Procfile.dev)", "procfile", "Procfile.dev"),
+                        ("assets", "procfile", "Procfile.dev"), ("Procfile.sh", "shell", "Procfile.sh")]
+
+
+def test_supervisord_and_systemd_run_in_their_folders(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "etc/supervisor/conf.d/shop.conf": "[program:worker]\ncommand=celery -A tasks worker\n"
+                                           "directory=/home/deploy/shop/current/backend\nnumprocs=2\n",
+        "etc/shop.service": "[Service]\nWorkingDirectory=/srv/shop/backend\nExecStart=/venv/bin/gunicorn wsgi:app\n",
+        "backend/tasks.py": "", "backend/wsgi.py": "",
+    })
+    launches = {launch.name: launch for launch in all_launches(project(root))}
+    assert (launches["worker"].workdir, launches["worker"].instances) == ("backend", 2)
+    assert (launches["shop"].workdir, launches["shop"].commands[0].program) == ("backend", "gunicorn")
