@@ -87,8 +87,11 @@ def attach_process_type(model: DeploymentModel, launch: Launch, server) -> None:
     if launch.instances is not None:
         from pgforklint.model import Origin, OriginKind
 
-        instances = Quantity(launch.instances, Origin(OriginKind.CONFIG, None,
-                                                      f"[tool.pgforklint.processes] {launch.name} instances"))
+        if launch.source == "declared":
+            origin = Origin(OriginKind.CONFIG, None, f"[tool.pgforklint.processes] {launch.name} instances")
+        else:
+            origin = Origin(OriginKind.FILE, launch.location, f"{launch.source} process count")
+        instances = Quantity(launch.instances, origin)
     model.process_types.append(ProcessType(
         name=launch.name, command=launch.text, location=launch.location, instances=instances,
         server=server, env=dict(launch.env), transient=launch.name == "release",
