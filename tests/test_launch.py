@@ -231,3 +231,13 @@ def test_supervisord_and_systemd_run_in_their_folders(tmp_path: Path) -> None:
     launches = {launch.name: launch for launch in all_launches(project(root))}
     assert (launches["worker"].workdir, launches["worker"].instances) == ("backend", 2)
     assert (launches["shop"].workdir, launches["shop"].commands[0].program) == ("backend", "gunicorn")
+
+
+def test_compose_override_tag_replaces_instead_of_merging(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "compose.yaml": "services:\n  web:\n    image: x\n    command: gunicorn app:app\n"
+                        "    environment: {A: '1', GUNICORN_CMD_ARGS: --preload}\n",
+        "compose.override.yaml": "services:\n  web:\n    environment: !override {B: '2'}\n",
+    })
+    (web,) = all_launches(project(root))
+    assert web.env == {"B": "2"}

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from pgforklint.model import Coverage, ProcessCoverage
 
+SHOWN = 10  # process types named in the text line
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pgforklint.analyze import LintResult
@@ -86,7 +88,9 @@ def text_line(results: list[LintResult]) -> str:
             return ("Checked no process types: no launch of a forking server was found, so the code was not checked "
                     "for connections shared across a fork (declare processes in [tool.pgforklint.processes]).\n")
         return "Checked no process types: no launch of a forking server was found.\n"
-    described = ", ".join(_describe(row) for _, _, row in found)
+    described = ", ".join(_describe(row) for _, _, row in found[:SHOWN])
+    if len(found) > SHOWN:
+        described += f" and {len(found) - SHOWN} more (`--format json` lists them all)"
     noun = "process type" if len(found) == 1 else "process types"
     line = f"Checked {len(found)} {noun}: {described}."
     if not checked:
