@@ -250,6 +250,8 @@ def compose_launches(project: Project, built_dockerfiles: set[str]) -> list[Laun
                 continue  # started only with `--profile`: not part of the default deployment
             launch = _launch(project, service, service.rel, images)
             if launch is not None:
+                if any(other.name == launch.name for other in launches):
+                    launch.name = f"{launch.name} ({rel})"  # another Compose project's service of the same name
                 launches.append(launch)
     return launches
 
