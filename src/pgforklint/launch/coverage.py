@@ -36,6 +36,9 @@ def dev_server(launch: Launch) -> str | None:
             return "`manage.py runserver` (development server)"
         if "--reload" in args or "--reload-dir" in texts:
             return f"`{command.program} --reload` (development auto-reload)"
+        for wrapper in getattr(command, "wrappers", ()):
+            if wrapper.split(" ", 1)[0] in ("hupper", "watchmedo"):
+                return f"`{wrapper}` (development auto-restart)"
     return None
 
 
