@@ -59,6 +59,7 @@ def test_image_entrypoint_and_cmd_combine_and_copy_from_is_not_the_repo(tmp_path
             COPY requirements.txt /deps/
             FROM python:3.12-slim
             COPY --from=deps /deps /app
+            COPY --from=ghcr.io/astral-sh/uv:latest /uv /bin/
             WORKDIR /app
             COPY web/ ./
             ENV WEB_CONCURRENCY=3
@@ -74,7 +75,8 @@ def test_image_entrypoint_and_cmd_combine_and_copy_from_is_not_the_repo(tmp_path
     launch = launches[0]
     assert launch.workdir == "web"
     assert launch.paths.to_repo("/app/app.py") == "web/app.py"
-    assert launch.paths.copies == [("/app", "web", True)]  # `COPY --from=deps` is not from the repository
+    # `COPY --from=deps` brings what that stage copied from the repository; `COPY --from=<image>` nothing
+    assert launch.paths.copies == [("/app/requirements.txt", "requirements.txt", False), ("/app", "web", True)]
     assert [c.args for c in launch.commands] == [["gunicorn", "-w", "3", "app:app"]]
     assert [str(v) for v in launch.via] == ["web/run.sh:2"]
 
