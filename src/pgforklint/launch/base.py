@@ -41,6 +41,19 @@ class Launch:
     instances: int | None = None  # declared processes: `instances = 3`
 
 
+def copy_launch(launch: Launch, **changes) -> Launch:
+    """The same launch with some fields changed (its dicts and lists copied, never shared)."""
+    import dataclasses
+
+    values = {f.name: getattr(launch, f.name) for f in dataclasses.fields(launch)}
+    values.update(changes)
+    for name in ("env_locations", "extra"):
+        values[name] = dict(values[name])
+    for name in ("failed", "via"):
+        values[name] = list(values[name])
+    return Launch(**values)
+
+
 def shell_quote(word: str) -> str:
     return shlex.quote(word)
 

@@ -12,7 +12,7 @@ import posixpath
 import re
 
 from pgforklint.diagnostics import Location
-from pgforklint.launch.base import Launch
+from pgforklint.launch.base import Launch, copy_launch
 from pgforklint.launch.paths import repo_file
 from pgforklint.read.command import Command, Word
 
@@ -127,10 +127,10 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
             failed.append(f"the script `{written}` ({rel}) could not be read")
             continue
         followed = True
-        inner_launch = _copy(launch, commands=[], workdir=launch.workdir)
+        inner_launch = copy_launch(launch, commands=[], workdir=launch.workdir)
         for inner, line, conditions, cwd, runs_script, env, is_exec in items:
             where = Location(rel, line)
-            sub = _copy(inner_launch, commands=[inner], env={**launch.env, **env})
+            sub = copy_launch(inner_launch, commands=[inner], env={**launch.env, **env})
             if cwd:
                 _apply_cwd(sub, cwd)
             expanded = follow(project, sub, depth + 1, (*seen, rel))
@@ -154,14 +154,14 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         return [launch]
     named = {key: commands for key, commands in variants.items() if key is not None and commands}
     out = []
-    base = _copy(launch, commands=variants[None], env={**launch.env, **extra_env})
+    base = copy_launch(launch, commands=variants[None], env={**launch.env, **extra_env})
     base.workdir, base.extra = inner_launch.workdir, {**launch.extra, **inner_launch.extra}
     base.via = [*launch.via, *via[None]]
     base.failed = [*launch.failed, *failed]
     if not named:
         return [base]
     for key, commands in named.items():
-        variant = _copy(base, commands=commands)
+        variant = copy_launch(base, commands=commands)
         variant.condition = key
         if len(named) > 1 or variants[None]:
             variant.name = f"{launch.name} [{key}]"
@@ -208,15 +208,3 @@ def _apply_cwd(launch: Launch, cwd: str) -> None:
             launch.workdir = repo
     elif not cwd.startswith("/"):
         launch.workdir = posixpath.normpath(posixpath.join(launch.workdir, cwd)).lstrip("./") if cwd != "." else launch.workdir
-
-
-def _copy(launch: Launch, **changes) -> Launch:
-    import dataclasses
-
-    values = {f.name: getattr(launch, f.name) for f in dataclasses.fields(launch)}
-    values.update(changes)
-    for name in ("env_locations", "extra"):
-        values[name] = dict(values[name])
-    for name in ("failed", "via"):
-        values[name] = list(values[name])
-    return Launch(**values)
