@@ -59,6 +59,7 @@ def test_image_entrypoint_and_cmd_combine_and_copy_from_is_not_the_repo(tmp_path
             COPY requirements.txt /deps/
             FROM python:3.12-slim
             COPY --from=deps /deps /app
+            COPY --from=ghcr.io/astral-sh/uv:latest /uv /bin/
             WORKDIR /app
             COPY web/ ./
             ENV WEB_CONCURRENCY=3
@@ -74,7 +75,8 @@ def test_image_entrypoint_and_cmd_combine_and_copy_from_is_not_the_repo(tmp_path
     launch = launches[0]
     assert launch.workdir == "web"
     assert launch.paths.to_repo("/app/app.py") == "web/app.py"
-    assert launch.paths.copies == [("/app", "web", True)]  # `COPY --from=deps` is not from the repository
+    # `COPY --from=deps` brings what that stage copied from the repository; `COPY --from=<image>` nothing
+    assert launch.paths.copies == [("/app/requirements.txt", "requirements.txt", False), ("/app", "web", True)]
     assert [c.args for c in launch.commands] == [["gunicorn", "-w", "3", "app:app"]]
     assert [str(v) for v in launch.via] == ["web/run.sh:2"]
 
@@ -206,5 +208,38 @@ def test_script_branches_that_start_servers_are_variants_and_other_branches_are_
     launches = {launch.name: launch for launch in all_launches(project(root))}
     assert launches["web"].commands[-1].program == "gunicorn"
     assert launches["web"].condition is None  # decided by the argument: not a variant
-    assert {name for name in launches if name.startswith("worker")} == {
-        'worker [case "$1" in web]', 'worker [case "$1" in *]'}
+    assert [c.program for c in launches["worker"].commands][-1] == "celery"  # no argument: the `*)` branch
+    assert set(launches) == {"web", "worker"}
+
+
+def test_procfile_variants_are_named_by_their_file_and_procfile_sh_is_a_script(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Procfile": "web: gunicorn app:app\n",
+        "Procfile.dev": "web: flask run\nassets: npm run watch\n",
+        "Procfile.sh": "#!/bin/sh\nexec gunicorn app:app\n",
+    })
+    launches = [(launch.name, launch.source, launch.location.path) for launch in all_launches(project(root))]
+    assert launches == [("web", "procfile", "Procfile"), ("web (Procfile.dev)", "procfile", "Procfile.dev"),
+                        ("assets", "procfile", "Procfile.dev"), ("Procfile.sh", "shell", "Procfile.sh")]
+
+
+def test_supervisord_and_systemd_run_in_their_folders(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "etc/supervisor/conf.d/shop.conf": "[program:worker]\ncommand=celery -A tasks worker\n"
+                                           "directory=/home/deploy/shop/current/backend\nnumprocs=2\n",
+        "etc/shop.service": "[Service]\nWorkingDirectory=/srv/shop/backend\nExecStart=/venv/bin/gunicorn wsgi:app\n",
+        "backend/tasks.py": "", "backend/wsgi.py": "",
+    })
+    launches = {launch.name: launch for launch in all_launches(project(root))}
+    assert (launches["worker"].workdir, launches["worker"].instances) == ("backend", 2)
+    assert (launches["shop"].workdir, launches["shop"].commands[0].program) == ("backend", "gunicorn")
+
+
+def test_compose_override_tag_replaces_instead_of_merging(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "compose.yaml": "services:\n  web:\n    image: x\n    command: gunicorn app:app\n"
+                        "    environment: {A: '1', GUNICORN_CMD_ARGS: --preload}\n",
+        "compose.override.yaml": "services:\n  web:\n    environment: !override {B: '2'}\n",
+    })
+    (web,) = all_launches(project(root))
+    assert web.env == {"B": "2"}

@@ -480,3 +480,111 @@ def test_set_a_exports_what_a_sourced_file_sets() -> None:
     [command] = script.commands
     assert command.exported == {"WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"}
     assert command.env["LOCAL"] == "1" and command.env["WEB_CONCURRENCY"] == "3"
+
+
+def test_nested_quotes_in_substitutions_file_tests_and_which() -> None:
+    text = ('SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)\nsource venv/bin/activate\n'
+            "if [ -f /app/.env ]; then . /app/.env; fi\nexec \"$(which gunicorn)\" -w $WORKERS app:app\n")
+    script = read_script(text, read_file={"/app/.env": "WORKERS=4\n"}.get)
+    assert runs(script) == [(["gunicorn", "-w", "4", "app:app"], ())]
+    assert script.problems == [] and script.sourced == ["/app/.env"]
+    assert "SCRIPT_DIR" not in script.commands[0].env  # only known values
+
+
+def test_sh_c_of_an_unknown_string_is_a_problem() -> None:
+    script = read_script('exec sh -c "$START_COMMAND"')
+    assert script.commands == [] and script.problems == [(1, "`sh -c` with a string that is not known here")]
+    known = read_script('exec sh -c "$START_COMMAND" --', {"START_COMMAND": "gunicorn -w ${W:-2} a:b"})
+    assert runs(known) == [(["gunicorn", "-w", "2", "a:b"], ())]
+
+
+REAL = r"""#!/usr/bin/env bash
+# Start script in the shape many repositories have
+set -o errexit
+set -o nounset
+
+readonly APP_DIR=/srv/app
+: "${GUNICORN_WORKERS:=4}"
+export PYTHONPATH="${APP_DIR}/src${PYTHONPATH:+:$PYTHONPATH}"
+
+wait_for_db() {
+  until pg_isready -h "${DB_HOST:-db}" >/dev/null 2>&1; do
+    >&2 echo "waiting for postgres"
+    sleep 1
+  done
+}
+
+run_web() {
+  local extra=()
+  if [[ "${DJANGO_DEBUG:-0}" == "1" ]]; then
+    extra+=(--reload)
+  fi
+  cd "$APP_DIR"
+  exec ddtrace-run gunicorn config.wsgi:application \
+    --bind "0.0.0.0:${PORT:-8000}" \
+    --workers "$GUNICORN_WORKERS" \
+    --preload "${extra[@]}"
+}
+
+run_worker() {
+  exec celery -A config worker --concurrency="${CELERY_CONCURRENCY:-2}" -l info
+}
+
+wait_for_db
+python manage.py migrate --noinput
+
+case "${1:-web}" in
+  web) run_web ;;
+  worker) run_worker ;;
+  beat) exec celery -A config beat ;;
+  *) exec "$@" ;;
+esac
+"""
+
+
+def test_a_whole_start_script() -> None:
+    started = time.perf_counter()
+    script = read_script(REAL)
+    assert time.perf_counter() - started < 1
+    assert script.problems == [(40, "the command is held in $@, which has no known value here")]
+    assert runs(script) == [
+        (["pg_isready", "-h", "db"], ()),
+        (["python", "manage.py", "migrate", "--noinput"], ()),
+        (["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--preload"],
+         ('case "${1:-web}" in web',)),
+        (["celery", "-A", "config", "worker", "--concurrency=2", "-l", "info"], ('case "${1:-web}" in worker',)),
+        (["celery", "-A", "config", "beat"], ('case "${1:-web}" in beat',)),
+    ]
+    web = script.commands[2]
+    assert web.line == 23 and web.cwd == "/srv/app" and web.is_exec and web.command.wrapped_by("ddtrace-run")
+    assert web.env["PYTHONPATH"] == "/srv/app/src" and "PYTHONPATH" in web.exported
+    assert "GUNICORN_WORKERS" not in web.exported
+    assert runs(read_script(REAL, {"DJANGO_DEBUG": "1"}, args=["web"]))[-1][0][-1] == "--reload"
+    assert [c.command.program for c in read_script(REAL, args=["worker"]).commands] == ["pg_isready", "python",
+                                                                                        "celery"]
+
+
+def test_defaults_decide_only_for_variables_the_repository_never_sets() -> None:
+    text = 'case "${ROLE:-web}" in web) exec gunicorn a:b ;; worker) exec celery worker ;; esac'
+    assert runs(read_script(text)) == [(["gunicorn", "a:b"], ())]
+    assert runs(read_script(text, {"ROLE": "worker"})) == [(["celery", "worker"], ())]
+    computed = 'ROLE=$(cat /etc/role)\n' + text
+    assert [c.conditions for c in read_script(computed).commands] == [('case "${ROLE:-web}" in web',),
+                                                                     ('case "${ROLE:-web}" in worker',)]
+    argument = text.replace("ROLE", "1")
+    assert len(read_script(argument).commands) == 2 and len(read_script(argument, args=["web"]).commands) == 1
+
+
+def test_computed_command_words_crlf_and_bom() -> None:
+    script = read_script("exec $(cat /etc/cmd) --workers 2\n")
+    assert script.commands == []
+    assert script.problems == [(1, "the command `$(cat /etc/cmd)` is computed when the script runs")]
+    crlf = read_script("#!/bin/sh\r\ncat <<EOF\r\nexec celery worker\r\nEOF\r\nif [ x = x ]; then\r\n  exec gunicorn a:b\r\nfi\r\n")
+    assert runs(crlf) == [(["cat"], ()), (["gunicorn", "a:b"], ())] and crlf.problems == []
+    assert is_shell_script("\ufeff#!/bin/bash\r\n")
+
+
+def test_known_empty_arguments() -> None:
+    assert runs(read_script(CASE, args_known=True)) == []
+    assert runs(read_script(ENTRYPOINT, args_known=True)) == []
+    assert read_script(ENTRYPOINT, args_known=True).problems == []

@@ -271,10 +271,15 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
         worker_class = "gthread"  # gunicorn switches sync to gthread when threads > 1
 
     app = None
+    failed: list[str] = []
     if app_setting is not None and isinstance(app_setting.value, str):
         app = parse_app_ref(app_setting.value, app_setting.location)
+        if app is None and app_setting.env_var and not app_setting.value:
+            failed.append(f"gunicorn app `{app_setting.symbolic or '$' + app_setting.env_var}`: "
+                          f"${app_setting.env_var} has no value in the repository")
     server = Server(ServerKind.GUNICORN, location, forks=True, loads_app_in_parent=preload, processes=workers,
                     threads=threads, worker_class=worker_class, app=app, config_path=config_rel)
+    server.failed.extend(failed)
     server.settings = {name: setting for name, setting in merged.items()}
     if merged.get("worker_connections"):
         server.settings["worker_connections_quantity"] = _quantity(merged["worker_connections"], Quantity.default(1000, ""))

@@ -322,9 +322,7 @@ def build_server(project: Project, config: UwsgiConfig, location: Location, env:
     chdir = None
     if chdir_option is not None and chdir_option.value.strip():
         chdir = repo_dir(project, launch, chdir_option.value.strip())
-        if chdir is None:
-            config.failed.append(f"uWSGI chdir = {chdir_option.value.strip()}: no such folder in {describe_place(launch)}")
-        else:
+        if chdir is not None:
             first.append(chdir)
     extra: list[str] = []
     for option in config.options.get("pythonpath", []):
@@ -337,6 +335,10 @@ def build_server(project: Project, config: UwsgiConfig, location: Location, env:
             key, value = option.value.split("=", 1)
             env = {**env, key.strip(): value.strip()}
     app = _app_ref(project, config, roots, chdir_option.value.strip() if chdir_option is not None else None)
+    if chdir_option is not None and chdir is None and (app is None or not (
+            project.module_file(app.module, roots) or project.is_package_dir(app.module, roots))):
+        # Only a failure when the app is not found without it either.
+        config.failed.insert(0, f"uWSGI chdir = {chdir_option.value.strip()}: no such folder in {describe_place(launch)}")
     master, master_option = config.flag("master")
     lazy_apps, lazy_option = config.flag("lazy-apps")
     lazy, lazy_only_option = config.flag("lazy")

@@ -54,6 +54,10 @@ def all_launches(project: Project) -> list[Launch]:
         launches.extend(paas_launches(project))
     launches.extend(declared_launches(project))
     launches = _follow_scripts(project, launches)
+    if any(c.program == "supervisord" for launch in launches for c in launch.commands):
+        from pgforklint.launch.managers import expand_supervisord
+
+        launches = expand_supervisord(project, launches)
     if any(c.program.startswith("python") for launch in launches for c in launch.commands):
         from pgforklint.launch.python_servers import rewrite
 

@@ -41,6 +41,19 @@ class Launch:
     instances: int | None = None  # declared processes: `instances = 3`
 
 
+def copy_launch(launch: Launch, **changes) -> Launch:
+    """The same launch with some fields changed (its dicts and lists copied, never shared)."""
+    import dataclasses
+
+    values = {f.name: getattr(launch, f.name) for f in dataclasses.fields(launch)}
+    values.update(changes)
+    for name in ("env_locations", "extra"):
+        values[name] = dict(values[name])
+    for name in ("failed", "via"):
+        values[name] = list(values[name])
+    return Launch(**values)
+
+
 def shell_quote(word: str) -> str:
     return shlex.quote(word)
 
@@ -87,8 +100,11 @@ def attach_process_type(model: DeploymentModel, launch: Launch, server) -> None:
     if launch.instances is not None:
         from pgforklint.model import Origin, OriginKind
 
-        instances = Quantity(launch.instances, Origin(OriginKind.CONFIG, None,
-                                                      f"[tool.pgforklint.processes] {launch.name} instances"))
+        if launch.source == "declared":
+            origin = Origin(OriginKind.CONFIG, None, f"[tool.pgforklint.processes] {launch.name} instances")
+        else:
+            origin = Origin(OriginKind.FILE, launch.location, f"{launch.source} process count")
+        instances = Quantity(launch.instances, origin)
     model.process_types.append(ProcessType(
         name=launch.name, command=launch.text, location=launch.location, instances=instances,
         server=server, env=dict(launch.env), transient=launch.name == "release",

@@ -239,7 +239,7 @@ def compose_launches(project: Project, built_dockerfiles: set[str]) -> list[Laun
                     services[name] = extra
         images: dict[str, Image] = {}
         for name, service in services.items():
-            image = _image(project, service, rel, {})
+            image = _image(project, service, service.rel, {})
             if image is not None:
                 built_dockerfiles.add(image.dockerfile)
                 if isinstance(service.get("image"), str):
@@ -248,8 +248,10 @@ def compose_launches(project: Project, built_dockerfiles: set[str]) -> list[Laun
             profiles = service.get("profiles")
             if isinstance(profiles, list) and profiles:
                 continue  # started only with `--profile`: not part of the default deployment
-            launch = _launch(project, service, rel, images)
+            launch = _launch(project, service, service.rel, images)
             if launch is not None:
+                if any(other.name == launch.name for other in launches):
+                    launch.name = f"{launch.name} ({rel})"  # another Compose project's service of the same name
                 launches.append(launch)
     return launches
 

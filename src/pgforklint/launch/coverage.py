@@ -36,6 +36,9 @@ def dev_server(launch: Launch) -> str | None:
             return "`manage.py runserver` (development server)"
         if "--reload" in args or "--reload-dir" in texts:
             return f"`{command.program} --reload` (development auto-reload)"
+        for wrapper in getattr(command, "wrappers", ()):
+            if wrapper.split(" ", 1)[0] in ("hupper", "watchmedo"):
+                return f"`{wrapper}` (development auto-restart)"
     return None
 
 
@@ -47,6 +50,8 @@ def _server_program(launch: Launch) -> str | None:
         module = python_module_invocation(command)
         if module is not None:
             program = module[0].split(".")[0]
+        if program in ("celery", "rq") and not any(w in ("worker", "worker-pool") for w in command.args[1:]):
+            continue  # `celery beat`, `celery flower`, `rq info`: no forking worker
         if program in SERVER_PROGRAMS or program in SPAWNING_PROGRAMS:
             return program
     return None

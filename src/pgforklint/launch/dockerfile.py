@@ -177,7 +177,7 @@ def _read(project: Project, rel: str, text: str, context: str, target: str | Non
                 current.paths.env[name] = _expand(value.strip('"'), env)
                 current.env_locations[name] = location
         elif instruction in ("COPY", "ADD"):
-            _copy(project, current, rest, env)
+            _copy(project, current, rest, env, stages)
         elif instruction == "CMD":
             current.cmd = _command(rest, location)
         elif instruction == "ENTRYPOINT":
@@ -188,19 +188,26 @@ def _read(project: Project, rel: str, text: str, context: str, target: str | Non
     return current
 
 
-def _copy(project: Project, image: Image, rest: str, env: dict[str, str]) -> None:
-    if re.search(r"(^|\s)--from[= ]", rest):
-        return  # from another stage or image, not from the repository
-    words = [w for w in rest.split() if not w.startswith("--")]
-    if rest.lstrip().startswith("["):
+def _copy(project: Project, image: Image, rest: str, env: dict[str, str], stages: dict[str, Image]) -> None:
+    origin = re.search(r"(?:^|\s)--from[= ](\S+)", rest)
+    body = re.sub(r"^(?:--\S+(?:\s+|$))+", "", rest.strip())
+    words = body.split()
+    if body.startswith("["):
         try:
-            words = [str(w) for w in json.loads(rest[rest.index("["):])]
+            words = [str(w) for w in json.loads(body)]
         except ValueError:
             return
     if len(words) < 2:
         return
     *sources, dest = [_expand(w, env) for w in words]
     dest_abs = posixpath.join(image.paths.workdir, dest)
+    if origin is not None:
+        # From another image: only a stage of this Dockerfile holds repository files, those it copied in.
+        stage = stages.get(origin.group(1).lower()) or stages.get(f"#{origin.group(1)}")
+        if stage is not None:
+            for source in sources:
+                _copy_from_stage(image, stage, posixpath.join(stage.paths.workdir, source), dest_abs)
+        return
     into_folder = dest.endswith("/") or len(sources) > 1
     for source in sources:
         if "://" in source:
@@ -217,6 +224,19 @@ def _copy(project: Project, image: Image, rest: str, env: dict[str, str]) -> Non
             image.paths.add(posixpath.join(dest_abs, posixpath.basename(repo)), repo, False)
         else:
             image.paths.add(dest_abs, repo, False)
+
+
+def _copy_from_stage(image: Image, stage: Image, source: str, dest: str) -> None:
+    from pgforklint.launch.paths import _norm
+
+    source, dest = _norm(source), _norm(dest)
+    for container, repo, folder in stage.paths.copies:
+        if container == source or source == "/":
+            image.paths.add(dest if container == source else posixpath.join(dest, container.lstrip("/")), repo, folder)
+        elif container.startswith(source + "/"):
+            image.paths.add(posixpath.join(dest, container[len(source) + 1:]), repo, folder)
+        elif folder and source.startswith(container + "/"):
+            image.paths.add(dest, posixpath.join(repo, source[len(container) + 1:]), True)
 
 
 def _is_existing_container_folder(image: Image, container: str) -> bool:

@@ -14,7 +14,7 @@ import shlex
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.errors import ReadError
-from pgforklint.launch.base import Launch, parse_launch_commands
+from pgforklint.launch.base import Launch, copy_launch, parse_launch_commands
 from pgforklint.launch.paths import folder_exists
 from pgforklint.read.command import parse_commands
 
@@ -68,29 +68,76 @@ def _ini_sections(text: str) -> list[tuple[str, int, dict[str, tuple[str, int]]]
 def supervisord_launches(project: Project) -> list[Launch]:
     launches = []
     for source in project.files(FileKind.CONF, FileKind.INI):
-        if not project.contains(source.rel, b"[program:"):
-            continue
-        text = project.text(source.rel)
-        folder = source.rel.rpartition("/")[0]
-        for header, _, options in _ini_sections(text or ""):
-            if not header.startswith("program:") or "command" not in options:
-                continue
-            name = header.split(":", 1)[1].strip()
-            command, line = options["command"]
-            env: dict[str, str] = {}
-            for key, value in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|[^,]*)', options.get("environment", ("", 0))[0]):
-                env[key] = value.strip().strip('"')
-            command = re.sub(r"%\(ENV_([A-Za-z_][A-Za-z0-9_]*)\)s", r"${\1}", command)
-            launch = Launch(name, "supervisord", command, Location(source.rel, line), [], env,
-                            {k: Location(source.rel, options["environment"][1]) for k in env},
-                            workdir=host_folder(project, options["directory"][0], "") if "directory" in options else "")
-            numprocs = options.get("numprocs", ("", 0))[0].strip()
-            if numprocs.isdigit():
-                launch.instances = int(numprocs)
-            launch.extra["supervisord"] = folder
-            launch.commands = parse_launch_commands(project, source.rel, line, command, env)
-            launches.append(launch)
+        if project.contains(source.rel, b"[program:"):
+            launches.extend(supervisord_programs(project, source.rel))
     return launches
+
+
+def supervisord_programs(project: Project, rel: str, parent: Launch | None = None) -> list[Launch]:
+    """The `[program:x]` sections of one file; with `parent`, the launch that runs `supervisord -c rel`
+    (its environment and image apply, and a single program keeps the parent's name and place)."""
+    from pgforklint.launch.paths import repo_dir
+
+    text = project.text(rel)
+    folder = rel.rpartition("/")[0]
+    sections = [(header.split(":", 1)[1].strip(), options) for header, _, options in _ini_sections(text or "")
+                if header.startswith("program:") and "command" in options]
+    launches = []
+    for name, options in sections:
+        command, line = options["command"]
+        env: dict[str, str] = dict(parent.env) if parent is not None else {}
+        environment = options.get("environment", ("", 0))[0]
+        for key, value in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|[^,]*)', environment):
+            env[key] = value.strip().strip('"')
+        command = re.sub(r"%\(ENV_([A-Za-z_][A-Za-z0-9_]*)\)s", r"${\1}", command)
+        location = Location(rel, line)
+        directory = options["directory"][0].strip() if "directory" in options else None
+        if parent is None:
+            workdir = host_folder(project, directory, "") if directory else ""
+            launch = Launch(name, "supervisord", command, location, [], env,
+                            {k: Location(rel, options["environment"][1]) for k in env if "environment" in options},
+                            workdir=workdir)
+        else:
+            launch = copy_launch(parent, name=parent.name if len(sections) == 1 else f"{parent.name}/{name}", text=command,
+                           env=env, via=[*parent.via, location])
+            if directory:
+                found = repo_dir(project, parent, directory)
+                if found is not None:
+                    launch.workdir = found
+                    if parent.paths is not None:
+                        launch.extra["container_cwd"] = parent.paths.container_path(directory)
+        numprocs = options.get("numprocs", ("", 0))[0].strip()
+        if numprocs.isdigit():
+            launch.instances = int(numprocs)
+        launch.extra["supervisord"] = folder
+        launch.commands = parse_launch_commands(project, rel, line, command, env)
+        launches.append(launch)
+    return launches
+
+
+def expand_supervisord(project: Project, launches: list[Launch]) -> list[Launch]:
+    """A launch that runs `supervisord -c FILE` runs FILE's programs; FILE is then not a launch of its own."""
+    from pgforklint.launch.paths import repo_file
+
+    out: list[Launch] = []
+    used: set[str] = set()
+    for launch in launches:
+        config = None
+        for command in launch.commands:
+            if command.program in ("supervisord", "supervisor"):
+                words = [w.text for w in command.argv[1:]]
+                for index, word in enumerate(words):
+                    if word in ("-c", "--configuration") and index + 1 < len(words):
+                        config = repo_file(project, launch, words[index + 1])
+                    elif word.startswith("--configuration="):
+                        config = repo_file(project, launch, word.split("=", 1)[1])
+        programs = supervisord_programs(project, config, launch) if config is not None else []
+        if programs:
+            used.add(config)
+            out.extend(programs)
+        else:
+            out.append(launch)
+    return [launch for launch in out if not (launch.source == "supervisord" and launch.location.path in used)]
 
 
 def systemd_launches(project: Project) -> list[Launch]:

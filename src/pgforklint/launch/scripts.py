@@ -12,9 +12,9 @@ import posixpath
 import re
 
 from pgforklint.diagnostics import Location
-from pgforklint.launch.base import Launch
+from pgforklint.launch.base import Launch, copy_launch
 from pgforklint.launch.paths import repo_file
-from pgforklint.read.command import Command, Word, expand_word
+from pgforklint.read.command import Command, Word
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,21 +75,18 @@ def script_call(project: Project, launch: Launch, command: Command) -> tuple[str
     return rel, list(words[1:]), written
 
 
-def _read(project: Project, rel: str, env: dict[str, str], args: list[str]):
+def _read(project: Project, rel: str, env: dict[str, str], args: list[str], args_known: bool = False):
     """The script's commands: (Command, line, conditions, cwd, runs_script), through `read.shell` when it exists."""
     text = project.text(rel)
     if text is None:
         return None
-    try:
-        from pgforklint.read import shell
-    except ImportError:
-        return _read_lines(text, env, args)
+    from pgforklint.read import shell
 
     def read_file(path: str) -> str | None:
         target = path if project.exists(path) else posixpath.join(rel.rpartition("/")[0], path)
         return project.text(target) if project.exists(target) else None
 
-    script = shell.read_script(text, env, args=tuple(args), read_file=read_file)
+    script = shell.read_script(text, env, args=tuple(args), read_file=read_file, args_known=args_known)
     for line, reason in getattr(script, "problems", []) or []:
         project.notices.append(_unfollowed(rel, line, reason))
     return [(item.command, item.line, tuple(item.conditions), item.cwd, item.runs_script, dict(item.env or {}),
@@ -100,64 +97,6 @@ def _unfollowed(rel: str, line: int, reason: str):
     from pgforklint.diagnostics import Diagnostic
 
     return Diagnostic("PGF100", Location(rel, line), f"cannot analyse `{rel}`: line {line}: {reason}", key=f"{rel}:{line}")
-
-
-def _read_lines(text: str, env: dict[str, str], args: list[str]):
-    """A line-by-line reading for when the shell reader is not there: assignments, `cd`, `case` labels."""
-    from pgforklint.errors import ReadError
-    from pgforklint.read.command import parse_commands
-
-    env = dict(env)
-    for index, value in enumerate(args, start=1):
-        env[str(index)] = value
-    out = []
-    buffer, start = "", 0
-    conditions: list[str] = []
-    case_word = None
-    cwd = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not buffer:
-            start = number
-        stripped = raw.rstrip()
-        if stripped.endswith("\\"):
-            buffer += stripped[:-1] + " "
-            continue
-        line = (buffer + stripped).strip()
-        buffer = ""
-        if not line or line.startswith("#"):
-            continue
-        line = re.sub(r'"\$(@|\*)"|\$(@|\*)', " ".join(args), line)
-        line = re.sub(r"\$\{?([1-9])\}?", lambda m: env.get(m.group(1), ""), line)
-        case = re.match(r"case\s+(\S+)\s+in\b", line)
-        if case:
-            case_word = case.group(1)
-            continue
-        label = re.match(r"^([^()\s][^()]*)\)\s*(.*)$", line)
-        if case_word is not None and label and not line.startswith(("if", "[")):
-            pattern = label.group(1).strip()
-            conditions = [f"case {case_word} in {pattern}"]
-            line = label.group(2).strip().rstrip(";").strip()
-            if not line:
-                continue
-        if line in (";;", "esac", "fi", "else", "then", "done") or line.startswith(("esac", ";;")):
-            if line.startswith("esac"):
-                case_word, conditions = None, []
-            continue
-        assignment = re.match(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line)
-        if assignment:
-            value = assignment.group(2).strip().strip("'\"")
-            env[assignment.group(1)] = expand_word(value, env).text
-            continue
-        if line.startswith("cd "):
-            cwd = line[3:].strip().strip("'\"")
-            continue
-        try:
-            commands = parse_commands(line.rstrip(";").rstrip("&").strip(), env)
-        except ReadError:
-            continue
-        for command in commands:
-            out.append((command, start, tuple(conditions), cwd, None, {}, line.startswith("exec ")))
-    return out
 
 
 def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ...] = ()) -> list[Launch]:
@@ -181,15 +120,17 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         rel, words, written = call
         if rel in seen:
             continue
-        items = _read(project, rel, {**launch.env, **command.env}, [w.text for w in words])
+        # The caller's words are the script's arguments; known unless one is a variable with no value.
+        known = not any(word.is_symbolic for word in words)
+        items = _read(project, rel, {**launch.env, **command.env}, [w.text for w in words], known)
         if items is None:
             failed.append(f"the script `{written}` ({rel}) could not be read")
             continue
         followed = True
-        inner_launch = _copy(launch, commands=[], workdir=launch.workdir)
+        inner_launch = copy_launch(launch, commands=[], workdir=launch.workdir)
         for inner, line, conditions, cwd, runs_script, env, is_exec in items:
             where = Location(rel, line)
-            sub = _copy(inner_launch, commands=[inner], env={**launch.env, **env})
+            sub = copy_launch(inner_launch, commands=[inner], env={**launch.env, **env})
             if cwd:
                 _apply_cwd(sub, cwd)
             expanded = follow(project, sub, depth + 1, (*seen, rel))
@@ -213,14 +154,14 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         return [launch]
     named = {key: commands for key, commands in variants.items() if key is not None and commands}
     out = []
-    base = _copy(launch, commands=variants[None], env={**launch.env, **extra_env})
+    base = copy_launch(launch, commands=variants[None], env={**launch.env, **extra_env})
     base.workdir, base.extra = inner_launch.workdir, {**launch.extra, **inner_launch.extra}
     base.via = [*launch.via, *via[None]]
     base.failed = [*launch.failed, *failed]
     if not named:
         return [base]
     for key, commands in named.items():
-        variant = _copy(base, commands=commands)
+        variant = copy_launch(base, commands=commands)
         variant.condition = key
         if len(named) > 1 or variants[None]:
             variant.name = f"{launch.name} [{key}]"
@@ -267,15 +208,3 @@ def _apply_cwd(launch: Launch, cwd: str) -> None:
             launch.workdir = repo
     elif not cwd.startswith("/"):
         launch.workdir = posixpath.normpath(posixpath.join(launch.workdir, cwd)).lstrip("./") if cwd != "." else launch.workdir
-
-
-def _copy(launch: Launch, **changes) -> Launch:
-    import dataclasses
-
-    values = {f.name: getattr(launch, f.name) for f in dataclasses.fields(launch)}
-    values.update(changes)
-    for name in ("env_locations", "extra"):
-        values[name] = dict(values[name])
-    for name in ("failed", "via"):
-        values[name] = list(values[name])
-    return Launch(**values)

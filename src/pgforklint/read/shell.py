@@ -59,7 +59,7 @@ _SHEBANG = re.compile(r"#!\s*(\S+)[ \t]*(.*)")
 
 def is_shell_script(text: str) -> bool:
     """A shebang naming a POSIX shell: `#!/bin/sh -e`, `#!/usr/bin/env bash`, `#!/bin/busybox sh`."""
-    match = _SHEBANG.match(text[:256])
+    match = _SHEBANG.match(text[:256].lstrip("\ufeff"))
     if not match:
         return False
     program = match.group(1).rsplit("/", 1)[-1]
@@ -71,9 +71,10 @@ def is_shell_script(text: str) -> bool:
 
 
 def read_script(text: str, env: dict[str, str] | None = None, *, args: Sequence[str] = (),
-                read_file: Callable[[str], str | None] | None = None) -> ShellScript:
+                read_file: Callable[[str], str | None] | None = None, args_known: bool | None = None) -> ShellScript:
     """The commands `text` runs. `env`: the environment the script starts with (known values, exported).
-    `args`: its positional parameters when known (empty: unknown, so `case "$1"` gives every branch).
+    `args`: its positional parameters when known (empty: unknown, so `case "$1"` gives every branch, unless
+    `args_known=True`: the script is known to get no argument, an ENTRYPOINT without CMD).
     `read_file(path)`: the text of a sourced file, path as the script would resolve it (joined to the last
     `cd` when relative and known), or None."""
     reader = _Reader(read_file)
@@ -86,7 +87,7 @@ def read_script(text: str, env: dict[str, str] | None = None, *, args: Sequence[
     for name, value in (env or {}).items():
         state.vars[str(name)] = _Val(str(value), True, (EnvRef(str(name), None, str(value), "env"),))
         state.exported.add(str(name))
-    if args:
+    if args or args_known:
         state.args = [_Val(str(a), True) for a in args]
     try:
         program = reader.parse(text, None)
@@ -246,6 +247,7 @@ class _Stop(Exception):
 
 _OPERATORS = (";;&", "<<-", "&>>", "<<<", ";;", ";&", "&&", "||", "|&", "<<", ">>", "<&", ">&", "<>", ">|", "&>",
               ";", "&", "|", "<", ">", "(", ")")
+_WHICH = re.compile(r"(?:\$\(|`)\s*(?:which|command -v|type -p)\s+([A-Za-z0-9_.+-]+)\s*(?:\)|`)")
 _OPERATOR = re.compile("|".join(re.escape(o) for o in _OPERATORS))
 _REDIRECTS = frozenset({"<", ">", ">>", "<<", "<<-", "<<<", "<&", ">&", "<>", ">|", "&>", "&>>"})
 _META = frozenset(" \t\r\n;&|<>()")
@@ -327,7 +329,7 @@ class _Lexer:
         while i < n:
             j = text.find("\n", i)
             line = text[i:n if j < 0 else j]
-            if (line.lstrip("\t") if strip else line) == delimiter:
+            if (line.lstrip("\t") if strip else line).rstrip("\r") == delimiter:
                 return n if j < 0 else j + 1
             i = n if j < 0 else j + 1
         self.problem(self.line_of(start), f"heredoc without its closing `{delimiter}` line")
@@ -382,10 +384,7 @@ class _Lexer:
                 i = end if j < 0 else j + 1
                 continue
             if c == '"':
-                i += 1
-                while i < end and text[i] != '"':
-                    i += 2 if text[i] == "\\" else 1
-                i += 1
+                i = self._skip_double_quoted(i + 1, end)
                 continue
             if c == "`":
                 j = text.find("`", i + 1, end)
@@ -399,6 +398,22 @@ class _Lexer:
                     return i
             i += 1
         return -1
+
+    def _skip_double_quoted(self, i: int, end: int) -> int:
+        """Index after the `"` closing a string that starts at `i` (`$(...)` inside may hold quotes)."""
+        text = self.text
+        while i < end:
+            c = text[i]
+            if c == '"':
+                return i + 1
+            if c == "\\":
+                i += 2
+            elif c == "$" and text.startswith("(", i + 1):
+                close = self._match(i + 2, end, "(", ")")
+                i = end if close < 0 else close + 1
+            else:
+                i += 1
+        return end
 
     def scan(self, i: int, end: int, mode: str) -> tuple[list, int]:
         """Word parts from `i`: mode "word" stops at an unquoted blank or operator, "dq" at the closing `"`,
@@ -955,6 +970,9 @@ class _Reader:
         self.read_depth = 0
         self.line = 1
 
+    def exists(self, path: str) -> bool:
+        return self.read_file is not None and bool(path) and self.read_file(path) is not None
+
     def problem(self, line: int, reason: str) -> None:
         if len(self.problems) < 100 and (line, reason) not in self.problems:
             self.problems.append((line, reason))
@@ -1060,7 +1078,7 @@ class _Reader:
         if kind == "test":
             for s in states:
                 fields = [self.expand(parts, raw, s, split=False) for parts, raw in node.a]
-                value = _test([f[0] if f else _empty_field() for f in fields], double=True)
+                value = _test([f[0] if f else _empty_field() for f in fields], double=True, exists=self.exists)
                 s.status, s.tested = value, value is None
             return states
         for s in states:  # nop
@@ -1235,7 +1253,7 @@ class _Reader:
             if parts is not None:
                 values = self.expand(parts, name, s, split=False)
                 prefix[name] = _as_val(values[0] if values else _empty_field())
-        while fields and fields[0].text in ("command", "builtin", "time", "nohup-") and fields[0].known:
+        while fields and fields[0].text in ("command", "builtin", "time") and fields[0].known:
             if len(fields) > 1 and fields[1].text.startswith("-"):
                 s.status, s.tested = None, False
                 return [s]
@@ -1243,9 +1261,8 @@ class _Reader:
         if not fields:
             return [s]
         name = fields[0].text
-        if not fields[0].known and not name:
-            refs = ", ".join(f"${r.name}" for r in fields[0].refs) or fields[0].raw or "a word"
-            self.problem(node.line, f"the command is held in {refs}, which has no known value here")
+        if not fields[0].known:
+            self.unknown_command(node, fields[0])
             s.status, s.tested = None, False
             return [s]
         s.tested = False
@@ -1257,6 +1274,13 @@ class _Reader:
         s.status = None
         self.record(node, s, fields, prefix, background, is_exec=False)
         return [s]
+
+    def unknown_command(self, node: _Node, word: _Field) -> None:
+        if word.refs:
+            held = ", ".join(dict.fromkeys(f"${r.name}" for r in word.refs))
+            self.problem(node.line, f"the command is held in {held}, which has no known value here")
+        else:
+            self.problem(node.line, f"the command `{word.raw or word.text}` is computed when the script runs")
 
     def record(self, node: _Node, s: _State, fields: list[_Field], prefix: dict[str, _Val], background: bool,
                is_exec: bool) -> None:
@@ -1282,8 +1306,9 @@ class _Reader:
             inner.args = [_Val(w.text, not w.is_symbolic, w.refs) for w in rest[1:]]
             if any(not f.known and _unknown_arguments(f) for f in fields):
                 inner.args = None
-            if not all(f.known for f in fields):
+            if any(not f.known and f.text == text for f in fields):
                 self.problem(node.line, "`sh -c` with a string that is not known here")
+                return
             self.nested(text, node.line, [inner])
             return
         if not command.argv:
@@ -1298,7 +1323,7 @@ class _Reader:
             if value.known:
                 env[key] = value.text
                 exported.add(key)
-        command.env = {**{k: v.text for k, v in prefix.items()}, **command.env}
+        command.env = {**{k: v.text for k, v in prefix.items() if v.known}, **command.env}
         for key, value in command.env.items():
             env[key] = value
             exported.add(key)
@@ -1391,7 +1416,11 @@ class _Reader:
                 out.add(part[1], quoted=part[2])
                 continue
             if kind == "cmd":
-                out.add(part[1], known=False, quoted=True)
+                found = _WHICH.fullmatch(part[1])  # "$(which gunicorn)": the program's name is what matters
+                if found:
+                    out.add(found.group(1), quoted=True)
+                else:
+                    out.add(part[1], known=False, quoted=True)
                 continue
             if kind == "arith":
                 value = self.arithmetic(part[2], s)
@@ -1458,8 +1487,10 @@ class _Reader:
         empty_counts = op.startswith(":")
         if op in (":-", "-", ":=", "="):
             if not value.known:
-                used = _Val(arg_val.text, arg_val.known,
-                            (EnvRef(name, argument.text, argument.text, "default"), *arg_val.refs))
+                # a variable the repository never sets takes the default; an argument not given, or a value
+                # computed at run time, decides nothing
+                known = arg_val.known and _unset_in_repo(name, value)
+                used = _Val(arg_val.text, known, (EnvRef(name, argument.text, argument.text, "default"), *arg_val.refs))
                 if op in (":=", "="):
                     s.vars[name] = used
                 return used
@@ -1470,7 +1501,7 @@ class _Reader:
             return value
         if op in (":+", "+"):
             if not value.known:
-                return _Val("", False, value.refs)
+                return _Val("", _unset_in_repo(name, value), value.refs)
             return arg_val if value.set and (value.text or not empty_counts) else _Val("", True)
         if op in (":?", "?"):
             return value
@@ -1539,6 +1570,11 @@ class _Reader:
         return _arith(text)
 
 
+def _unset_in_repo(name: str, value: _Val) -> bool:
+    """An environment variable nothing in the repository sets (the caller gave the environment it knows)."""
+    return not name.isdigit() and any(r.source == "unset" and r.name == name for r in value.refs)
+
+
 def _unknown_arguments(f: _Field) -> bool:
     """The word `"$@"` stands for when the script's arguments are not known."""
     return not f.known and not f.text and bool(f.refs) and all(r.name in ("@", "*") for r in f.refs)
@@ -1586,15 +1622,15 @@ def _arith(text: str) -> int | None:
             return int(tok)
         raise ValueError
 
-    def term() -> int:
+    def level(depth: int) -> int:  # depth 0: + -, depth 1: * / %
         nonlocal position
-        value = atom()
-        while position < len(tokens) and tokens[position] in "*/%":
+        value = level(depth + 1) if depth == 0 else atom()
+        while position < len(tokens) and tokens[position] in ("+-" if depth == 0 else "*/%"):
             op = tokens[position]
             position += 1
-            right = atom()
-            if op == "*":
-                value *= right
+            right = level(depth + 1) if depth == 0 else atom()
+            if op in "+-*":
+                value = value + right if op == "+" else value - right if op == "-" else value * right
             elif right == 0:
                 raise ValueError
             else:
@@ -1602,13 +1638,7 @@ def _arith(text: str) -> int | None:
         return value
 
     def expr() -> int:
-        nonlocal position
-        value = term()
-        while position < len(tokens) and tokens[position] in "+-":
-            op = tokens[position]
-            position += 1
-            value = value + term() if op == "+" else value - term()
-        return value
+        return level(0)
 
     try:
         value = expr()
@@ -1626,7 +1656,8 @@ _UNARY = frozenset({"-n", "-z", "-e", "-f", "-d", "-x", "-s", "-r", "-w", "-L", 
 _BINARY = frozenset({"=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "=~", "-nt", "-ot", "-ef"})
 
 
-def _test(args: list[_Field], double: bool = False) -> bool | None:
+def _test(args: list[_Field], double: bool = False,
+          exists: Callable[[str], bool] | None = None) -> bool | None:
     """`test`/`[`/`[[` on expanded words: True, False, or None when a side is not known."""
     if len(args) > 64:
         return None
@@ -1659,27 +1690,29 @@ def _test(args: list[_Field], double: bool = False) -> bool | None:
                 if not operand.known:
                     return None
                 return bool(operand.text) if word.text == "-n" else not operand.text
+            if word.text in ("-f", "-e", "-r", "-s") and operand.known and exists is not None and exists(operand.text):
+                return True  # a file the caller has (absent from the repository, it may still be in the image)
             return None  # files, terminals, variables: decided where it runs
         position += 1
         return None if not word.known else bool(word.text)
 
-    def conjunction() -> bool | None:
+    def connected(conjunction: bool) -> bool | None:  # -a / && binds tighter than -o / ||
         nonlocal position
-        value = primary()
-        while position < len(args) and args[position].text in ("-a", "&&") and not args[position].quoted:
+        operators, absorbing = (("-a", "&&"), False) if conjunction else (("-o", "||"), True)
+        value = primary() if conjunction else connected(True)
+        while position < len(args) and args[position].text in operators and not args[position].quoted:
             position += 1
-            right = primary()
-            value = False if value is False or right is False else (None if value is None or right is None else True)
+            right = primary() if conjunction else connected(True)
+            if value is absorbing or right is absorbing:
+                value = absorbing
+            elif value is None or right is None:
+                value = None
+            else:
+                value = not absorbing
         return value
 
     def disjunction() -> bool | None:
-        nonlocal position
-        value = conjunction()
-        while position < len(args) and args[position].text in ("-o", "||") and not args[position].quoted:
-            position += 1
-            right = conjunction()
-            value = True if value is True or right is True else (None if value is None or right is None else False)
-        return value
+        return connected(False)
 
     try:
         value = disjunction()
@@ -1725,7 +1758,7 @@ def _b_test(reader: _Reader, node: _Node, s: _State, fields: list[_Field], array
             args = args[:-1]
         else:
             reader.problem(node.line, "`[` without `]`")
-    value = _test(args)
+    value = _test(args, exists=reader.exists)
     s.status, s.tested = value, value is None
     return [s]
 
@@ -1829,7 +1862,8 @@ def _b_source(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arr
         path = posixpath.normpath(posixpath.join(s.cwd, path))
     text = reader.read_file(path) if reader.read_file is not None else None
     if text is None:
-        reader.problem(node.line, f"sourced file `{path}` not read")
+        if not path.endswith("bin/activate"):  # a virtualenv's: not the repository's to hold
+            reader.problem(node.line, f"sourced file `{path}` not read")
         return [s]
     if path not in reader.sourced:
         reader.sourced.append(path)
@@ -1873,9 +1907,8 @@ def _b_exec(reader: _Reader, node: _Node, s: _State, fields: list[_Field], array
         if parts is not None:
             values = reader.expand(parts, name, s, split=False)
             prefix[name] = _as_val(values[0] if values else _empty_field())
-    if not rest[index].known and not program:
-        refs = ", ".join(f"${r.name}" for r in rest[index].refs) or rest[index].raw or "a word"
-        reader.problem(node.line, f"the command is held in {refs}, which has no known value here")
+    if not rest[index].known:
+        reader.unknown_command(node, rest[index])
     else:
         reader.record(node, s, fields, prefix, False, is_exec=True)
     s.flow = "exec"

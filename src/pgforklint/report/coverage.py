@@ -24,6 +24,8 @@ from pathlib import Path
 
 from pgforklint.model import Coverage, ProcessCoverage
 
+SHOWN = 10  # process types named in the text line
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pgforklint.analyze import LintResult
@@ -63,8 +65,10 @@ def as_dict(results: list[LintResult], cwd: Path | None = None) -> dict:
 
 def _describe(row: ProcessCoverage) -> str:
     parts = [row.server or "no server recognised"]
-    if row.dev_only:
+    if row.dev_only and not row.forks:
         return f"{row.name} ({row.server}, not checked)"
+    if row.dev_only:
+        parts.append("development")
     if row.failed:
         return f"{row.name} ({parts[0]}, not followed to the app's code)"
     if row.forks and row.app:
@@ -80,13 +84,15 @@ def _describe(row: ProcessCoverage) -> str:
 def text_line(results: list[LintResult]) -> str:
     """`Checked 2 process types: web (gunicorn, preloads app:app, 1 engine), worker (celery prefork, 1 engine).`"""
     found, database = rows(results)
-    checked = [row for _, _, row in found if row.server is not None and row.forks and not row.failed and not row.dev_only]
+    checked = [row for _, _, row in found if row.server is not None and row.forks and not row.failed]
     if not found:
         if database:
             return ("Checked no process types: no launch of a forking server was found, so the code was not checked "
                     "for connections shared across a fork (declare processes in [tool.pgforklint.processes]).\n")
         return "Checked no process types: no launch of a forking server was found.\n"
-    described = ", ".join(_describe(row) for _, _, row in found)
+    described = ", ".join(_describe(row) for _, _, row in found[:SHOWN])
+    if len(found) > SHOWN:
+        described += f" and {len(found) - SHOWN} more (`--format json` lists them all)"
     noun = "process type" if len(found) == 1 else "process types"
     line = f"Checked {len(found)} {noun}: {described}."
     if not checked:
