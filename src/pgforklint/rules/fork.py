@@ -121,7 +121,38 @@ def ineffective_resets(server: Server, engine: Engine) -> list[tuple[Hook, Reset
     return found
 
 
-def reset_advice(server: Server, engine: Engine) -> str:
+# `Engine.dispose(close=False)` was added in SQLAlchemy 1.4.33 (docs: "versionadded:: 1.4.33",
+# https://docs.sqlalchemy.org/en/14/core/connections.html#sqlalchemy.engine.Engine.dispose).
+CLOSE_FALSE_SINCE = (1, 4, 33)
+
+
+def dispose_keep_available(model: DeploymentModel) -> bool | None:
+    """True: every SQLAlchemy the project allows has `dispose(close=False)`; False: none has; None: unknown."""
+    versions = model.facts.get("sqlalchemy_versions")
+    return versions.at_least(CLOSE_FALSE_SINCE) if versions is not None else None
+
+
+def _old_sqlalchemy_advice(server: Server, engine: Engine, versions) -> str:
+    """Before 1.4.33 the pooling docs ("Using Connection Pools with Multiprocessing or os.fork()") say: call
+    `Engine.dispose()` directly before the new process is started; or, when the parent never uses the engine
+    after forking, at the start of the child (which closes the parent's connections for most drivers)."""
+    expr = f"{expression(engine)}.dispose()"
+    config = "the gunicorn configuration file" if server.config_path else "gunicorn.conf.py"
+    hook = {
+        ServerKind.GUNICORN: f"`def pre_fork(server, worker): {expr}` in {config} (the master drops its connections "
+                             "right before each fork, so no worker inherits one)",
+        ServerKind.MULTIPROCESSING: f"`{expr}` in the parent directly before the children are started",
+        ServerKind.CELERY: f"a `worker_init` handler that calls `{expr}` (it runs in the worker parent before the pool "
+                           "forks its children)",
+        ServerKind.UWSGI: f"a `@uwsgidecorators.postfork` function that calls `{expr}` (it closes the master's copy of "
+                          "the connections: right only while the master never uses the engine), or `lazy-apps = true`",
+        ServerKind.RQ: f"`{expr}` in the worker before it forks a work horse",
+    }.get(server.kind, f"`{expr}` in the parent directly before the fork")
+    return (f"reset it: {hook}; {versions.text} has no `dispose(close=False)` (added in SQLAlchemy 1.4.33), the reset "
+            "recommended from that version on")
+
+
+def reset_advice(server: Server, engine: Engine, model: DeploymentModel | None = None) -> str:
     name = engine.label
     if engine.kind is EngineKind.RAW_CONNECTION:
         return "open the connection in the child instead, or close it in the parent before the fork"
@@ -133,6 +164,9 @@ def reset_advice(server: Server, engine: Engine) -> str:
         return "create the pool in the child (for example in the app's startup/lifespan handler)"
     if engine.kind is EngineKind.DJANGO:
         return "close Django's connections in the parent before the fork (`django.db.connections.close_all()`)"
+    keep = dispose_keep_available(model) if model is not None else None
+    if keep is False:
+        return _old_sqlalchemy_advice(server, engine, model.facts["sqlalchemy_versions"])
     expr = f"{expression(engine)}.dispose(close=False)"
     hook = {
         ServerKind.GUNICORN: f"`def post_fork(server, worker): {expr}` in "
@@ -142,6 +176,9 @@ def reset_advice(server: Server, engine: Engine) -> str:
         ServerKind.MULTIPROCESSING: f"`initializer=` that calls `{expr}`",
         ServerKind.RQ: f"`{expr}` at the start of each job, or a worker class that resets after the fork",
     }.get(server.kind, f"`{expr}` in the child after the fork")
+    if keep is None:
+        return (f"reset it in the child: {hook} (SQLAlchemy >= 1.4.33; before that version, "
+                f"`{expression(engine)}.dispose()` in the parent right before the fork)")
     return f"reset it in the child: {hook}"
 
 
@@ -186,7 +223,7 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
             message = (
                 f"`{open_.operation}` opens a PostgreSQL connection in the parent process{more}: {reason}, "
                 f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
-                f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine)}"
+                f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine, model)}"
             )
             found[key] = (Diagnostic("PGF001", open_.location, message, (), key=f"{engine.symbol}"), related)
     for diagnostic, related in found.values():
@@ -209,7 +246,7 @@ def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
             message = (
                 f"`{expression(engine)}` is handed to `{escape.callee}` while the parent process loads the app, before "
                 f"{server_name(server)} forks; pgforklint cannot see whether that opens a connection, and nothing resets "
-                f"the pool after the fork: {reset_advice(server, engine)}"
+                f"the pool after the fork: {reset_advice(server, engine, model)}"
             )
             related = [Related(engine.location, "engine created here"), Related(server.location, f"{server_name(server)} started here"),
                        *_config_related(server)]
@@ -224,7 +261,12 @@ def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnost
             for hook, reset in child_resets(server, engine):
                 if reset.kind not in CHILD_RESET_KINDS_BAD:
                     continue
-                if reset.kind is ResetKind.DISPOSE_CLOSE:
+                if reset.kind is ResetKind.DISPOSE_CLOSE and dispose_keep_available(model) is False:
+                    fix = (f"{model.facts['sqlalchemy_versions'].text} has no `dispose(close=False)` (added in SQLAlchemy "
+                           f"1.4.33): call `{expression(engine)}.dispose()` in the parent directly before the fork instead "
+                           "(gunicorn: `pre_fork`), or upgrade SQLAlchemy and pass `close=False`")
+                    what = f"`{expression(engine)}.dispose()` in `{hook.name}`"
+                elif reset.kind is ResetKind.DISPOSE_CLOSE:
                     fix = (f"call `{expression(engine)}.dispose(close=False)` instead (SQLAlchemy >= 1.4.33), or, to free "
                            "the parent's connection on purpose, dispose in the parent before the fork")
                     what = f"`{expression(engine)}.dispose()` in `{hook.name}`"
