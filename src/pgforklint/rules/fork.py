@@ -203,7 +203,9 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 continue  # reported once, by PGF009, at the hook that never runs
             groups.setdefault((engine, open_.retained), []).append(open_)
         for (engine, retained), opens in groups.items():
-            open_ = opens[0]
+            # The first open that runs with the environment's defaults anchors the finding, else the first.
+            open_ = next((o for o in opens if o.condition is None or o.condition_default is True), opens[0])
+            opens = [open_, *(o for o in opens if o is not open_)]
             key = (open_.location.path, open_.location.line, engine.symbol, retained)
             if key in found:
                 found[key][1].append(Related(server.location, f"{server_name(server)} started here also loads it "
@@ -220,14 +222,30 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 related.append(Related(server.processes.origin.location, "number of worker processes"))
             more = f" (and {len(opens) - 1} more use{'s' if len(opens) > 2 else ''} in the parent, see the related locations)" \
                 if len(opens) > 1 else ""
+            if open_.condition is not None and open_.condition_location is not None:
+                related.append(Related(open_.condition_location, f"the connection is opened only when `{open_.condition}`"))
             message = (
-                f"`{open_.operation}` opens a PostgreSQL connection in the parent process{more}: {reason}, "
+                f"`{open_.operation}` opens a PostgreSQL connection in the parent process{more}{_condition_clause(open_)}: "
+                f"{reason}, "
                 f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
                 f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine, model)}"
             )
             found[key] = (Diagnostic("PGF001", open_.location, message, (), key=f"{engine.symbol}"), related)
     for diagnostic, related in found.values():
         yield replace(diagnostic, related=tuple(_unique(related)))
+
+
+def _condition_clause(open_: ConnectionOpen) -> str:
+    """How an environment-dependent `if` around the open is said: certain or conditional, and why."""
+    if open_.condition is None:
+        return ""
+    if open_.condition_default is True:
+        return (f" (certain: under `if {open_.condition}:`, which is true with the defaults the code gives those "
+                "environment variables)")
+    if open_.condition_default is False:
+        return (f" (conditional: only where the environment makes `{open_.condition}` true; with the defaults "
+                "the code gives, it is false)")
+    return f" (conditional: under `if {open_.condition}:`, whose value the repository does not decide)"
 
 
 def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
