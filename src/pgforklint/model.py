@@ -137,6 +137,7 @@ class ConnectionOpen:
     condition: str | None = None
     condition_location: Location | None = None
     condition_default: bool | None = None
+    condition_env: tuple[str, ...] = ()  # the environment variables the condition reads
 
 
 @record(frozen=True)

@@ -341,7 +341,7 @@ class Interpreter:
         self.state: dict[str, object] = {}
         self._texts: dict[str, str] = {}
         # Enclosing `if`s that depend on the environment: (how the code says it, where, default takes it?).
-        self.conditions: list[tuple[str, Location, bool | None]] = []
+        self.conditions: list[tuple[str, Location, bool | None, tuple[str, ...]]] = []
 
     def register(self, kind: str, target: Value, location: Location) -> None:
         """A callback handed to a framework: a fork hook, a signal handler."""
@@ -372,11 +372,13 @@ class Interpreter:
     def record_open(self, engine: Engine, location: Location, operation: str) -> ConnectionOpen:
         open_ = ConnectionOpen(engine, location, operation, tuple(self.chain))
         if self.conditions:
-            text, where, default = self.conditions[-1]
+            text, where, default, names = self.conditions[-1]
             if len(self.conditions) > 1:
                 text = " and ".join(c[0] for c in self.conditions)
                 default = None if any(c[2] is None for c in self.conditions) else all(c[2] for c in self.conditions)
-            open_ = replace(open_, condition=text, condition_location=where, condition_default=default)
+                names = tuple(dict.fromkeys(n for c in self.conditions for n in c[3]))
+            open_ = replace(open_, condition=text, condition_location=where, condition_default=default,
+                            condition_env=names)
         self.effects.opens.append(open_)
         self.effects.open_seq.append(self.next_seq())
         return open_
@@ -545,13 +547,13 @@ class Interpreter:
                 self.walk_body(stmt.body, frame)
                 self.walk_body(stmt.orelse, frame)
                 return
-            text, default = condition
+            text, default, names = condition
             where = self.loc(frame.module, stmt.test)
             for body, said, taken in ((stmt.body, text, default),
                                       (stmt.orelse, f"not ({text})", None if default is None else not default)):
                 if not body:
                     continue
-                self.conditions.append((said, where, taken))
+                self.conditions.append((said, where, taken, names))
                 try:
                     self.walk_body(body, frame)
                 finally:
@@ -1386,16 +1388,16 @@ _ENV_LOOKUPS = ("os.environ.get", "os.getenv", "os.environ.setdefault")
 _MISSING = object()
 
 
-def env_condition(interp: Interpreter, test: ast.AST, frame: Frame) -> tuple[str, bool | None] | None:
-    """(the test as written, whether the variables' defaults make it true) for an `if` test that reads the
-    environment (directly, through a module-level name, or through Django's `settings.X`); None otherwise."""
+def env_condition(interp: Interpreter, test: ast.AST, frame: Frame) -> tuple[str, bool | None, tuple[str, ...]] | None:
+    """(the test as written, whether the variables' defaults make it true, the variables) for an `if` test that
+    reads the environment (directly, through a module-level name, or through Django's `settings.X`); else None."""
     used: set[str] = set()
     value = _condition_value(interp, test, frame, used, 0)
     if not used:
         return None
     source = interp.source_text(frame.module.path)
     text = (ast.get_source_segment(source, test) if source else None) or ast.unparse(test)
-    return " ".join(text.split()), (None if value is _MISSING else bool(value))
+    return " ".join(text.split()), (None if value is _MISSING else bool(value)), tuple(sorted(used))
 
 
 def _condition_value(interp: Interpreter, node: ast.AST, frame: Frame, used: set[str], depth: int) -> object:

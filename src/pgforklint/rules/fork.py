@@ -239,6 +239,16 @@ def _condition_clause(open_: ConnectionOpen) -> str:
     """How an environment-dependent `if` around the open is said: certain or conditional, and why."""
     if open_.condition is None:
         return ""
+    reads = ", ".join(f"`{name}`" for name in open_.condition_env)
+    if reads and not all(f'"{name}"' in open_.condition or f"'{name}'" in open_.condition
+                         for name in open_.condition_env):
+        reads = f"; it reads {reads}"
+    else:
+        reads = ""
+    return _condition_kind(open_)[:-1] + reads + ")"
+
+
+def _condition_kind(open_: ConnectionOpen) -> str:
     if open_.condition_default is True:
         return (f" (certain: under `if {open_.condition}:`, which is true with the defaults the code gives those "
                 "environment variables)")
