@@ -12,6 +12,7 @@ import pytest
 
 from pgforklint.cli import main
 from pgforklint.diagnostics import Location
+from pgforklint.extract.requirements import VersionRange
 from pgforklint.fix import Applicability, apply_fixes, fix_project
 from pgforklint.fix.base import Context, Edit, Fix, NoFix, engine_recipe
 from pgforklint.fix.pyedit import EditError, dispose_keep, ensure_function
@@ -115,7 +116,9 @@ def test_uwsgi_postfork_guarded_import(tmp_path: Path) -> None:
     (tmp_path / "app" / "wsgi.py").write_text(wsgi)
     engine = Engine(EngineKind.SQLALCHEMY, "app.db:engine", Location("app/db.py", 3))
     server = _server(ServerKind.UWSGI, AppRef("app.wsgi", "application", False, Location("uwsgi.ini", 2)), "uwsgi.ini")
-    ctx = Context(DeploymentModel(root=str(tmp_path)), tmp_path)
+    model = DeploymentModel(root=str(tmp_path))
+    model.facts["sqlalchemy_versions"] = VersionRange("sqlalchemy", (2, 0), None, None, "SQLAlchemy>=2.0")
+    ctx = Context(model, tmp_path)
     fix = postfork_fix(ctx, server, engine, engine_recipe(ctx, server, engine))
     assert fix.applicability is Applicability.SAFE
     _, changes, skipped = apply_fixes(tmp_path, [fix], write=True)

@@ -499,6 +499,9 @@ def discover(root: Path, exclude: list[tuple[Path, list[str]]] | None = None, re
                 kind = kinds[name]
             except KeyError:  # many names repeat (`__init__.py`, `django.po`): classify each once
                 kind = kinds[name] = classify(name)
+            if kind is None and name.endswith((".txt", ".in")) and \
+                    prefix.rsplit("/", 1)[-1].lower().startswith(("requirements", "constraints")):
+                kind = FileKind.REQUIREMENTS  # `requirements/base.txt`, included with `-r requirements/base.txt`
             if kind is None or (files_ruled and ignores(shown, False)):
                 continue
             rel = f"{prefix}/{shown}" if prefix else shown

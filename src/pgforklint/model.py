@@ -134,6 +134,13 @@ class ConnectionOpen:
     # The connection is held after the import: bound to a module-level name, never closed, not in a
     # with-block. Matters for NullPool engines, whose other connections are closed when released.
     retained: bool = False
+    # Under an `if` that depends on the environment (`if os.environ.get("LOAD_FIXTURES") == "true":`): how the
+    # code says it, where, and whether the variables' defaults take that branch (True: certain, False: only
+    # where the environment says so, None: cannot tell).
+    condition: str | None = None
+    condition_location: Location | None = None
+    condition_default: bool | None = None
+    condition_env: tuple[str, ...] = ()  # the environment variables the condition reads
 
 
 @record(frozen=True)

@@ -352,6 +352,10 @@ def _apply_flask_options(project: Project, model: DeploymentModel) -> None:
 
 
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
+    from pgforklint.extract.requirements import version_range
+
+    # Which SQLAlchemy the project allows: `dispose(close=False)` exists from 1.4.33 (rules and --fix adapt).
+    model.facts["sqlalchemy_versions"] = version_range(project, "SQLAlchemy")
     model.database, model.facts["database_shown"] = _limits(project)
     model.database.pooler = _pooler(project)
     _apply_flask_options(project, model)

@@ -188,7 +188,8 @@ def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> V
             and "_manager." not in qualname:
         return None
     manager = _EXTERNAL_MANAGER.match(qualname)
-    if manager is not None:
+    # `Model.objects` of another ORM (mongoengine, neomodel ...) has the same shape: only in a Django project.
+    if manager is not None and find_settings_modules(interp.project, interp.module_roots):
         queryset = QuerySetVal(manager.group("model"))
         loc = interp.loc(frame.module, node)
         method = manager.group("method")

@@ -340,6 +340,8 @@ class Interpreter:
         # Adapter-specific state (Django engines, Celery apps, fork points ...).
         self.state: dict[str, object] = {}
         self._texts: dict[str, str] = {}
+        # Enclosing `if`s that depend on the environment: (how the code says it, where, default takes it?).
+        self.conditions: list[tuple[str, Location, bool | None, tuple[str, ...]]] = []
 
     def register(self, kind: str, target: Value, location: Location) -> None:
         """A callback handed to a framework: a fork hook, a signal handler."""
@@ -369,6 +371,14 @@ class Interpreter:
 
     def record_open(self, engine: Engine, location: Location, operation: str) -> ConnectionOpen:
         open_ = ConnectionOpen(engine, location, operation, tuple(self.chain))
+        if self.conditions:
+            text, where, default, names = self.conditions[-1]
+            if len(self.conditions) > 1:
+                text = " and ".join(c[0] for c in self.conditions)
+                default = None if any(c[2] is None for c in self.conditions) else all(c[2] for c in self.conditions)
+                names = tuple(dict.fromkeys(n for c in self.conditions for n in c[3]))
+            open_ = replace(open_, condition=text, condition_location=where, condition_default=default,
+                            condition_env=names)
         self.effects.opens.append(open_)
         self.effects.open_seq.append(self.next_seq())
         return open_
@@ -532,8 +542,22 @@ class Interpreter:
             if any(hook(self, stmt, frame) for hook in self.hooks.on_if):
                 return
             self.eval(stmt.test, frame)
-            self.walk_body(stmt.body, frame)
-            self.walk_body(stmt.orelse, frame)
+            condition = env_condition(self, stmt.test, frame)
+            if condition is None:
+                self.walk_body(stmt.body, frame)
+                self.walk_body(stmt.orelse, frame)
+                return
+            text, default, names = condition
+            where = self.loc(frame.module, stmt.test)
+            for body, said, taken in ((stmt.body, text, default),
+                                      (stmt.orelse, f"not ({text})", None if default is None else not default)):
+                if not body:
+                    continue
+                self.conditions.append((said, where, taken, names))
+                try:
+                    self.walk_body(body, frame)
+                finally:
+                    self.conditions.pop()
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             start = self._seq
             iterable = self.eval(stmt.iter, frame)
@@ -1356,3 +1380,137 @@ def iter_functions(module: ModuleVal) -> Iterator[tuple[str, FunctionVal]]:
     for name, value in module.namespace.items():
         if isinstance(value, FunctionVal) and value.module is module:
             yield name, value
+
+
+# --- conditions on the environment ---------------------------------------------------------------
+
+_ENV_LOOKUPS = ("os.environ.get", "os.getenv", "os.environ.setdefault")
+_MISSING = object()
+
+
+def env_condition(interp: Interpreter, test: ast.AST, frame: Frame) -> tuple[str, bool | None, tuple[str, ...]] | None:
+    """(the test as written, whether the variables' defaults make it true, the variables) for an `if` test that
+    reads the environment (directly, through a module-level name, or through Django's `settings.X`); else None."""
+    used: set[str] = set()
+    value = _condition_value(interp, test, frame, used, 0)
+    if not used:
+        return None
+    source = interp.source_text(frame.module.path)
+    text = (ast.get_source_segment(source, test) if source else None) or ast.unparse(test)
+    return " ".join(text.split()), (None if value is _MISSING else bool(value)), tuple(sorted(used))
+
+
+def _condition_value(interp: Interpreter, node: ast.AST, frame: Frame, used: set[str], depth: int) -> object:
+    """The value the test has when no environment variable it reads is set (_MISSING: cannot tell); the variables
+    read go to `used`."""
+    if depth > 4:
+        return _MISSING
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = _condition_value(interp, node.operand, frame, used, depth)
+        return _MISSING if inner is _MISSING else not inner
+    if isinstance(node, ast.BoolOp):
+        values = [_condition_value(interp, v, frame, used, depth) for v in node.values]
+        if any(v is _MISSING for v in values):
+            return _MISSING
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        op = node.ops[0]
+        right = node.comparators[0]
+        if isinstance(op, (ast.In, ast.NotIn)) and _is_environ(interp, right, frame):
+            key = _condition_value(interp, node.left, frame, set(), depth + 1)
+            if isinstance(key, str):
+                used.add(key)
+                return isinstance(op, ast.NotIn)  # unset by default
+            return _MISSING
+        left = _condition_value(interp, node.left, frame, used, depth + 1)
+        other = _condition_value(interp, right, frame, used, depth + 1)
+        if left is _MISSING or other is _MISSING:
+            return _MISSING
+        try:
+            return {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.In: lambda a, b: a in b,
+                    ast.NotIn: lambda a, b: a not in b, ast.Is: lambda a, b: a is b,
+                    ast.IsNot: lambda a, b: a is not b}[type(op)](left, other)
+        except (KeyError, TypeError):
+            return _MISSING
+    if isinstance(node, ast.Call):
+        func = interp.eval(node.func, frame) if isinstance(node.func, (ast.Name, ast.Attribute)) else None
+        name = func.qualname if isinstance(func, ExternalVal) else ""
+        if name in _ENV_LOOKUPS and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            used.add(node.args[0].value)
+            if len(node.args) > 1:
+                return _condition_value(interp, node.args[1], frame, set(), depth + 1)
+            default = next((k.value for k in node.keywords if k.arg == "default"), None)
+            return _condition_value(interp, default, frame, set(), depth + 1) if default is not None else None
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("lower", "upper", "strip", "casefold") \
+                and not node.args:
+            inner = _condition_value(interp, node.func.value, frame, used, depth)
+            return getattr(inner, node.func.attr)() if isinstance(inner, str) else _MISSING
+        if isinstance(node.func, ast.Name) and node.func.id in ("bool", "int", "str") and len(node.args) == 1:
+            inner = _condition_value(interp, node.args[0], frame, used, depth)
+            try:
+                return _MISSING if inner is _MISSING else {"bool": bool, "int": int, "str": str}[node.func.id](inner)
+            except (TypeError, ValueError):
+                return _MISSING
+        return _MISSING
+    if isinstance(node, ast.Subscript) and _is_environ(interp, node.value, frame):
+        key = _condition_value(interp, node.slice, frame, set(), depth + 1)
+        if isinstance(key, str):
+            used.add(key)
+        return _MISSING  # a KeyError when unset: the import would fail
+    if isinstance(node, ast.Name) and frame.module.path is not None:
+        assigned = _module_assignment(interp, frame.module.path, node.id)
+        if assigned is not None:
+            return _condition_value(interp, assigned, Frame(frame.module, None), used, depth + 1)
+        value = frame.lookup(node.id)
+        if isinstance(value, ModuleVal) or value is None:
+            return _MISSING
+        return _MISSING
+    if isinstance(node, ast.Attribute):
+        base = interp.eval(node.value, frame) if isinstance(node.value, (ast.Name, ast.Attribute)) else None
+        if isinstance(base, AdapterVal):  # a deferred module (prefilter placeholder): walked now that it matters
+            from pgforklint.prefilter import resolve
+
+            base = resolve(interp, base)
+        if isinstance(base, ExternalVal) and base.qualname == "django.conf.settings":
+            module = interp.state.get("django_settings_module")
+            if module is None:
+                from pgforklint.extract.django import settings_module_for
+
+                module = interp.state["django_settings_module"] = settings_module_for(interp) or ""
+            rel = interp.project.module_file(module, interp.module_roots) if module else None
+            if rel is not None and module in interp.modules:
+                assigned = _module_assignment(interp, rel, node.attr)
+                if assigned is not None:
+                    return _condition_value(interp, assigned, Frame(interp.modules[module], None), used, depth + 1)
+        if isinstance(base, ModuleVal) and base.path is not None:
+            assigned = _module_assignment(interp, base.path, node.attr)
+            if assigned is not None:
+                return _condition_value(interp, assigned, Frame(base, None), used, depth + 1)
+        return _MISSING
+    return _MISSING
+
+
+def _is_environ(interp: Interpreter, node: ast.AST, frame: Frame) -> bool:
+    if not isinstance(node, (ast.Name, ast.Attribute)):
+        return False
+    value = interp.eval(node, frame)
+    return isinstance(value, ExternalVal) and value.qualname == "os.environ"
+
+
+def _module_assignment(interp: Interpreter, rel: str, name: str) -> ast.AST | None:
+    """The value of the last top-level `name = ...` of a project module (for conditions only)."""
+    key = ("top-assignments", rel)
+    table = interp.project._cache.get(key)
+    if table is None:
+        table = {}
+        source = interp.project.python(rel)
+        for stmt in source.tree.body if source is not None else []:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                table[stmt.targets[0].id] = stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                table[stmt.target.id] = stmt.value
+        interp.project._cache[key] = table
+    return table.get(name)

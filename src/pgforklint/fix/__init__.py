@@ -102,15 +102,20 @@ def _reset_fix(ctx: Context, server: Server, engine: Engine) -> Fix:
 
 
 def _dispose_fix(ctx: Context, reset) -> Fix:
-    too_old = ctx.sqlalchemy_too_old()
-    if too_old:
-        raise NoFix(too_old)
+    keep = ctx.dispose_keep()
+    if keep is False:
+        raise NoFix(f"{ctx.sqlalchemy_versions()} has no `dispose(close=False)` (added in SQLAlchemy 1.4.33): dispose in "
+                    "the parent right before the fork instead (gunicorn `pre_fork`), or upgrade SQLAlchemy first")
     location = reset.location
     line, column = location.line, location.column - 1
     edit = Edit(location.path, lambda text: load_pyedit().dispose_keep(text, line, column), order=(0, -line, -column),
                 description="dispose(close=False)")
-    return Fix(Applicability.SAFE, "pass `close=False` to `dispose()`: the child drops the inherited pool without "
-                                   "closing the sockets the parent and the other children still use", [edit])
+    message = ("pass `close=False` to `dispose()`: the child drops the inherited pool without closing the sockets the "
+               "parent and the other children still use")
+    if keep is None:  # TypeError in the child hook on SQLAlchemy < 1.4.33: the worker would not boot
+        return Fix(Applicability.UNSAFE, message + " (unsafe: the project does not pin SQLAlchemy, and "
+                   "`close=False` needs SQLAlchemy >= 1.4.33)", [edit])
+    return Fix(Applicability.SAFE, message, [edit])
 
 
 def _plan_one(ctx: Context, diagnostic: Diagnostic) -> Fix:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import enum
-import re
 from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
@@ -54,8 +53,12 @@ class ResetRecipe:
 
     imports: list[tuple[str, str]]
     statements: list[str]
-    parent_side: bool = False  # Django: close in the parent before the fork instead
+    parent_side: bool = False  # Django, SQLAlchemy < 1.4.33: close in the parent before the fork instead
     defined_in: str | None = None  # module where the engine is bound (no import needed there)
+    # Where only a child-side hook exists (Celery, uWSGI) and the parent-side reset is the safe one: the child
+    # statements to use instead, and why that is an unsafe fix.
+    child_statements: list[str] | None = None
+    child_unsafe: str | None = None
 
     def body(self, module_here: str | None = None, names_taken: set[str] = frozenset()) -> list[str]:
         lines = []
@@ -125,22 +128,16 @@ class Context:
             self._trees[rel] = tree
         return self._trees[rel]
 
-    def sqlalchemy_too_old(self) -> str | None:
-        """A pinned SQLAlchemy older than 1.4.33 has no `dispose(close=False)`."""
-        if self.project is None:
-            return None
-        from pgforklint.extract.requirements import read_requirements
+    def dispose_keep(self) -> bool | None:
+        """Whether `engine.dispose(close=False)` exists on every SQLAlchemy the project allows (added in 1.4.33):
+        True, False (every allowed version is older), or None (the project does not say)."""
+        from pgforklint.rules.fork import dispose_keep_available
 
-        requirement = read_requirements(self.project).get("sqlalchemy")
-        if requirement is None or not requirement.version:
-            return None
-        numbers = [int(n) for n in re.findall(r"\d+", requirement.version)[:3]]
-        while len(numbers) < 3:
-            numbers.append(0)
-        if tuple(numbers) < (1, 4, 33):
-            return (f"SQLAlchemy {requirement.version} is pinned in the requirements; `dispose(close=False)` needs "
-                    f"SQLAlchemy >= 1.4.33, so upgrade first")
-        return None
+        return dispose_keep_available(self.model)
+
+    def sqlalchemy_versions(self) -> str:
+        versions = self.model.facts.get("sqlalchemy_versions")
+        return versions.text if versions is not None and versions.known else "an unpinned SQLAlchemy"
 
 
 def module_of_symbol(engine: Engine) -> tuple[str, str] | None:
@@ -171,15 +168,27 @@ def top_level_binding(tree: ast.Module, name: str) -> ast.stmt | None:
 def engine_recipe(ctx: Context, server: Server, engine: Engine) -> ResetRecipe:
     """The statements that reset `engine` after the fork (or, for Django, before it), or NoFix."""
     if engine.kind is EngineKind.SQLALCHEMY:
-        too_old = ctx.sqlalchemy_too_old()
-        if too_old:
-            raise NoFix(too_old)
         where = module_of_symbol(engine)
         if where is None:
             raise NoFix("the engine is not bound to a module-level name a hook can import")
         module, name = where
         expr = f"{name}.sync_engine" if engine.extra.get("async") else name
-        return ResetRecipe([(module, name)], [f"{expr}.dispose(close=False)"], defined_in=module)
+        keep = ctx.dispose_keep()
+        if keep is True:
+            return ResetRecipe([(module, name)], [f"{expr}.dispose(close=False)"], defined_in=module)
+        # `dispose(close=False)` raises TypeError before SQLAlchemy 1.4.33, in the child hook: the worker would not
+        # boot. `dispose()` in the parent right before the fork works on every version (SQLAlchemy's pooling docs).
+        versions = ctx.sqlalchemy_versions()
+        if keep is False:
+            child, why = [f"{expr}.dispose()"], (
+                f"{versions} has no `dispose(close=False)`; `dispose()` in the child also closes the parent's copy of the "
+                "connections, which is right only while the parent never uses the engine after forking")
+        else:
+            child, why = [f"{expr}.dispose(close=False)"], (
+                "the project does not pin SQLAlchemy, and `dispose(close=False)` (SQLAlchemy >= 1.4.33) stops the "
+                "worker from booting on an older one")
+        return ResetRecipe([(module, name)], [f"{expr}.dispose()"], parent_side=True, defined_in=module,
+                           child_statements=child, child_unsafe=why)
     if engine.kind is EngineKind.FLASK_SQLALCHEMY:
         return _flask_sqlalchemy_recipe(ctx, server, engine)
     if engine.kind is EngineKind.DJANGO:
@@ -215,11 +224,21 @@ def _flask_sqlalchemy_recipe(ctx: Context, server: Server, engine: Engine) -> Re
     app_name = app.attribute if app.attribute != db_name else None
     if app_name is None:
         raise NoFix("the app and the extension have the same name")
-    return ResetRecipe(
-        [(db_module, db_name), (app.module, app.attribute)],
-        [f"with {app.attribute}.app_context():\n    {db_name}.engine.dispose(close=False)"],
-        defined_in=None,
-    )
+    imports = [(db_module, db_name), (app.module, app.attribute)]
+    keep = ctx.dispose_keep()
+    if keep is True:
+        return ResetRecipe(imports, [f"with {app.attribute}.app_context():\n    {db_name}.engine.dispose(close=False)"],
+                           defined_in=None)
+    # As for a plain engine (engine_recipe): without `close=False` for sure, dispose in the parent before the fork.
+    child = "dispose()" if keep is False else "dispose(close=False)"
+    why = (f"{ctx.sqlalchemy_versions()} has no `dispose(close=False)`; `dispose()` in the child also closes the "
+           "parent's copy of the connections" if keep is False else
+           "the project does not pin SQLAlchemy, and `dispose(close=False)` (SQLAlchemy >= 1.4.33) stops the worker "
+           "from booting on an older one")
+    return ResetRecipe(imports, [f"with {app.attribute}.app_context():\n    {db_name}.engine.dispose()"],
+                       parent_side=True, defined_in=None,
+                       child_statements=[f"with {app.attribute}.app_context():\n    {db_name}.engine.{child}"],
+                       child_unsafe=why)
 
 
 def _is_flask_app(ctx: Context, rel: str, name: str, depth: int = 0) -> bool:

@@ -28,8 +28,12 @@ COMMENT = "Drop the pool inherited from the master without closing its sockets (
 
 
 def postfork_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe) -> Fix:
-    if recipe.parent_side:
+    applicability, note = Applicability.SAFE, ""
+    if recipe.parent_side and recipe.child_statements is None:
         raise NoFix("closing Django's inherited connections in a uWSGI worker would close the master's sockets")
+    if recipe.parent_side:  # no uWSGI hook runs in the master right before each fork: the child-side reset, unsafe
+        applicability, note = Applicability.UNSAFE, f" (unsafe: {recipe.child_unsafe})"
+        recipe = ResetRecipe(recipe.imports, recipe.child_statements, defined_in=recipe.defined_in)
     if server.app is None:
         raise NoFix("the uWSGI app module is not known")
     rel = ctx.module_file(server.app.module)
@@ -44,8 +48,8 @@ def postfork_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetReci
         Edit(rel, lambda text: load_pyedit().ensure_function(text, HANDLER, "", statements, decorator="postfork", comment=COMMENT),
              order=(1, 1), description=f"add `{HANDLER}`"),
     ]
-    return Fix(Applicability.SAFE, f"reset `{engine.label}` in a `@postfork` function in {rel}: "
-               + "; ".join(s.splitlines()[0] for s in recipe.statements), edits)
+    return Fix(applicability, f"reset `{engine.label}` in a `@postfork` function in {rel}: "
+               + "; ".join(s.splitlines()[0] for s in recipe.statements) + note, edits)
 
 
 def lazy_apps_fix(ctx: Context, server: Server) -> Fix:

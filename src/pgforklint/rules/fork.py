@@ -127,7 +127,38 @@ def ineffective_resets(server: Server, engine: Engine) -> list[tuple[Hook, Reset
     return found
 
 
-def reset_advice(server: Server, engine: Engine) -> str:
+# `Engine.dispose(close=False)` was added in SQLAlchemy 1.4.33 (docs: "versionadded:: 1.4.33",
+# https://docs.sqlalchemy.org/en/14/core/connections.html#sqlalchemy.engine.Engine.dispose).
+CLOSE_FALSE_SINCE = (1, 4, 33)
+
+
+def dispose_keep_available(model: DeploymentModel) -> bool | None:
+    """True: every SQLAlchemy the project allows has `dispose(close=False)`; False: none has; None: unknown."""
+    versions = model.facts.get("sqlalchemy_versions")
+    return versions.at_least(CLOSE_FALSE_SINCE) if versions is not None else None
+
+
+def _old_sqlalchemy_advice(server: Server, engine: Engine, versions) -> str:
+    """Before 1.4.33 the pooling docs ("Using Connection Pools with Multiprocessing or os.fork()") say: call
+    `Engine.dispose()` directly before the new process is started; or, when the parent never uses the engine
+    after forking, at the start of the child (which closes the parent's connections for most drivers)."""
+    expr = f"{expression(engine)}.dispose()"
+    config = "the gunicorn configuration file" if server.config_path else "gunicorn.conf.py"
+    hook = {
+        ServerKind.GUNICORN: f"`def pre_fork(server, worker): {expr}` in {config} (the master drops its connections "
+                             "right before each fork, so no worker inherits one)",
+        ServerKind.MULTIPROCESSING: f"`{expr}` in the parent directly before the children are started",
+        ServerKind.CELERY: f"a `worker_init` handler that calls `{expr}` (it runs in the worker parent before the pool "
+                           "forks its children)",
+        ServerKind.UWSGI: f"a `@uwsgidecorators.postfork` function that calls `{expr}` (it closes the master's copy of "
+                          "the connections: right only while the master never uses the engine), or `lazy-apps = true`",
+        ServerKind.RQ: f"`{expr}` in the worker before it forks a work horse",
+    }.get(server.kind, f"`{expr}` in the parent directly before the fork")
+    return (f"reset it: {hook}; {versions.text} has no `dispose(close=False)` (added in SQLAlchemy 1.4.33), the reset "
+            "recommended from that version on")
+
+
+def reset_advice(server: Server, engine: Engine, model: DeploymentModel | None = None) -> str:
     name = engine.label
     if engine.kind is EngineKind.RAW_CONNECTION:
         return "open the connection in the child instead, or close it in the parent before the fork"
@@ -146,6 +177,9 @@ def reset_advice(server: Server, engine: Engine) -> str:
         return (f"disconnect in the master before the fork (`ActiveRecord::Base.connection.disconnect!` in "
                 f"{_ruby_parent_hook(server)}) and reconnect in each child (`ActiveRecord::Base.establish_connection` in "
                 f"{_ruby_child_hook(server)}), or upgrade to Rails 5.2+, which discards inherited connections by itself")
+    keep = dispose_keep_available(model) if model is not None else None
+    if keep is False:
+        return _old_sqlalchemy_advice(server, engine, model.facts["sqlalchemy_versions"])
     expr = f"{expression(engine)}.dispose(close=False)"
     hook = {
         ServerKind.GUNICORN: f"`def post_fork(server, worker): {expr}` in "
@@ -155,6 +189,9 @@ def reset_advice(server: Server, engine: Engine) -> str:
         ServerKind.MULTIPROCESSING: f"`initializer=` that calls `{expr}`",
         ServerKind.RQ: f"`{expr}` at the start of each job, or a worker class that resets after the fork",
     }.get(server.kind, f"`{expr}` in the child after the fork")
+    if keep is None:
+        return (f"reset it in the child: {hook} (SQLAlchemy >= 1.4.33; before that version, "
+                f"`{expression(engine)}.dispose()` in the parent right before the fork)")
     return f"reset it in the child: {hook}"
 
 
@@ -189,7 +226,9 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 continue  # reported once, by PGF009, at the hook that never runs
             groups.setdefault((engine, open_.retained), []).append(open_)
         for (engine, retained), opens in groups.items():
-            open_ = opens[0]
+            # The first open that runs with the environment's defaults anchors the finding, else the first.
+            open_ = next((o for o in opens if o.condition is None or o.condition_default is True), opens[0])
+            opens = [open_, *(o for o in opens if o is not open_)]
             key = (open_.location.path, open_.location.line, engine.symbol, retained)
             if key in found:
                 found[key][1].append(Related(server.location, f"{server_name(server)} started here also loads it "
@@ -206,14 +245,17 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 related.append(Related(server.processes.origin.location, "number of worker processes"))
             more = f" (and {len(opens) - 1} more use{'s' if len(opens) > 2 else ''} in the parent, see the related locations)" \
                 if len(opens) > 1 else ""
+            if open_.condition is not None and open_.condition_location is not None:
+                related.append(Related(open_.condition_location, f"the connection is opened only when `{open_.condition}`"))
             message = (
-                f"`{open_.operation}` opens a PostgreSQL connection in the parent process{more}: {reason}, "
+                f"`{open_.operation}` opens a PostgreSQL connection in the parent process{more}{_condition_clause(open_)}: "
+                f"{reason}, "
                 f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
-                f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine)}"
+                f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine, model)}"
             )
             found[key] = (Diagnostic("PGF001", open_.location, message, (), key=f"{engine.symbol}",
                                      title=f"`{_short(open_.operation)}` connects in the parent before {server_name(server)} forks",
-                                     help=HELD_ADVICE if retained else reset_advice(server, engine)), related)
+                                     help=HELD_ADVICE if retained else reset_advice(server, engine, model)), related)
     for diagnostic, related in found.values():
         yield replace(diagnostic, related=tuple(_unique(related)))
 
@@ -221,6 +263,29 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
 def _short(operation: str) -> str:
     """The call of an operation described in words (`ConnectionPool() opens its pool at construction`)."""
     return operation if len(operation) <= 40 or " " not in operation else operation.split(" ", 1)[0]
+
+
+def _condition_clause(open_: ConnectionOpen) -> str:
+    """How an environment-dependent `if` around the open is said: certain or conditional, and why."""
+    if open_.condition is None:
+        return ""
+    reads = ", ".join(f"`{name}`" for name in open_.condition_env)
+    if reads and not all(f'"{name}"' in open_.condition or f"'{name}'" in open_.condition
+                         for name in open_.condition_env):
+        reads = f"; it reads {reads}"
+    else:
+        reads = ""
+    return _condition_kind(open_)[:-1] + reads + ")"
+
+
+def _condition_kind(open_: ConnectionOpen) -> str:
+    if open_.condition_default is True:
+        return (f" (certain: under `if {open_.condition}:`, which is true with the defaults the code gives those "
+                "environment variables)")
+    if open_.condition_default is False:
+        return (f" (conditional: only where the environment makes `{open_.condition}` true; with the defaults "
+                "the code gives, it is false)")
+    return f" (conditional: under `if {open_.condition}:`, whose value the repository does not decide)"
 
 
 def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -239,18 +304,18 @@ def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
             if escape.why:
                 message = (f"{escape.why}: `{expression(engine)}`'s connections opened while the app loads are shared by "
                            f"{_children(server)} (`PG::ConnectionBad`, `PG::UnableToSend`, interleaved results), and "
-                           f"nothing resets the pool around the fork: {reset_advice(server, engine)}")
+                           f"nothing resets the pool around the fork: {reset_advice(server, engine, model)}")
             else:
                 message = (
                     f"`{expression(engine)}` is handed to `{escape.callee}` while the parent process loads the app, before "
                     f"{server_name(server)} forks; pgforklint cannot see whether that opens a connection, and nothing resets "
-                    f"the pool after the fork: {reset_advice(server, engine)}"
+                    f"the pool after the fork: {reset_advice(server, engine, model)}"
                 )
             related = [Related(engine.location, "engine created here"), Related(server.location, f"{server_name(server)} started here"),
                        *_config_related(server)]
             yield Diagnostic("PGF002", escape.location, message, tuple(related), key=f"{engine.symbol}:{escape.callee}",
                              title=f"`{expression(engine)}` is handed to `{escape.callee}` before the fork, with no reset after it",
-                             help=reset_advice(server, engine))
+                             help=reset_advice(server, engine, model))
 
 
 def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -261,7 +326,12 @@ def child_closes_parent_connections(model: DeploymentModel) -> Iterator[Diagnost
             for hook, reset in child_resets(server, engine):
                 if reset.kind not in CHILD_RESET_KINDS_BAD:
                     continue
-                if reset.kind is ResetKind.DISPOSE_CLOSE:
+                if reset.kind is ResetKind.DISPOSE_CLOSE and dispose_keep_available(model) is False:
+                    fix = (f"{model.facts['sqlalchemy_versions'].text} has no `dispose(close=False)` (added in SQLAlchemy "
+                           f"1.4.33): call `{expression(engine)}.dispose()` in the parent directly before the fork instead "
+                           "(gunicorn: `pre_fork`), or upgrade SQLAlchemy and pass `close=False`")
+                    what = f"`{expression(engine)}.dispose()` in `{hook.name}`"
+                elif reset.kind is ResetKind.DISPOSE_CLOSE:
                     fix = (f"call `{expression(engine)}.dispose(close=False)` instead (SQLAlchemy >= 1.4.33), or, to free "
                            "the parent's connection on purpose, dispose in the parent before the fork")
                     what = f"`{expression(engine)}.dispose()` in `{hook.name}`"
