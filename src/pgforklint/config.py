@@ -181,6 +181,8 @@ def _load_toml(file: Path) -> dict:
         raise ConfigError(f"{shown(file)}: invalid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{shown(file)}: invalid TOML: nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # an integer beyond Python's 4,300-digit limit
+        raise ConfigError(f"{shown(file)}: invalid TOML: {exc}") from None
 
 
 def _settings_table(file: Path) -> tuple[object | None, str]:

@@ -32,6 +32,7 @@ from pgforklint.model import (
 )
 from pgforklint.project import MAX_CALL_DEPTH, MAX_IMPORT_DEPTH, MAX_MODULES, Project
 from pgforklint.records import record
+from pgforklint.safeio import bounded_items
 
 # --- abstract values -----------------------------------------------------------------------
 
@@ -477,7 +478,7 @@ class Interpreter:
             if isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add) and isinstance(value, ContainerVal):
                 current = frame.lookup(stmt.target.id)
                 if isinstance(current, ContainerVal):
-                    frame.bind(stmt.target.id, ContainerVal([*current.items, *value.items], current.node))
+                    frame.bind(stmt.target.id, ContainerVal(bounded_items([*current.items, *value.items]), current.node))
         elif isinstance(stmt, ast.Expr):
             self.eval(stmt.value, frame)
         elif isinstance(stmt, ast.If):

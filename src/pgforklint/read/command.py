@@ -104,10 +104,12 @@ def parse_commands(text: str, env: dict[str, str] | None = None, depth: int = 0)
     out: list[Command] = []
     for tokens in split_shell(text):
         prefix_env: dict[str, str] = {}
-        while tokens and _ASSIGNMENT.match(tokens[0]):
-            name, value = tokens[0].split("=", 1)
+        start = 0  # leading `VAR=value` words, counted (slicing them off one by one is quadratic)
+        while start < len(tokens) and _ASSIGNMENT.match(tokens[start]):
+            name, value = tokens[start].split("=", 1)
             prefix_env[name] = value
-            tokens = tokens[1:]
+            start += 1
+        tokens = tokens[start:]
         tokens = _strip_wrappers(tokens)
         if not tokens:
             continue
@@ -137,8 +139,11 @@ def _strip_wrappers(tokens: list[str]) -> list[str]:
             n = len(wrapper)
             if tuple(t.rsplit("/", 1)[-1] if i == 0 else t for i, t in enumerate(tokens[:n])) == wrapper:
                 tokens = tokens[n:]
-                while tokens and wrapper[0] == "env" and (_ASSIGNMENT.match(tokens[0]) or tokens[0].startswith("-")):
-                    tokens = tokens[1:]
+                start = 0
+                while start < len(tokens) and wrapper[0] == "env" and (_ASSIGNMENT.match(tokens[start])
+                                                                        or tokens[start].startswith("-")):
+                    start += 1
+                tokens = tokens[start:]
                 changed = True
                 break
     return tokens
