@@ -173,7 +173,7 @@ def test_large_gitignore_with_negations(tmp_path: Path) -> None:
 @pytest.mark.parametrize("data", [
     "b'from x import (\\n' * 60000",
     "b'os.environ[' + b' ' * 60000 + b'\\n'",
-    "b'import;' * 150000",
+    "b'import;' * 400000",
     "b'environ[' * 150000",
 ])
 def test_prefilter_scan_is_linear(data: str) -> None:
@@ -261,6 +261,22 @@ def test_configuration_integer_over_the_digit_limit(tmp_path: Path) -> None:
     assert "pyproject.toml" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+def test_closed_stdout_or_full_disk_is_an_output_error(tmp_path: Path, stdout: str) -> None:
+    root = warmup(tmp_path / "repo")
+    command = [sys.executable, "-m", "pgforklint", "--no-cache", str(root)]
+    if stdout == "closed":
+        result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=30,
+                                preexec_fn=lambda: (_limits(MEMORY)(), os.close(1)))
+    else:
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=30,
+                                    preexec_fn=_limits(MEMORY))
+    assert result.returncode == 2
+    assert result.stderr.startswith("pgforklint: error: cannot write the output"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 # --- never write or read outside the project -----------------------------------------------------
 
 
@@ -321,6 +337,20 @@ def test_configuration_above_the_project_from_another_user_is_ignored(tmp_path: 
 
 
 @needs_root
+def test_configuration_above_the_project_from_its_owner_is_used(tmp_path: Path) -> None:
+    # a checkout of another uid mounted into a container that runs as root: its files are the project's
+    repo = tmp_path / "repo"
+    root = warmup(repo / "service")
+    (repo / ".git").mkdir()
+    (repo / "pyproject.toml").write_text('[tool.pgforklint]\nignore = ["PGF"]\n')
+    for path in (repo, *repo.rglob("*")):
+        os.chown(path, OTHER_USER, OTHER_USER, follow_symlinks=False)
+    result = run_cli(str(root), "--no-cache", timeout=30)
+    assert_clean_run(result)
+    assert not findings(result), result.stdout
+
+
+@needs_root
 def test_git_folder_above_the_project_from_another_user_is_ignored(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     root = warmup(shared / "checkout")
@@ -331,6 +361,17 @@ def test_git_folder_above_the_project_from_another_user_is_ignored(tmp_path: Pat
         os.chown(path, OTHER_USER, OTHER_USER)
     result = run_cli(str(root), "--no-cache", timeout=30)
     assert findings(result), result.stdout
+
+
+def test_exponential_call_fan_out_is_bounded(tmp_path: Path) -> None:
+    lines = ["import sqlalchemy", "engine = sqlalchemy.create_engine('postgresql://db/x')"]
+    for number in range(30):
+        lines += [f"def f{number}():"] + [f"    f{number + 1}()"] * 10
+    lines += ["def f30():", "    engine.connect()", "f0()", "app = None"]
+    root = project(tmp_path / "repo", {"app.py": "\n".join(lines) + "\n", "Procfile": "web: gunicorn --preload app:app\n"})
+    result = run_cli(str(root), "--no-cache", timeout=60)
+    assert_clean_run(result)
+    assert "analysis bound reached" in result.stdout
 
 
 # --- the read-ahead helper -----------------------------------------------------------------------
@@ -432,3 +473,35 @@ def test_fix_refuses_files_changed_since_they_were_read(tmp_path: Path) -> None:
     written, problems = write_project_files(tmp_path, [("a.py", b"new\n", b"old\n"), ("b.py", b"new\n", b"old\n")])
     assert written == [] and [p[0] for p in problems] == ["b.py"]
     assert (tmp_path / "a.py").read_bytes() == b"old\n"  # all or nothing
+
+
+def test_file_swapped_for_a_fifo_after_discovery(tmp_path: Path) -> None:
+    root = warmup(tmp_path / "repo")
+    big = root / "big_settings.py"
+    big.write_bytes(b"x = 1\n" * 500_000)  # over the size cap: scanned in chunks
+    result = run_python(f"""
+        import os
+        from pathlib import Path
+        from pgforklint.config import Config
+        from pgforklint.discover import discover
+        from pgforklint.project import Project
+        root = Path({str(root)!r})
+        project = Project(root, discover(root), Config())
+        for rel in ("gunicorn.conf.py", "big_settings.py"):
+            os.unlink(root / rel)
+            os.mkfifo(root / rel)
+        assert project.python("gunicorn.conf.py") is None
+        assert project.text("gunicorn.conf.py") is None
+        project.contains("big_settings.py", b"DATABASES", b"not-a-known-needle")
+        print(sorted(project.unreadable))
+    """, timeout=30)
+    assert result.returncode == 0 and "gunicorn.conf.py" in result.stdout, result.stderr
+
+
+def test_hostile_fuzz_short_run() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pgforklint_fuzz", Path(__file__).parent.parent / "scripts" / "fuzz.py")
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    assert fuzz.run_hostile(3, seed=19, seconds=60, verbose=False) == []

@@ -96,22 +96,32 @@ def read_chunks(path, size: int = 1024 * 1024):
         os.close(fd)
 
 
-def owned_by_user(status: os.stat_result) -> bool:
-    """Owned by this user or by root: git's rule for trusting a repository's files (`safe.directory`)."""
+def owned_by_user(status: os.stat_result, project_owner: int | None = None) -> bool:
+    """Owned by this user, by root, or by whoever owns the linted project (a checkout mounted into a
+    container runs as root on files of another uid): git's idea of a trustworthy repository, minus
+    `safe.directory`. A file another user planted in a shared folder such as `/tmp` is none of these."""
     getuid = getattr(os, "getuid", None)
     if getuid is None:  # pragma: no cover - Windows: no owners to compare
         return True
-    return status.st_uid in (getuid(), 0)
+    return status.st_uid in (getuid(), 0) or status.st_uid == project_owner
 
 
-def trusted_file(path) -> bool:
-    """A regular file (followed through links) and the folder holding it both owned by this user or root."""
+def owner_of(path) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
+
+
+def trusted_file(path, project_owner: int | None = None) -> bool:
+    """A regular file (followed through links) and the folder holding it both owned as `owned_by_user` asks."""
     try:
         status = os.stat(path)
         folder = os.stat(os.path.dirname(os.path.abspath(path)) or ".")
     except (OSError, ValueError):
         return False
-    return stat.S_ISREG(status.st_mode) and owned_by_user(status) and owned_by_user(folder)
+    return (stat.S_ISREG(status.st_mode) and owned_by_user(status, project_owner)
+            and owned_by_user(folder, project_owner))
 
 
 def private_folder(folder) -> bool:
@@ -190,9 +200,69 @@ def bounded_arithmetic(operation, left, right):
     return result
 
 
+# The import-time walk follows function calls into their bodies: `f0` calling `f1` ten times, `f1`
+# calling `f2` ten times ... is 10**depth walks. Each body is walked at most MAX_WALKS_PER_FUNCTION
+# times and all bodies MAX_FUNCTION_WALKS times in a run; past that a call's value is unknown and a
+# notice says so (findings already made are kept).
+MAX_WALKS_PER_FUNCTION = 1000
+MAX_FUNCTION_WALKS = 50_000
+
+
+def spend_walk(walker, key) -> str | None:
+    """Count one walk of the function body `key`; the bound reached (for the notice), or None."""
+    counts = walker.__dict__.setdefault("_walks_per_function", {})
+    total = counts.get(None, 0) + 1
+    counts[None] = total
+    walks = counts.get(key, 0) + 1
+    counts[key] = walks
+    if total > MAX_FUNCTION_WALKS:
+        return f"more than {MAX_FUNCTION_WALKS} function calls followed in one run"
+    if walks > MAX_WALKS_PER_FUNCTION:
+        return f"a function called more than {MAX_WALKS_PER_FUNCTION} times on the way (each call walks it again)"
+    return None
+
+
 def bounded_items(items: list) -> list:
     """A list the evaluator builds (`x += x`), cut to MAX_EVALUATED_ITEMS."""
     return items if len(items) <= MAX_EVALUATED_ITEMS else items[:MAX_EVALUATED_ITEMS]
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def open_output_streams() -> None:
+    """A closed stdout or stderr (`pgforklint >&-`) is None in Python: give it a stream that fails on
+    write like a closed descriptor, so that the run ends with an output error, not an AttributeError."""
+    import sys
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, _ClosedStream())
+
+
+class _ClosedStream:
+    def write(self, text: str) -> int:
+        raise OSError(9, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+_OUTPUT_ERRNOS = {"ENOSPC", "EDQUOT", "EIO", "EPIPE", "EBADF", "EFBIG", "EROFS"}
+
+
+def output_error(exc: BaseException) -> str | None:
+    """One line for an error writing the output (a full disk, a closed stdout), else None."""
+    import errno
+
+    if not isinstance(exc, OSError) or isinstance(exc, NotRegularFile) or exc.filename is not None:
+        return None
+    if errno.errorcode.get(exc.errno or 0) not in _OUTPUT_ERRNOS:
+        return None
+    return f"pgforklint: error: cannot write the output: {exc.strerror or exc}\n"
 
 
 # --- `--fix` and `--diff` ---------------------------------------------------------------------------

@@ -25,13 +25,13 @@ import ast
 import re
 
 from pgforklint.diagnostics import Location
-from pgforklint.discover import FileKind
+from pgforklint.discover import MAX_FILE_BYTES, FileKind
 from pgforklint.extract.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.model import DatabaseLimits, DeploymentModel, Engine, EngineKind, Origin, OriginKind, Quantity
 from pgforklint.project import Project
 from pgforklint.read.structured import LineDict
-from pgforklint.safeio import parse_count
+from pgforklint.safeio import parse_count, read_regular
 
 PG_DEFAULT_MAX_CONNECTIONS = 100
 PG_DEFAULT_SUPERUSER_RESERVED = 3
@@ -61,7 +61,7 @@ def _config_line(project: Project, key: str) -> Location | None:
         return None
     try:
         rel = path.resolve().relative_to(project.root.resolve()).as_posix()
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular(path, MAX_FILE_BYTES).decode("utf-8", errors="replace")  # never a FIFO, bounded
     except (ValueError, OSError):
         return None
     for number, line in enumerate(text.splitlines(), start=1):

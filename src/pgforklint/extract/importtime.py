@@ -32,7 +32,7 @@ from pgforklint.model import (
 )
 from pgforklint.project import MAX_CALL_DEPTH, MAX_IMPORT_DEPTH, MAX_MODULES, Project
 from pgforklint.records import record
-from pgforklint.safeio import bounded_items
+from pgforklint.safeio import bounded_items, spend_walk
 
 # --- abstract values -----------------------------------------------------------------------
 
@@ -751,6 +751,10 @@ class Interpreter:
             return UNKNOWN  # recursion guard
         if len(self._call_stack) >= MAX_CALL_DEPTH:
             self.notice_bound(f"calls nested deeper than {MAX_CALL_DEPTH}", loc or Location(function.module.path or "", 1))
+            return UNKNOWN
+        exhausted = spend_walk(self, key)  # pgforklint.safeio: each body walked a bounded number of times
+        if exhausted:
+            self.notice_bound(exhausted, loc or Location(function.module.path or "", 1))
             return UNKNOWN
         local: dict[str, Value] = {}
         params = function.node.args
