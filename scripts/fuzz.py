@@ -216,6 +216,166 @@ def signature(target: str, exc: BaseException) -> tuple[str, str, str]:
     return target, type(exc).__name__, where
 
 
+# -- hostile trees (issue 19) ---------------------------------------------------------------------------
+#
+#     python scripts/fuzz.py --hostile 300 [--seed 1]
+#
+# Each input is a random project tree with what a hostile pull request can contain: symlinks (inside, out
+# of the tree, dangling, looping, to /dev/zero), FIFOs and sockets under names the tool opens (`.git`,
+# `.gitignore`, `Procfile`, `gunicorn.conf.py`, `.git/info/exclude`, its cache file), huge sparse files,
+# deeply nested and very long code, catastrophic gitignore patterns, exploding uWSGI references, numbers
+# that are not numbers, a `cache-dir` pointing out. The command line runs on it in a subprocess (plain,
+# `--diff`, `--fix`) with a time and memory limit. A finding is a run that times out, dies on a signal,
+# reports an internal error, or changes anything outside the tree.
+
+HOSTILE_SECONDS = 30
+HOSTILE_MEMORY = 1024 * 1024 * 1024
+
+_HOSTILE_PY = [
+    b"import sqlalchemy\nengine = sqlalchemy.create_engine('postgresql://db/app')\nengine.connect()\n",
+    b"workers = 3\n" + b"workers *= workers\n" * 40,
+    b"items = [1]\n" + b"items += items\n" * 40,
+    b"flag = " + b" or ".join([b"x"] * 12000) + b"\n",
+    b"x = " + b"(" * 300 + b"1" + b")" * 300 + b"\n",
+    b"from x import (\n" * 20000,
+    b"import os\nos.environ[" + b" " * 50000 + b"\n",
+    b"# -*- coding: unicode_escape -*-\nname = 'caf\\u00e9'\nworkers = 2\n",
+    b"# coding: idna\nworkers = 2\n",
+    b"workers = " + b"9" * 5000 + b"\n",
+    b"threads = 10 ** 5000\n",
+]
+_HOSTILE_CONFIG = {
+    "Procfile": [b"web: gunicorn -c gunicorn.conf.py app:app --preload\nworker: uwsgi --ini uwsgi.ini\n",
+                 b"web: " + b"A=1 " * 50000 + b"gunicorn app:app\n", b"web: uwsgi --xml uwsgi.xml\n"],
+    "uwsgi.ini": [b"[uwsgi]\no0 = 0123456789\n" + b"".join(b"o%d = " % (n + 1) + b"%%(o%d)" % n * 10 + b"\n" for n in range(40)),
+                  b"[uwsgi]\nprocesses = \xc2\xb2\nthreads = " + b"9" * 5000 + b"\n"],
+    "uwsgi.xml": [b"<uwsgi>" + b"<a>" * 50000 + b"<!--" * 10000, b"<uwsgi><processes>4</processes></uwsgi>"],
+    "app.json": [b'{"env": {"WEB_CONCURRENCY": {"value": "\xc2\xb2"}}, "formation": {"web": {"quantity": ' + b"9" * 5000 + b"}}}"],
+    ".gitignore": [b"*a*a*a*a*a*a*a*a*a*a*b\n**/a*/**/a*/**/a*/**/b\n",
+                   b"\n".join(b"!*k%d*x" % n if n % 2 else b"*j%d*y" % n for n in range(20000))],
+    ".pgforklint.toml": [b'cache-dir = "../outside"\n', b'cache-dir = "/tmp/pgforklint-fuzz-outside"\n',
+                         b"max-connections = " + b"9" * 5000 + b"\n"],
+}
+
+
+def hostile_tree(rng: random.Random, root: Path, outside: Path) -> list[str]:
+    """A random hostile tree under `root`; what was planted, for the report."""
+    import os
+    import socket
+
+    planted = []
+    root.mkdir(parents=True)
+    for rel, data in BASE_TREE.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    for name, options in _HOSTILE_CONFIG.items():
+        if rng.random() < 0.4:
+            (root / name).write_bytes(rng.choice(options))
+            planted.append(name)
+    for number in range(rng.randint(1, 4)):
+        rel = rng.choice(["app.py", "gunicorn.conf.py", f"pkg/m{number}.py", "settings.py", "wsgi.py"])
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rng.choice(_HOSTILE_PY))
+        planted.append(f"python:{rel}")
+    specials = [".git", ".gitignore", "Procfile", "gunicorn.conf.py", "pkg/x.py", "uwsgi.ini", ".git/info/exclude"]
+    for _ in range(rng.randint(0, 3)):
+        rel = rng.choice(specials)
+        path = root / rel
+        kind = rng.choice(["fifo", "socket", "zero", "outside", "dangling", "loop", "inside", "huge", "deepdir"])
+        try:
+            if path.is_symlink() or path.exists():
+                if path.is_dir() and not path.is_symlink():
+                    continue
+                path.unlink()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "fifo":
+                os.mkfifo(path)
+            elif kind == "socket":
+                server = socket.socket(socket.AF_UNIX)
+                server.bind(str(path))
+                server.close()
+            elif kind == "zero":
+                path.symlink_to("/dev/zero")
+            elif kind == "outside":
+                path.symlink_to(outside / "secret.py")
+            elif kind == "dangling":
+                path.symlink_to(root / "missing")
+            elif kind == "loop":
+                path.symlink_to(path)
+            elif kind == "inside":
+                path.symlink_to(root / "app.py")
+            elif kind == "huge":
+                with open(path, "wb") as handle:
+                    handle.truncate(rng.choice([3 * 1024 * 1024, 3 * 1024 ** 3]))
+            elif kind == "deepdir":
+                deep = root.joinpath(*["d"] * rng.randint(50, 250))
+                deep.mkdir(parents=True, exist_ok=True)
+                (deep / "m.py").write_bytes(b"import os\n")
+        except OSError:
+            continue
+        planted.append(f"{kind}:{rel}")
+    return planted
+
+
+def _outside_state(outside: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(outside)): p.read_bytes() for p in sorted(outside.rglob("*")) if p.is_file()}
+
+
+def run_hostile(count: int, seed: int, seconds: float = HOSTILE_SECONDS, verbose: bool = True) -> list[tuple[str, str]]:
+    """`count` hostile trees through the command line; the findings as (what was planted, what went wrong)."""
+    import os
+    import resource
+    import subprocess
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (HOSTILE_MEMORY, HOSTILE_MEMORY))
+
+    rng = random.Random(seed)
+    found: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="pgforklint-hostile-") as temporary:
+        base = Path(temporary)
+        outside = base / "outside"
+        outside.mkdir()
+        (outside / "secret.py").write_bytes(b"SECRET = 'do-not-copy'\n")
+        home = base / "home"
+        env = {**os.environ, "XDG_CACHE_HOME": str(home / "cache"), "HOME": str(home), "PGFORKLINT_NO_CACHE": "",
+               "NO_COLOR": "1", "PYTHONPATH": str(ROOT / "src")}
+        env.pop("PGFORKLINT_CACHE_DIR", None)
+        env.pop("GITHUB_ACTIONS", None)
+        for index in range(count):
+            root = base / f"tree{index}"
+            planted = hostile_tree(rng, root, outside)
+            before = _outside_state(outside)
+            mode = rng.choice([[], [], ["--diff"], ["--fix"], ["--format", "json"]])
+            began = time.perf_counter()
+            try:
+                result = subprocess.run([sys.executable, "-m", "pgforklint", *mode, str(root)], env=env, cwd=str(base),
+                                        capture_output=True, timeout=seconds, preexec_fn=limits)
+                problem = None
+                if result.returncode < 0:
+                    problem = f"died on signal {-result.returncode}"
+                elif b"internal error" in result.stderr or b"Traceback" in result.stderr:
+                    problem = "internal error: " + result.stderr.decode("utf-8", "replace").strip()[-300:]
+                elif result.returncode not in (0, 1, 2):
+                    problem = f"exit status {result.returncode}"
+                elif b"do-not-copy" in result.stdout + result.stderr:
+                    problem = "printed the content of a file outside the project"
+            except subprocess.TimeoutExpired:
+                problem = f"no answer in {seconds:g}s"
+            if _outside_state(outside) != before or (Path("/tmp/pgforklint-fuzz-outside").exists()):
+                problem = (problem or "") + " wrote outside the project"
+            took = time.perf_counter() - began
+            if problem:
+                found.append((f"seed {seed} tree {index} {' '.join(mode)}: " + ", ".join(planted), problem))
+                if verbose:
+                    print(f"[{index}] {problem} ({', '.join(planted)})", flush=True)
+            elif verbose and (index + 1) % 25 == 0:
+                print(f"{index + 1} trees, last took {took:.1f}s, {len(found)} finding(s)", flush=True)
+            shutil.rmtree(root, ignore_errors=True)
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inputs", type=int, default=100_000)
@@ -223,7 +383,17 @@ def main() -> int:
     parser.add_argument("--pipeline-share", type=float, default=0.03)
     parser.add_argument("--out", default="fuzz-findings")
     parser.add_argument("--slow", type=float, default=2.0, help="an input slower than this (seconds) is a finding")
+    parser.add_argument("--hostile", type=int, default=0, metavar="TREES",
+                        help="instead: run the command line on this many random hostile trees (issue 19)")
     args = parser.parse_args()
+    if args.hostile:
+        started = time.perf_counter()
+        found = run_hostile(args.hostile, args.seed)
+        print(f"\n{args.hostile} hostile trees in {time.perf_counter() - started:.1f}s (seed {args.seed}): "
+              f"{len(found)} finding(s)")
+        for planted, problem in found:
+            print(f"  {problem}\n    {planted}")
+        return 1 if found else 0
     rng = random.Random(args.seed)
     seeds = corpus()
     all_seeds = [s for items in seeds.values() for s in items]

@@ -175,3 +175,54 @@ def test_import_statements_equal_finditer_on_this_package() -> None:
     for source in Path(prefilter.__file__).parent.rglob("*.py"):
         data = source.read_bytes()
         assert _found_imports(data) == _finditer_imports(data), source
+
+
+def test_platform_cache_folder_is_tagged_private_and_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+    import time
+
+    monkeypatch.delenv("PGFORKLINT_CACHE_DIR", raising=False)
+    monkeypatch.delenv("PGFORKLINT_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "_disabled", False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    folder = tmp_path / "xdg" / "pgforklint"
+    folder.mkdir(parents=True)
+    stale = folder / "facts-0123456789abcdef.json"
+    stale.write_text("{}")
+    old = time.time() - (cache.MAX_AGE_DAYS + 1) * 86400
+    os.utime(stale, (old, old))
+    fresh = folder / "facts-fedcba9876543210.json"
+    fresh.write_text("{}")
+    store = _store(FIXTURES / "gunicorn_warmup_query")
+    assert store.path.parent == folder
+    store.facts(b"import os\n")
+    store.save()
+    assert (folder / "CACHEDIR.TAG").read_bytes().startswith(b"Signature: 8a477f597d28d172789f06886806bc55")
+    assert stat.S_IMODE((folder / "key").stat().st_mode) == 0o600
+    assert store.path.exists() and fresh.exists() and not stale.exists()
+
+
+def test_entries_without_this_users_tag_are_ignored(cache_dir: Path) -> None:
+    store = _store(FIXTURES / "gunicorn_warmup_query")
+    store.facts(b"import os\n")
+    store.save()
+    document = json.loads(store.path.read_text())
+    assert cache.FactsCache(store.path, store.key).entries  # its own file: trusted
+    assert not cache.FactsCache(store.path, b"x" * cache.KEY_BYTES).entries  # another key: ignored
+    document["entries"][next(iter(document["entries"]))] = [[], False, True]  # doctored
+    store.path.write_text(json.dumps(document, separators=(",", ":")))
+    assert not cache.FactsCache(store.path, store.key).entries
+
+
+def test_cache_dir_from_configuration_is_confined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGFORKLINT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    project_root = tmp_path / "repo"
+    (project_root / "inside").mkdir(parents=True)
+    (project_root / "out").symlink_to(tmp_path)
+    for configured, allowed in ((".cache", True), ("inside/../.c", True), ("../elsewhere", False), ("/etc", False),
+                                ("out/x", False), (str(tmp_path / "xdg" / "pgforklint" / "sub"), True)):
+        config = Config(path=project_root / "pyproject.toml", cache_dir=configured)
+        chosen = cache.cache_dir(config, project_root)
+        assert (chosen != cache.user_cache_root()) == allowed or chosen == tmp_path / "xdg" / "pgforklint" / "sub", configured

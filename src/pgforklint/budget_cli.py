@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pgforklint.errors import PgforklintError
+from pgforklint.safeio import parse_count
 
 EXIT_OK, EXIT_OVER, EXIT_ERROR = 0, 1, 2
 
@@ -25,9 +26,9 @@ def _scale(text: str) -> dict[str, int]:
         if not item:
             continue
         name, sep, count = item.partition("=")
-        if not sep or not name.strip() or not count.strip().isdigit():
+        if not sep or not name.strip() or parse_count(count) is None:
             raise PgforklintError(f"--scale: expected NAME=COUNT (for example web=6), got {item!r}")
-        out[name.strip()] = int(count)
+        out[name.strip()] = parse_count(count)
     return out
 
 

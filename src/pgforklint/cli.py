@@ -16,6 +16,7 @@ from pgforklint.diagnostics import Severity
 from pgforklint.errors import ConfigError, PgforklintError
 from pgforklint.registry import RULES, unknown_selectors
 from pgforklint.report import FORMATS
+from pgforklint.safeio import open_output_streams, output_error
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -424,14 +425,18 @@ def main(argv: list[str] | None = None) -> int:
         except (AttributeError, ValueError):
             pass
     debug = "--debug" in argv
+    open_output_streams()  # pgforklint.safeio: a closed stdout is an output error, not a crash
     try:
         if argv and argv[0] == "budget":
             from pgforklint.budget_cli import run_budget
 
-            return run_budget(argv[1:])
-        if argv and argv[0] == "check":
-            argv = argv[1:]
-        return run_lint(argv)
+            code = run_budget(argv[1:])
+        else:
+            if argv and argv[0] == "check":
+                argv = argv[1:]
+            code = run_lint(argv)
+        sys.stdout.flush()  # a full disk shows here, not in the interpreter's exit
+        return code
     except PgforklintError as exc:
         sys.stderr.write(f"pgforklint: error: {exc}\n")
         return EXIT_ERROR
@@ -444,9 +449,22 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - an internal error must not print a traceback to users
+        message = output_error(exc)
+        if message is not None:
+            _write_stderr(message)
+            return EXIT_ERROR
         if debug:
             import traceback
 
             traceback.print_exc()
         sys.stderr.write(f"pgforklint: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
         return EXIT_ERROR
+
+
+def _write_stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+

@@ -18,7 +18,7 @@ from pgforklint.errors import ConfigError
 from pgforklint.read.structured import tomllib_module
 from pgforklint.records import record
 from pgforklint.registry import unknown_selectors
-from pgforklint.safeio import read_regular, trusted_file
+from pgforklint.safeio import owner_of, read_regular, trusted_file
 
 CONFIG_NAMES = (".pgforklint.toml", "pgforklint.toml", "pyproject.toml")
 
@@ -233,6 +233,8 @@ def _load_toml(file: Path) -> dict:
         raise ConfigError(f"{shown(file)}: invalid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{shown(file)}: invalid TOML: nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # an integer beyond Python's 4,300-digit limit
+        raise ConfigError(f"{shown(file)}: invalid TOML: {exc}") from None
 
 
 def _settings_table(file: Path) -> tuple[object | None, str]:
@@ -266,10 +268,11 @@ def find_config(start: Path) -> Config:
     start = start.resolve()
     directory = start if start.is_dir() else start.parent
     top = git_top(directory)
+    project_owner = owner_of(directory)
     for folder in (directory, *directory.parents):
         for name in CONFIG_NAMES:
             candidate = folder / name
-            if candidate.is_file() and (folder == directory or trusted_file(candidate)):
+            if candidate.is_file() and (folder == directory or trusted_file(candidate, project_owner)):
                 table, table_name = _settings_table(candidate)
                 if table is not None:
                     return parse_settings(candidate, table, table_name)

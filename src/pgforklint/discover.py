@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pgforklint.ignore import MAX_WILDCARD_PATTERNS, PatternFile
-from pgforklint.safeio import kind_of_special, owned_by_user, read_regular, trusted_file
+from pgforklint.safeio import kind_of_special, owned_by_user, owner_of, read_regular, trusted_file
 
 # Never project code, whatever `exclude` says.
 ALWAYS_SKIP_DIRS = {".git", ".hg", ".svn", ".bzr", "_darcs", ".jj"}
@@ -203,12 +203,13 @@ def git_top(start: Path) -> Path | None:
 
     Trusted the way git trusts a repository: a `.git` owned by another user (one planted in `/tmp`,
     say) is not a repository top (git refuses it as "dubious ownership"), and the search goes on."""
+    project_owner = owner_of(start)
     for folder in (start, *start.parents):
         try:
             status = os.lstat(folder / ".git")
         except OSError:
             continue
-        if owned_by_user(status):
+        if owned_by_user(status, project_owner):
             return folder
     return None
 
@@ -328,7 +329,7 @@ class IgnoreRules:
             self._load_ancestors()
 
     def _add(self, file: Path, strip: str = "", prepend: str = "", above: bool = False) -> _Spec | None:
-        if above and not trusted_file(file):  # outside the project: only files this user (or root) owns
+        if above and not trusted_file(file, owner_of(self.root)):  # outside the project: only files this user (or root) owns
             return None
         lines = _read_patterns(file)
         compiled = PatternFile(lines) if lines else None

@@ -39,6 +39,10 @@ class Origin:
         return self.kind in (OriginKind.ENV_DEFAULT, OriginKind.ENV_UNSET, OriginKind.PLATFORM, OriginKind.DEFAULT)
 
 
+# Larger counts (processes, connections, instances) than this are not real: treated as unknown.
+MAX_COUNT = 10 ** 12
+
+
 @record(frozen=True)
 class Quantity:
     """An integer (or None when unknown/unbounded) with its provenance.
@@ -51,6 +55,15 @@ class Quantity:
     origin: Origin
     symbolic: str | None = None
     env_var: str | None = None
+
+    def __post_init__(self) -> None:
+        # Repository text can hold any number (`workers = 10 ** 5000`, a 5,000-digit YAML integer): past
+        # any real count it is unknown, so that arithmetic and messages on it stay small (str() of an
+        # integer over 4,300 digits raises).
+        value = self.value
+        if value is not None and not -MAX_COUNT <= value <= MAX_COUNT:
+            object.__setattr__(self, "value", None)
+            object.__setattr__(self, "symbolic", self.symbolic or "a number too large to be a real count")
 
     @classmethod
     def default(cls, value: int | None, detail: str) -> "Quantity":

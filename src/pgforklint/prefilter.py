@@ -44,7 +44,10 @@ _TEXT_NEEDLE_WORDS = (b"fork", b"cpu_count", b"getpid")  # the same, searched wi
 # matter only for the keys adapters read back from `Interpreter.env` (tests/test_prefilter.py checks the list):
 # a write whose key is a string literal outside ENV_KEYS is not a needle; any other key expression is.
 ENV_KEYS = (b"DJANGO_SETTINGS_MODULE",)
-_ENV_WRITE = re.compile(rb"environ\s*\[\s*([^\]\n]*)\]\s*=(?!=)[ \t]*([^\n]*)|environ\s*\.\s*setdefault\s*\(\s*([^,)\n]*)"
+# Linear on any input: the subscript's text cannot start with the whitespace `\s*` takes (no two ways to
+# split a run of spaces) and stops at the next `[` (a line of `environ[environ[...` is not rescanned to
+# its end from every occurrence).
+_ENV_WRITE = re.compile(rb"environ\s*\[\s*((?:[^\]\[\s][^\]\[\n]*)?)\]\s*=(?!=)[ \t]*([^\n]*)|environ\s*\.\s*setdefault\s*\(\s*([^,)\n]*)"
                         rb"|putenv\s*\(\s*([^,)\n]*)")
 _CONSTANT_VALUE = re.compile(rb"""(?:[rRbBuUfF]*['"].*|[A-Za-z_]\w*)\s*(?:#.*)?\r?""")
 _LITERAL = re.compile(rb"""[rRbBuUfF]*(['"])(.*)\1""")
@@ -65,9 +68,11 @@ def _env_needle(data: bytes) -> bool:
             return True
     return _SETDEFAULT in data and _ENVIRON_ALIAS.search(data) is not None and any(key in data for key in ENV_KEYS)
 
-# `import a.b as c, d` and `from .x import (a, b)`, at the start of a logical line or after `;`/`:`.
+# `import a.b as c, d` and `from .x import (a, b)`, at the start of a logical line or after `;`/`:`. The
+# parenthesised list ends at the first `(` or `)` outside a comment, so an unclosed `from x import (`
+# costs one scan to the next parenthesis, not one to the end of the file per statement.
 _IMPORT = re.compile(
-    rb"(?:^|[;:])[ \t]*(?:from[ \t]+(\.*)[ \t]*([\w.]*)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n#;\\]|\\\r?\n)*)"
+    rb"(?:^|[;:])[ \t]*(?:from[ \t]+(\.*)[ \t]*([\w.]*)[ \t]+import[ \t]*(\((?:[^()#]|#[^\n]*(?=\n))*\)|(?:[^\n#;\\]|\\\r?\n)*)"
     rb"|import[ \t]+((?:[^\n#;\\]|\\\r?\n)*))",
     re.MULTILINE,
 )
@@ -96,13 +101,16 @@ def _import_statements(data: bytes):
         keyword = data.find(b"import", position)
         if keyword < 0:
             return
-        line_start = data.rfind(b"\n", 0, keyword) + 1
-        start = max(line_start, position)
-        candidates = [start] if start == line_start else []
+        # the line's start, looked for back to `position` only (a search back to the file's start per
+        # keyword is quadratic on one long line of `import;import;...`)
+        newline = data.rfind(b"\n", position, keyword)
+        start = newline + 1 if newline >= 0 else position
+        at_line_start = newline >= 0 or position == 0 or data[position - 1] == 10
+        candidates = [start] if at_line_start else []
         segment = data[start:keyword]
         if b";" in segment or b":" in segment:
             candidates.extend(start + offset for offset, byte in enumerate(segment)
-                              if byte in b";:" and start + offset != line_start)
+                              if byte in b";:" and not (offset == 0 and at_line_start))
         for candidate in candidates:
             match = _IMPORT.match(data, candidate)
             if match is not None:

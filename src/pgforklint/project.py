@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # `typing` costs 3 ms to import; annotations here are never e
 MAX_IMPORT_DEPTH = 64
 MAX_CALL_DEPTH = 12
 MAX_MODULES = 5000
+# A file over the size cap is scanned for needles this far at most (never read in full: a sparse
+# 3 GiB file costs nothing to make); not found by then counts as found, and the read reports the size.
+MAX_SCAN_BYTES = 32 * MAX_FILE_BYTES  # 64 MiB: a 50 MB generated module that matters to nobody is still ruled out
 # Every byte string an adapter prefilters files with (`Project.contains`), by the kind of file it is
 # asked of: each file is scanned for all of its kind's needles at once, the first time any is asked
 # for. A needle not listed for a file's kind still works (a scan of its own).
@@ -174,10 +177,13 @@ class Project:
         found = False
         try:
             tail = b""
+            scanned = 0
             for chunk in read_chunks(path):  # a regular file only, one bounded chunk at a time
                 window = tail + chunk
                 found = any(n in window for n in needles)
-                if found:
+                scanned += len(chunk)
+                if found or scanned >= MAX_SCAN_BYTES:
+                    found = True  # past MAX_SCAN_BYTES: cannot tell, the read reports the file as too large
                     break
                 tail = window[-overlap:] if overlap else b""
         except OSError:

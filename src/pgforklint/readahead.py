@@ -28,6 +28,13 @@ from pgforklint.project import needle_mask
 MIN_PYTHON_FILES = 500
 _HEADER = struct.Struct("!I")
 _CHUNK = 128  # needle masks per message
+# This process never waits on the helper without a bound: it checks every POLL_SECONDS that the helper
+# still runs (a stopped one is killed), gives up after ANSWER_SECONDS without a byte, and kills it at
+# the end if it has not exited CLOSE_SECONDS after its pipes closed. Giving up costs only time: the
+# work is then done here.
+POLL_SECONDS = 0.2
+ANSWER_SECONDS = 30.0
+CLOSE_SECONDS = 2.0
 
 
 def enabled() -> bool:
@@ -160,28 +167,77 @@ class ReadAhead:
         return answers
 
     def close(self) -> None:
+        """Ends the helper: its pipes closed (it exits on its own), else killed after CLOSE_SECONDS."""
         for name in ("_requests", "_answers"):
             fd = getattr(self, name)
             if fd is not None:
                 os.close(fd)
                 setattr(self, name, None)
         if self.pid:
+            import time
+
+            deadline = time.monotonic() + CLOSE_SECONDS
             try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
+                while not os.waitpid(self.pid, os.WNOHANG)[0]:
+                    if time.monotonic() > deadline:  # stopped or stuck: never waited on without a bound
+                        import signal
+
+                        os.kill(self.pid, signal.SIGKILL)
+                        os.waitpid(self.pid, 0)
+                        break
+                    time.sleep(0.005)
+            except (ChildProcessError, ProcessLookupError):
                 pass
             self.pid = 0
+
+    def _alive(self) -> bool:
+        """The helper is running: not ended, not stopped (SIGSTOP, a debugger)."""
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG | os.WUNTRACED)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+        if os.WIFSTOPPED(status):
+            import signal
+
+            os.kill(self.pid, signal.SIGKILL)  # it would never answer; close() reaps it
+            return False
+        self.pid = 0  # ended and reaped here
+        return False
+
+    def _read_exactly(self, size: int) -> bytes | None:
+        """`size` bytes of answer, waiting only while the helper is alive and for at most ANSWER_SECONDS of
+        silence; None when they do not come (the caller does the work itself)."""
+        import select
+        import time
+
+        chunks = []
+        silent_since = time.monotonic()
+        while size:
+            ready = select.select([self._answers], [], [], POLL_SECONDS)[0]
+            if not ready:
+                if not self.pid or not self._alive() or time.monotonic() - silent_since > ANSWER_SECONDS:
+                    return None
+                continue
+            chunk = os.read(self._answers, min(size, 1 << 20))
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            size -= len(chunk)
+            silent_since = time.monotonic()
+        return b"".join(chunks)
 
     def _receive(self) -> object:
         if self._answers is None or self.failed:
             return None
         try:
-            header = _read_exactly(self._answers, _HEADER.size)
+            header = self._read_exactly(_HEADER.size)
             if header is None:
-                raise OSError("the helper ended early")
-            payload = _read_exactly(self._answers, _HEADER.unpack(header)[0])
+                raise OSError("the helper ended early, stopped or went silent")
+            payload = self._read_exactly(_HEADER.unpack(header)[0])
             if payload is None:
-                raise OSError("the helper ended early")
+                raise OSError("the helper ended early, stopped or went silent")
             return json.loads(payload)
         except (OSError, ValueError):
             self.failed = True
@@ -193,17 +249,6 @@ def _single_threaded() -> bool:
 
     threading = sys.modules.get("threading")  # not imported: certainly one thread
     return threading is None or threading.active_count() == 1
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks = []
-    while size:
-        chunk = os.read(fd, min(size, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
 
 
 def _send(fd: int, message: object) -> None:

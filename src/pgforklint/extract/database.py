@@ -25,12 +25,13 @@ import ast
 import re
 
 from pgforklint.diagnostics import Location
-from pgforklint.discover import FileKind
+from pgforklint.discover import MAX_FILE_BYTES, FileKind
 from pgforklint.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.model import DatabaseLimits, DeploymentModel, Engine, EngineKind, Origin, OriginKind, Quantity
 from pgforklint.project import Project
 from pgforklint.read.structured import LineDict
+from pgforklint.safeio import parse_count, read_regular
 
 PG_DEFAULT_MAX_CONNECTIONS = 100
 PG_DEFAULT_SUPERUSER_RESERVED = 3
@@ -60,7 +61,7 @@ def _config_line(project: Project, key: str) -> Location | None:
         return None
     try:
         rel = path.resolve().relative_to(project.root.resolve()).as_posix()
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular(path, MAX_FILE_BYTES).decode("utf-8", errors="replace")  # never a FIFO, bounded
     except (ValueError, OSError):
         return None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -83,10 +84,10 @@ def _command_settings(value: object, rel: str, line: int) -> dict[str, tuple[int
             joined = word if word.startswith("--") else " ".join(words[max(0, index - 1): index + 1])
             for match in _PG_SETTING.finditer(joined):
                 where = Location(rel, lines[index] if index < len(lines) else line)
-                out[match.group(1)] = (int(match.group(2)), where)
+                out[match.group(1)] = (parse_count(match.group(2)), where)
     elif isinstance(value, str):
         for match in _PG_SETTING.finditer(value):
-            out[match.group(1)] = (int(match.group(2)), Location(rel, line))
+            out[match.group(1)] = (parse_count(match.group(2)), Location(rel, line))
     return out
 
 
@@ -135,7 +136,7 @@ def _server_settings(project: Project) -> dict[str, Quantity]:
             match = re.match(r"\s*(max_connections|superuser_reserved_connections|reserved_connections)\s*=?\s*'?(\d+)'?",
                              raw)
             if match:
-                found[match.group(1)] = Quantity(int(match.group(2)), Origin(OriginKind.FILE, Location(source.rel, number),
+                found[match.group(1)] = Quantity(parse_count(match.group(2)), Origin(OriginKind.FILE, Location(source.rel, number),
                                                                              f"{match.group(1)} in postgresql.conf"))
     for rel, name, service in _compose_services(project):
         image = _image(service)
@@ -148,8 +149,8 @@ def _server_settings(project: Project) -> dict[str, Quantity]:
                     found[setting] = Quantity(value, Origin(OriginKind.FILE, where, f"postgres -c {setting} (Compose service `{name}`)"))
         env = _env_of(service, rel)
         for var, setting in (("POSTGRESQL_MAX_CONNECTIONS", "max_connections"),):
-            if var in env and env[var][0].strip().isdigit():
-                found[setting] = Quantity(int(env[var][0]), Origin(OriginKind.FILE, env[var][1], f"${var} (Compose service `{name}`)"))
+            if var in env and parse_count(env[var][0]) is not None:
+                found[setting] = Quantity(parse_count(env[var][0]), Origin(OriginKind.FILE, env[var][1], f"${var} (Compose service `{name}`)"))
         found.setdefault("__service__", Quantity(None, Origin(OriginKind.FILE, Location(rel, service.line), f"Compose service `{name}`")))
     return found
 
@@ -216,8 +217,8 @@ def _limits(project: Project) -> tuple[DatabaseLimits, bool]:
 
 
 def _bouncer_quantity(values: dict[str, tuple[str, Location]], key: str, where: Location, what: str) -> Quantity:
-    if key in values and values[key][0].strip().isdigit():
-        return Quantity(int(values[key][0]), Origin(OriginKind.FILE, values[key][1], f"PgBouncer {key} ({what})"))
+    if key in values and parse_count(values[key][0]) is not None:
+        return Quantity(parse_count(values[key][0]), Origin(OriginKind.FILE, values[key][1], f"PgBouncer {key} ({what})"))
     return Quantity(PGBOUNCER_DEFAULTS[key], Origin(OriginKind.DEFAULT, where, f"PgBouncer's default {key} = {PGBOUNCER_DEFAULTS[key]}"))
 
 

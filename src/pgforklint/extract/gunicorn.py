@@ -41,6 +41,7 @@ from pgforklint.model import (
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
 from pgforklint.records import record
+from pgforklint.safeio import parse_count
 
 NO_VALUE_FLAGS = {
     "--preload", "--reload", "-D", "--daemon", "--spew", "--check-config", "--print-config", "--capture-output",
@@ -257,7 +258,7 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
         preload = Flag(False, Origin(OriginKind.DEFAULT, None, "gunicorn's default preload_app = False"))
 
     if "WEB_CONCURRENCY" in env:
-        default_workers = Quantity(int(env["WEB_CONCURRENCY"]) if env["WEB_CONCURRENCY"].isdigit() else None,
+        default_workers = Quantity(parse_count(env["WEB_CONCURRENCY"]),
                                    Origin(OriginKind.FILE, None, "$WEB_CONCURRENCY (gunicorn's default for workers)"),
                                    env_var="WEB_CONCURRENCY")
     else:

@@ -32,6 +32,7 @@ from pgforklint.model import (
 )
 from pgforklint.project import MAX_CALL_DEPTH, MAX_IMPORT_DEPTH, MAX_MODULES, Project
 from pgforklint.records import record
+from pgforklint.safeio import bounded_items, spend_walk
 
 # --- abstract values -----------------------------------------------------------------------
 
@@ -529,7 +530,7 @@ class Interpreter:
             if isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add) and isinstance(value, ContainerVal):
                 current = frame.lookup(stmt.target.id)
                 if isinstance(current, ContainerVal):
-                    frame.bind(stmt.target.id, ContainerVal([*current.items, *value.items], current.node))
+                    frame.bind(stmt.target.id, ContainerVal(bounded_items([*current.items, *value.items]), current.node))
         elif isinstance(stmt, ast.Expr):
             self.eval(stmt.value, frame)
         elif isinstance(stmt, ast.If):
@@ -863,6 +864,10 @@ class Interpreter:
             return UNKNOWN  # recursion guard
         if len(self._call_stack) >= MAX_CALL_DEPTH:
             self.notice_bound(f"calls nested deeper than {MAX_CALL_DEPTH}", loc or Location(function.module.path or "", 1))
+            return UNKNOWN
+        exhausted = spend_walk(self, key)  # pgforklint.safeio: each body walked a bounded number of times
+        if exhausted:
+            self.notice_bound(exhausted, loc or Location(function.module.path or "", 1))
             return UNKNOWN
         local: dict[str, Value] = {}
         params = function.node.args

@@ -40,6 +40,7 @@ from pgforklint.extract.pyvalues import _is_main_guard
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
 from pgforklint.project import Project
 from pgforklint.records import record
+from pgforklint.safeio import parse_count
 
 POOLS = {"multiprocessing.Pool", "multiprocessing.pool.Pool", "multiprocessing.pool.ThreadPool"}
 PROCESSES = {"multiprocessing.Process", "multiprocessing.context.Process", "multiprocessing.process.BaseProcess"}
@@ -286,7 +287,7 @@ def _minimum_minor(spec: str) -> int | None:
     for clause in spec.split(","):
         match = re.match(r"\s*(>=|~=|==|>)\s*3\.(\d+)", clause)
         if match:
-            minor = int(match.group(2)) + (1 if match.group(1) == ">" else 0)
+            minor = (parse_count(match.group(2)) or 0) + (1 if match.group(1) == ">" else 0)
             lowest = minor if lowest is None else max(lowest, minor)
     return lowest
 

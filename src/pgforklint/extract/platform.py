@@ -26,6 +26,7 @@ from pgforklint.launch.kubernetes import K8S_WORKLOADS, helm_chart_of  # noqa: F
 from pgforklint.model import DeploymentModel, Origin, OriginKind, ProcessType, Quantity
 from pgforklint.project import Project
 from pgforklint.read.structured import LineDict
+from pgforklint.safeio import parse_count
 
 # WEB_CONCURRENCY the Heroku Python buildpack sets by dyno size (min(cores*2+1, RAM_MB/256)), since v244.
 # [src: heroku/heroku-buildpack-python@b4e7e72 vendor/WEB_CONCURRENCY.sh]
@@ -111,13 +112,13 @@ def _int_quantity(value: object, location: Location, detail: str) -> Quantity | 
         match = re.fullmatch(r"\s*\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([0-9]+))?\}\s*", value)
         if match:
             if match.group(2) is not None:
-                return Quantity(int(match.group(2)), Origin(OriginKind.ENV_DEFAULT, location,
+                return Quantity(parse_count(match.group(2)), Origin(OriginKind.ENV_DEFAULT, location,
                                                             f"{detail}: ${match.group(1)} not set in the repo; its default is used"),
                                 env_var=match.group(1))
             return Quantity(None, Origin(OriginKind.ENV_UNSET, location, f"{detail}: ${match.group(1)} has no value in the repo"),
                             symbolic=value.strip(), env_var=match.group(1))
-        if value.strip().isdigit():
-            return Quantity(int(value.strip()), Origin(OriginKind.FILE, location, detail))
+        if parse_count(value) is not None:
+            return Quantity(parse_count(value), Origin(OriginKind.FILE, location, detail))
     return None
 
 

@@ -13,6 +13,7 @@ import operator
 from pgforklint.diagnostics import Location
 from pgforklint.model import Flag, Origin, OriginKind, Quantity
 from pgforklint.records import record
+from pgforklint.safeio import bounded_arithmetic
 
 
 @record(frozen=True)
@@ -167,7 +168,9 @@ class StaticEvaluator:
             used = left.env_default_used or right.env_default_used
             if left.known and right.known and isinstance(left.value, (int, float)) and isinstance(right.value, (int, float)) \
                     and not isinstance(left.value, bool) and not isinstance(right.value, bool):
-                return StaticValue(_BINOPS[type(node.op)](left.value, right.value), loc, env_var=env_var, env_default_used=used)
+                result = bounded_arithmetic(_BINOPS[type(node.op)], left.value, right.value)
+                if result is not None:
+                    return StaticValue(result, loc, env_var=env_var, env_default_used=used)
             return StaticValue(None, loc, symbolic=_unparse(node), env_var=env_var, known=False)
         if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
             # `os.environ.get("X") or 3`

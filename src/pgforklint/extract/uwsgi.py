@@ -65,6 +65,7 @@ class UwsgiConfig:
     ignored: list[tuple[str, Option]] = field(default_factory=list)  # underscore spellings uWSGI does not know
     failed: list[str] = field(default_factory=list)  # resolution steps that failed
     launch: Launch | None = None  # where the process runs: paths are resolved through pgforklint.launch.paths
+    expanded: int = 0  # characters produced by `%(option)` references so far (bounded: MAX_EXPANDED_CHARS)
 
     def add(self, name: str, option: Option) -> None:
         name = name.strip()
@@ -93,6 +94,13 @@ _RELEVANT = {"lazy-apps", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "en
 # --- readers ---------------------------------------------------------------------------------
 
 
+# `%(option)` references can grow a value tenfold per line (`b = %(a)%(a)...`, `c = %(b)%(b)...`): a value
+# that would grow past MAX_VALUE_CHARS, or any past the config's MAX_EXPANDED_CHARS in all, is kept as
+# written (its references unexpanded: not a number, so an unknown value, reported as such).
+MAX_VALUE_CHARS = 64 * 1024
+MAX_EXPANDED_CHARS = 4 * 1024 * 1024
+
+
 def _substitute(value: str, env: dict[str, str], config: UwsgiConfig, path: str | None = None) -> str:
     if path is not None and "%" in value:
         # Magic variables of the file being read: %d its folder (with a trailing slash), %p its path,
@@ -108,7 +116,17 @@ def _substitute(value: str, env: dict[str, str], config: UwsgiConfig, path: str 
         option = config.last(match.group(1))
         return option.value if option else match.group(0)
 
-    value = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", env_ref, value)
+    if "$(" in value:
+        expanded = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", env_ref, value)
+        if len(expanded) <= MAX_VALUE_CHARS:
+            value = expanded
+    if "%(" not in value:
+        return value
+    references = [config.last(name) for name in re.findall(r"%\(([A-Za-z0-9_-]+)\)", value)]
+    grown = sum(len(option.value) for option in references if option is not None)
+    if len(value) + grown > MAX_VALUE_CHARS or config.expanded + grown > MAX_EXPANDED_CHARS:
+        return value
+    config.expanded += grown
     return re.sub(r"%\(([A-Za-z0-9_-]+)\)", opt_ref, value)
 
 
@@ -161,9 +179,9 @@ def read_config(project: Project, spec: str, kind: str | None, env: dict[str, st
         if isinstance(data, dict) and isinstance(data.get(section), dict):
             if config.location is None:
                 config.location = Location(path, 1)
-            text = project.text(path) or ""
+            lines = _json_key_lines(project.text(path) or "")
             for key, value in data[section].items():
-                line = _json_line(text, str(key))
+                line = lines.get(str(key), 1)
                 for item in (value if isinstance(value, list) else [value]):
                     rendered = "true" if item is True else "false" if item is False else str(item)
                     config.add(str(key), Option(_substitute(rendered, env, config, path), Location(path, line), raw=rendered))
@@ -186,26 +204,76 @@ def _kind_from_name(path: str) -> str | None:
     return None
 
 
-def _json_line(text: str, key: str) -> int:
-    index = text.find(f'"{key}"')
-    return text.count("\n", 0, index) + 1 if index >= 0 else 1
+_JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 
 
-_XML_ELEMENT = re.compile(r"<([A-Za-z][A-Za-z0-9_.-]*)(\s[^>]*)?(/>|>(.*?)</\1\s*>)", re.DOTALL)
+def _json_key_lines(text: str) -> dict[str, int]:
+    """The line of each string's first occurrence (keys among them), in one pass over the text."""
+    lines: dict[str, int] = {}
+    line, counted = 1, 0
+    for match in _JSON_KEY.finditer(text):
+        if match.group(1) not in lines:
+            line += text.count("\n", counted, match.start())
+            counted = match.start()
+            lines[match.group(1)] = line
+    return lines
+
+
+# A start tag, end tag or empty-element tag; attributes never span a `<` (so an unclosed `<a ...` costs one
+# scan to the next tag, not one to the end of the file).
+_XML_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_.-]*)(?:\s[^<>]*?)?(/?)>")
 
 
 def _xml_options(text: str, section: str) -> list[tuple[str, str, int]]:
-    """`<uwsgi><master/><processes>4</processes></uwsgi>`: a small reader, no entity expansion."""
-    text = re.sub(r"<!--.*?-->", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.DOTALL)
-    match = re.search(rf"<{re.escape(section)}(\s[^>]*)?>(.*?)</{re.escape(section)}\s*>", text, re.DOTALL)
-    if not match:
-        return []
-    body, offset = match.group(2), match.start(2)
-    out = []
-    for element in _XML_ELEMENT.finditer(body):
-        value = "true" if element.group(3) == "/>" else (element.group(4) or "").strip()
-        line = text.count("\n", 0, offset + element.start()) + 1
-        out.append((element.group(1), value, line))
+    """`<uwsgi><master/><processes>4</processes></uwsgi>`: a small reader, no entity expansion, linear in the
+    text whatever it holds (unclosed elements and comments are read once, in one pass)."""
+    parts, position = [], 0
+    while True:  # comments blanked (their newlines kept, for line numbers)
+        start = text.find("<!--", position)
+        if start < 0:
+            parts.append(text[position:])
+            break
+        end = text.find("-->", start + 4)
+        parts.append(text[position:start])
+        stop = len(text) if end < 0 else end + 3
+        parts.append("\n" * text.count("\n", start, stop))
+        position = stop
+        if end < 0:
+            break
+    text = "".join(parts)
+    out: list[tuple[str, str, int]] = []
+    inside = False  # within the section element
+    stack: list[tuple[str, int, int]] = []  # open elements below the section: (name, content start, line)
+    open_names: dict[str, int] = {}  # how many of each name are on the stack
+    line, counted = 1, 0
+    for tag in _XML_TAG.finditer(text):
+        closing, name, empty = tag.group(1), tag.group(2), tag.group(3)
+        if not inside:
+            if name == section and not closing and not empty:
+                inside = True
+            continue
+        if closing:
+            if name == section and not stack:
+                break
+            if open_names.get(name):  # unclosed children inside it are dropped
+                while True:
+                    opened, content, at = stack.pop()
+                    open_names[opened] -= 1
+                    if opened == name:
+                        break
+                if not stack:
+                    out.append((name, text[content:tag.start()].strip(), at))
+            continue
+        line += text.count("\n", counted, tag.start())
+        counted = tag.start()
+        if empty:
+            if not stack:
+                out.append((name, "true", line))
+        else:
+            stack.append((name, tag.end(), line))
+            open_names[name] = open_names.get(name, 0) + 1
+    else:
+        return []  # the section never closed
     return out
 
 

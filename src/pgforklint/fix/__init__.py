@@ -246,6 +246,7 @@ def _read(root: Path, rel: str, python: bool):
 def _compute(root: Path, fixes: list[Fix]) -> tuple[dict[str, FileChange], dict[str, str]]:
     """New texts per file for all `fixes` together, and the files that failed (with why)."""
     from pgforklint.fix.source import python_parses
+    from pgforklint.safeio import fix_refusal
 
     by_path: dict[str, list[Edit]] = {}
     for fix in fixes:
@@ -255,10 +256,16 @@ def _compute(root: Path, fixes: list[Fix]) -> tuple[dict[str, FileChange], dict[
     failed: dict[str, str] = {}
     for path, edits in by_path.items():
         python = all(e.python for e in edits)
-        try:
-            source = _read(root, path, python)
-        except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as exc:
-            failed[path] = f"cannot read: {exc}"
+        refusal = fix_refusal(root, path, None, python)  # a link out of the project, a FIFO: never read
+        if refusal is None:
+            try:
+                source = _read(root, path, python)
+            except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as exc:
+                failed[path] = f"cannot read: {exc}"
+                continue
+            refusal = fix_refusal(root, path, source, python)  # encoding round trip, libcst's depth
+        if refusal is not None:
+            failed[path] = refusal
             continue
         text = source.text
         try:
@@ -290,7 +297,7 @@ def _dry_run(root: Path, fixes: list[Fix]) -> str | None:
 
 def apply_fixes(root: Path, fixes: list[Fix], write: bool) -> tuple[list[Fix], list[FileChange], list[tuple[str, str]]]:
     """Apply `fixes` together; a fix that touches a file that fails is dropped with all its edits."""
-    from pgforklint.fix.source import write_atomic
+    from pgforklint.safeio import write_project_files
 
     active = list(fixes)
     skipped: list[tuple[str, str]] = []
@@ -300,9 +307,14 @@ def apply_fixes(root: Path, fixes: list[Fix], write: bool) -> tuple[list[Fix], l
             break
         skipped.extend(failed.items())
         active = [f for f in active if not (f.paths & set(failed))]
-    if write:
-        for change in changes.values():
-            write_atomic(root / change.path, change.source.encode(change.new))
+    if write and changes:
+        # all files or none, each checked unchanged since it was read (pgforklint.safeio)
+        written, problems = write_project_files(root, [
+            (change.path, change.source.encode(change.new), change.source.encode(change.old) if change.old is not None else None)
+            for change in changes.values()])
+        if problems:
+            kept = set(written)
+            return [], [c for c in changes.values() if c.path in kept], skipped + problems
     return active, list(changes.values()), skipped
 
 

@@ -130,10 +130,12 @@ def parse_commands(text: str, env: dict[str, str] | None = None, depth: int = 0)
     out: list[Command] = []
     for tokens in split_shell(text):
         prefix_env: dict[str, str] = {}
-        while tokens and _ASSIGNMENT.match(tokens[0]):
-            name, value = tokens[0].split("=", 1)
+        start = 0  # leading `VAR=value` words, counted (slicing them off one by one is quadratic)
+        while start < len(tokens) and _ASSIGNMENT.match(tokens[start]):
+            name, value = tokens[start].split("=", 1)
             prefix_env[name] = value
-            tokens = tokens[1:]
+            start += 1
+        tokens = tokens[start:]
         merged = {**env, **prefix_env}
         peeled = peel([expand_word(t, merged) for t in tokens])
         if peeled.shell_c is not None:
