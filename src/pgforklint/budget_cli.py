@@ -80,7 +80,9 @@ def run_budget(argv: list[str]) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(budget, live), indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(budget, live))
+        from pgforklint.report import printable  # process and service names come from the repository
+
+        sys.stdout.write("\n".join(printable(line) for line in render_text(budget, live).split("\n")))
     result = verdict(budget)
     return EXIT_OVER if result in ("exceeded", "pooler-exceeds-server") else EXIT_OK
 
