@@ -179,6 +179,7 @@ def test_github_chosen_automatically_and_summary_written(tmp_path, monkeypatch, 
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(root))  # not a git checkout: paths start at the workspace
     monkeypatch.delenv("PGFORKLINT_FORMAT", raising=False)
     assert main([]) == 1
     out = capsys.readouterr().out

@@ -15,7 +15,9 @@ EXIT_OK, EXIT_OVER, EXIT_ERROR = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
-        raise PgforklintError(f"usage: {message} (see `pgforklint budget --help`)")
+        from pgforklint.cli import _suggest
+
+        raise PgforklintError(f"usage: {_suggest(self, message)} (see `pgforklint budget --help`)")
 
 
 def _scale(text: str) -> dict[str, int]:
@@ -35,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     from pgforklint.cli import help_formatter
 
     p = _Parser(prog="pgforklint budget", description="Print the PostgreSQL connection budget of a project.",
-                formatter_class=help_formatter)
+                formatter_class=help_formatter, allow_abbrev=False)
     p.add_argument("path", nargs="?", default=".", metavar="PATH")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--scale", action="append", default=[], metavar="TYPE=N",

@@ -318,7 +318,7 @@ def run_lint(argv: list[str]) -> int:
     from dataclasses import replace
 
     from pgforklint.analyze import lint_project
-    from pgforklint.report import Paths, json_format, relocate, repository_root, text
+    from pgforklint.report import Paths, json_format, relocate, text
 
     if args.no_cache:
         from pgforklint import cache
@@ -334,7 +334,7 @@ def run_lint(argv: list[str]) -> int:
         if not path.exists():
             raise PgforklintError(f"{path}: no such file or directory")
     # Paths in the report are relative to the repository root, whatever the working folder.
-    report_paths = Paths.here(repository_root(paths[0]))
+    report_paths = Paths.for_target(paths[0])
     diagnostics = []
     suppressed = 0
     fail_on = Severity.WARNING
