@@ -169,13 +169,17 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 f"wrong rows); {HELD_ADVICE if open_.retained else reset_advice(server, engine)}"
             )
             yield Diagnostic("PGF001", open_.location, message, tuple(_unique(related)), key=f"{engine.symbol}",
-                             title=f"`{_short(open_.operation)}` connects in the parent before {server_name(server)} forks",
+                             title=f"{_quoted(_short(open_.operation))} connects in the parent before {server_name(server)} forks",
                              help=HELD_ADVICE if open_.retained else reset_advice(server, engine))
 
 
 def _short(operation: str) -> str:
     """The call of an operation described in words (`ConnectionPool() opens its pool at construction`)."""
     return operation if len(operation) <= 40 or " " not in operation else operation.split(" ", 1)[0]
+
+
+def _quoted(text: str) -> str:
+    return text if "`" in text else f"`{text}`"
 
 
 def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
