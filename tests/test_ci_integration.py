@@ -390,3 +390,24 @@ def test_a_lone_surrogate_and_escape_codes_in_a_service_name_in_every_format(tmp
             json.loads(out)
         else:
             assert "web\\ud800\\x1b[31m\\u2028x" in out, fmt
+
+
+def test_every_rule_finding_has_a_short_headline_and_a_help_line(monkeypatch):
+    """Over every fixture: findings of the rules carry a title of about 100 characters at most and one help line;
+    the full text stays in `message` (JSON, SARIF, concise)."""
+    from pgforklint.analyze import lint_project
+    from pgforklint.config import Config
+
+    monkeypatch.setenv("PGFORKLINT_NO_CACHE", "1")
+    seen: set[str] = set()
+    for fixture in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+        for d in lint_project(fixture, Config()).diagnostics:
+            if d.code == "PGF100":
+                continue  # a file's own parser message, short already
+            label = f"{d.severity.label}[{d.code}]: "
+            assert d.title and len(label + d.title) <= 110, (fixture.name, d.code, d.title)
+            assert d.help and "\n" not in d.help, (fixture.name, d.code)
+            assert len(d.message) >= len(d.title)
+            seen.add(d.code)
+    assert {"PGF001", "PGF002", "PGF003", "PGF004", "PGF005", "PGF006", "PGF007", "PGF009", "PGF010",
+            "PGF011", "PGF101"} <= seen
