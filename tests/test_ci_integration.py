@@ -66,8 +66,11 @@ def test_github_paths_outside_git_use_the_workspace_or_absolute_paths(tmp_path, 
     monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path / "ws"))
     assert _github_files(run(capsys, "--format", "github")[1]) == ["backend/app/db.py"]
     monkeypatch.delenv("GITHUB_WORKSPACE")
-    monkeypatch.chdir(tmp_path)  # the current folder contains the project: relative to it
-    assert _github_files(run(capsys, "--format", "github", "ws/backend")[1]) == ["ws/backend/app/db.py"]
+    monkeypatch.chdir(tmp_path)  # neither git nor the workspace: absolute paths, which the runner relativises
+    absolute = (tmp_path / "ws" / "backend" / "app" / "db.py").resolve().as_posix()
+    assert _github_files(run(capsys, "--format", "github", "ws/backend")[1]) == [absolute]
+    code, out, _ = run(capsys, "--format", "concise", "ws/backend")  # people still get short relative paths
+    assert out.startswith("ws/backend/app/db.py:8:6: PGF001 ")
 
 
 def _sarif_results(out: str) -> tuple[dict, list[dict]]:
@@ -261,6 +264,9 @@ def test_abbreviated_flags_are_refused(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "--stat")
     assert code == 2 and "unrecognized arguments: --stat" in err and "did you mean --statistics?" in err
+    code = main(["budget", "--scal", "web=2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--scal: did you mean --scale?" in err
 
 
 def test_text_format_is_readable_in_one_glance(repo, capsys, monkeypatch):
@@ -366,3 +372,47 @@ def test_a_non_utf8_folder_name_in_every_format(tmp_path, monkeypatch):
             assert uri == "caf%E9-%1B%5B31m/svc/app/db.py", uri
         else:
             assert "caf\\xe9-\\x1b[31m/svc/app/db.py" in out, (fmt, out[:300])
+
+
+def test_a_lone_surrogate_and_escape_codes_in_a_service_name_in_every_format(tmp_path, capsys, monkeypatch):
+    project = tmp_path / "shop"
+    shutil.copytree(Path(__file__).parent.parent / "examples" / "shop", project)
+    (project / "Procfile").unlink()
+    (project / "docker-compose.yml").write_text(
+        'services:\n'
+        '  "web\\ud800\\e[31m\\u2028x":\n'
+        '    command: gunicorn shop.wsgi:app -c gunicorn.conf.py\n'
+        '    deploy:\n'
+        '      replicas: 3\n', encoding="utf-8")
+    monkeypatch.chdir(project)
+    for fmt in ("text", "concise", "json", "github", "sarif"):
+        code, out, err = run(capsys, "--format", fmt)
+        assert code == 1 and err == "", (fmt, err)
+        out.encode("utf-8")
+        assert "\x1b" not in out and "\u2028" not in out and "\ud800" not in out, fmt
+        if fmt in ("json", "sarif"):
+            assert "web\\\\ud800\\\\x1b[31m" in out or "web\\\\ud800\\u001b[31m" in out, fmt
+            json.loads(out)
+        else:
+            assert "web\\ud800\\x1b[31m\\u2028x" in out, fmt
+
+
+def test_every_rule_finding_has_a_short_headline_and_a_help_line(monkeypatch):
+    """Over every fixture: findings of the rules carry a title of about 100 characters at most and one help line;
+    the full text stays in `message` (JSON, SARIF, concise)."""
+    from pgforklint.analyze import lint_project
+    from pgforklint.config import Config
+
+    monkeypatch.setenv("PGFORKLINT_NO_CACHE", "1")
+    seen: set[str] = set()
+    for fixture in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+        for d in lint_project(fixture, Config()).diagnostics:
+            if d.code == "PGF100":
+                continue  # a file's own parser message, short already
+            label = f"{d.severity.label}[{d.code}]: "
+            assert d.title and len(label + d.title) <= 110, (fixture.name, d.code, d.title)
+            assert d.help and "\n" not in d.help, (fixture.name, d.code)
+            assert len(d.message) >= len(d.title)
+            seen.add(d.code)
+    assert {"PGF001", "PGF002", "PGF003", "PGF004", "PGF005", "PGF006", "PGF007", "PGF009", "PGF010",
+            "PGF011", "PGF101"} <= seen

@@ -60,7 +60,7 @@ def test_manifest_is_valid_and_shaped_for_a_whole_project_tool(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [hook] = yaml.safe_load(manifest.read_text(encoding="utf-8"))
     assert hook["id"] == "pgforklint" and hook["language"] == "python" and hook["entry"].split()[0] == "pgforklint"
-    assert hook["pass_filenames"] is False and hook["require_serial"] is True
+    assert hook["pass_filenames"] is True and hook["require_serial"] is True
     files = re.compile(hook["files"])
     for path in ("Procfile", "deploy/Procfile.web", "app/db.py", "gunicorn.conf.py", "docker-compose.yml",
                  "k8s/deploy.yaml", "uwsgi.ini", "pyproject.toml", "app.json", "postgresql.conf", ".env",
@@ -92,6 +92,48 @@ def test_try_repo_fails_on_a_hazard_and_passes_on_a_clean_project(tmp_path):
     assert "PGF001" in hazard_out and "app/db.py:8:6" in hazard_out and "Failed" in hazard_out
     assert runs[1].returncode == 0, clean_out
     assert "Passed" in clean_out and "PGF0" not in clean_out
+
+
+def _subfolder_repository(tmp_path: Path) -> Path:
+    """A repository whose app lives in `backend/`, with an old finding (PGF001 in backend/app/db.py) committed."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "gunicorn_warmup_query", repo / "backend")
+    (repo / "README.md").write_text("# shop\n", encoding="utf-8")
+    env = _env(tmp_path)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "-m", "old finding"], cwd=repo, check=True, env=env)
+    return repo
+
+
+def _try_repo_staged(repo: Path, home: Path) -> subprocess.Popen:
+    return subprocess.Popen([*PRE_COMMIT, "try-repo", str(ROOT), "pgforklint", "--color", "never", "--verbose"],
+                            cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(home))
+
+
+def test_try_repo_in_a_subfolder_app_reports_only_findings_of_the_changed_files(tmp_path):
+    # A commit that touches a file unrelated to the old finding passes; one that touches a file the finding
+    # depends on (the gunicorn configuration, a related location) shows it, with repository-relative paths.
+    unrelated = _subfolder_repository(tmp_path / "a")
+    (unrelated / "backend" / "app" / "views.py").write_text("def index():\n    return 'ok'\n", encoding="utf-8")
+    related = _subfolder_repository(tmp_path / "b")
+    conf = related / "backend" / "gunicorn.conf.py"
+    conf.write_text(conf.read_text(encoding="utf-8").replace("workers = 4", "workers = 8"), encoding="utf-8")
+    for repo, home in ((unrelated, tmp_path / "a"), (related, tmp_path / "b")):
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=_env(home))
+    runs = [_try_repo_staged(unrelated, tmp_path / "a"), _try_repo_staged(related, tmp_path / "b")]
+    try:
+        (unrelated_out, _), (related_out, _) = (proc.communicate(timeout=600) for proc in runs)
+    finally:
+        for proc in runs:
+            if proc.poll() is None:
+                proc.kill()
+    assert runs[0].returncode == 0, unrelated_out
+    assert "Passed" in unrelated_out and "PGF001" not in unrelated_out
+    assert runs[1].returncode == 1, related_out
+    assert "error[PGF001]" in related_out and " --> backend/app/db.py:8:6" in related_out
+    assert "note: backend/gunicorn.conf.py:4: number of worker processes" in related_out
 
 
 def test_wheel_ships_the_rule_pages(tmp_path):

@@ -179,6 +179,7 @@ def test_github_chosen_automatically_and_summary_written(tmp_path, monkeypatch, 
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(root))  # not a git checkout: paths start at the workspace
     monkeypatch.delenv("PGFORKLINT_FORMAT", raising=False)
     assert main([]) == 1
     out = capsys.readouterr().out
@@ -383,7 +384,12 @@ def _validate(document: dict, folder: Path) -> list[tuple[str, object]]:
     return [(r["ruleId"], r["message"].get("arguments")) for r in run.get("results", [])]
 
 
-@pytest.mark.parametrize("diagnostics", [SAMPLE, []], ids=["findings", "empty"])
+HOSTILE = [make("PGF001", "caf\udce9/\x1b[31m db\n::error::x\ud800.py", 3, 2, "`\ud800` service\r\n::add-mask::x",
+                 related=(Related(Location("a b/%41.py", 1), "rel \udcff"),), key="k"),
+           make("PGF001", "caf\udce9/\x1b[31m db\n::error::x\ud800.py", 9, 2, "`\ud800` service\r\n::add-mask::x", key="k")]
+
+
+@pytest.mark.parametrize("diagnostics", [SAMPLE, [], HOSTILE], ids=["findings", "empty", "hostile-strings"])
 def test_sarif_passes_the_official_validator(diagnostics, tmp_path):
     assert _validate(_sarif(diagnostics), tmp_path) == []
 

@@ -128,3 +128,41 @@ def test_per_file_ignores_from_a_config_above_the_linted_folder(tmp_path):
     linted = tmp_path / "services" / "shop"
     result = lint_project(linted, find_config(linted))
     assert not [d for d in result.diagnostics if d.code == "PGF001"]
+
+
+# -- PGF103's fix and the parsers' line numbering ----------------------------------------------------------------
+
+@pytest.mark.parametrize("text, line, column, kind, codes, expected", [
+    ("x = 1  # noqa: PGF001\ny = 2\n", 1, 8, "noqa", {"PGF001"}, "x = 1\ny = 2\n"),
+    ("x = 1  # noqa: PGF001, E501\n", 1, 8, "noqa", {"PGF001"}, "x = 1  # noqa: E501\n"),
+    ("x = 1  # noqa: E501 PGF001  # why\n", 1, 8, "noqa", {"PGF001"}, "x = 1  # noqa: E501  # why\n"),
+    ("a\n# pgforklint: ignore[PGF002]\nb\n", 2, 1, "ignore", {"PGF002"}, "a\nb\n"),
+    ("a\r\n  # pgforklint: ignore[PGF002, PGF999]\r\nb\r\n", 2, 3, "ignore", {"PGF999"},
+     "a\r\n  # pgforklint: ignore[PGF002]\r\nb\r\n"),
+    ("web: gunicorn app:app  # pgforklint: ignore[PGF004]", 1, 24, "ignore", {"PGF004"}, "web: gunicorn app:app"),
+])
+def test_remove_codes(text, line, column, kind, codes, expected):
+    from pgforklint.suppress import remove_codes
+
+    assert remove_codes(text, line, column, kind, codes) == expected
+
+
+def test_remove_codes_refuses_a_moved_comment():
+    from pgforklint.suppress import EditError, remove_codes
+
+    with pytest.raises(EditError):
+        remove_codes("x = 1\n", 1, 8, "noqa", {"PGF001"})
+
+
+def test_lines_are_numbered_as_the_parsers_number_them():
+    import ast
+
+    from pgforklint.suppress import split_lines
+
+    source = "a = 1\x0c\nb = 2  # \u2028 \x0b \x1c \x85\rc = 3\r\nd = 4\n"
+    tree = ast.parse(source)
+    numbers = {node.targets[0].id: node.lineno for node in tree.body}
+    lines = split_lines(source)
+    assert {name: lines[number - 1].lstrip("\x0c")[0] for name, number in numbers.items()} == {
+        "a": "a", "b": "b", "c": "c", "d": "d"}
+    assert len(lines) == 4

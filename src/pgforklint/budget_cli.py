@@ -16,7 +16,9 @@ EXIT_OK, EXIT_OVER, EXIT_ERROR = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
-        raise PgforklintError(f"usage: {message} (see `pgforklint budget --help`)")
+        from pgforklint.cli import _suggest
+
+        raise PgforklintError(f"usage: {_suggest(self, message)} (see `pgforklint budget --help`)")
 
 
 def _scale(text: str) -> dict[str, int]:
@@ -92,7 +94,9 @@ def run_budget(argv: list[str]) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(budget, live), indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(budget, live))
+        from pgforklint.report import printable  # process and service names come from the repository
+
+        sys.stdout.write("\n".join(printable(line) for line in render_text(budget, live).split("\n")))
     if args.exit_zero:
         return EXIT_OK
     chosen = select_codes(config.select, config.extend_select, config.ignore)

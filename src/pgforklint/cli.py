@@ -349,7 +349,7 @@ def run_lint(argv: list[str]) -> int:
         if not path.exists():
             raise PgforklintError(f"{path}: no such file or directory")
     # Paths in the report are relative to the repository root, whatever the working folder.
-    report_paths = Paths.here(repository_root(paths[0]))
+    report_paths = Paths.for_target(paths[0])
     diagnostics = []
     suppressed = 0
     fail_on = Severity.WARNING
@@ -417,6 +417,13 @@ def run_lint(argv: list[str]) -> int:
     return EXIT_FINDINGS if any(d.severity >= fail_on for d in diagnostics) else EXIT_OK
 
 
+def _one_line(text: str) -> str:
+    """An error message quoting repository text (a path, a value), without control characters or breaks."""
+    from pgforklint.report import printable
+
+    return printable(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for stream in (sys.stdout, sys.stderr):  # a name that is not UTF-8 is escaped, never a crash
@@ -438,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a full disk shows here, not in the interpreter's exit
         return code
     except PgforklintError as exc:
-        sys.stderr.write(f"pgforklint: error: {exc}\n")
+        sys.stderr.write(f"pgforklint: error: {_one_line(str(exc))}\n")
         return EXIT_ERROR
     except SystemExit as exc:  # argparse's --help and --version
         code = exc.code
@@ -457,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"pgforklint: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+        sys.stderr.write(f"pgforklint: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                         "(run with --debug for details)\n")
         return EXIT_ERROR
 
 

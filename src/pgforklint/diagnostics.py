@@ -93,7 +93,7 @@ class Diagnostic:
             return self.title
         if len(self.message) <= 100:
             return self.message
-        first = self.message.split("; ", 1)[0].split(": ", 1)[0]
+        first = self.message.split("; ", 1)[0]
         return first if len(first) <= 100 else first[:99].rstrip() + "\u2026"
 
     def sort_key(self) -> tuple:

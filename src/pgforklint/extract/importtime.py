@@ -1377,7 +1377,8 @@ def _bound_notice(what: str, location: Location):
     return Diagnostic(
         "PGF101", location,
         f"analysis bound reached: {what}; findings beyond this point may be missing",
-        key=f"bound:{what}",
+        key=f"bound:{what}", title=f"analysis bound reached: {what}",
+        help="findings beyond this point may be missing",
     )
 
 

@@ -54,7 +54,9 @@ def _report_unrendered_charts(project: Project, charts: dict[str, str]) -> None:
             f"Helm chart `{chart}`: its templates (e.g. `{first}`) are not analysed, because they are not YAML "
             "until Helm renders them; the replicas and commands they set are not in the budget. Render the chart "
             "(`helm template ... > rendered.yaml`) inside the tree, or pin instances with `[tool.pgforklint.scale]`",
-            key=f"helm:{chart}"))
+            key=f"helm:{chart}", title=f"Helm chart `{chart}`: its templates are not analysed (not YAML until rendered)",
+            help="render the chart (`helm template ... > rendered.yaml`) inside the tree, or pin instances with "
+                 "`[tool.pgforklint.scale]`"))
 
 
 def kubernetes_launches(project: Project) -> list[Launch]:

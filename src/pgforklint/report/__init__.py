@@ -54,19 +54,24 @@ def unicode_safe(text: str) -> str:
 def repository_root(path: Path) -> Path:
     """Where repository-relative paths start: the git top-level of `path`; outside git, the
     `GITHUB_WORKSPACE` that contains it, else the current folder when it contains it, else `path`."""
+    return _root_and_anchor(path)[0]
+
+
+def _root_and_anchor(path: Path) -> tuple[Path, bool]:
+    """(the root, whether the GitHub runner resolves paths from it: a git top-level or the workspace)."""
     from pgforklint.discover import git_top
 
     start = path.resolve()
     folder = start if start.is_dir() else start.parent
     top = git_top(folder)
     if top is not None:
-        return top
-    for candidate in (os.environ.get("GITHUB_WORKSPACE", ""), os.getcwd()):
+        return top, True
+    for candidate, anchored in ((os.environ.get("GITHUB_WORKSPACE", ""), True), (os.getcwd(), False)):
         if candidate:
             base = Path(candidate).resolve()
             if base == folder or base in folder.parents:
-                return base
-    return folder
+                return base, anchored
+    return folder, False
 
 
 def _relative(absolute: Path, start: Path) -> str:
@@ -99,11 +104,18 @@ class Paths:
 
     base: Path  # the repository root, absolute
     cwd: Path  # the folder pgforklint was started from, absolute
+    anchored: bool = True  # the runner resolves paths from `base` (a git top-level, the workspace)
 
     @classmethod
     def here(cls, base: Path | None = None) -> "Paths":
         cwd = Path.cwd()
         return cls(base=(base or cwd).resolve(), cwd=cwd.resolve())
+
+    @classmethod
+    def for_target(cls, target: Path) -> "Paths":
+        """The paths of a run on `target` (the first linted path)."""
+        base, anchored = _root_and_anchor(target)
+        return cls(base=base, cwd=Path.cwd().resolve(), anchored=anchored)
 
     def absolute(self, rel: str) -> Path:
         return Path(os.path.normpath(self.base / rel))
@@ -115,7 +127,7 @@ class Paths:
     def github(self, rel: str) -> str:
         """For the Actions runner, which resolves `file=` from the workspace root and only turns absolute
         paths into workspace-relative ones: repository-relative, or absolute when outside the repository."""
-        if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
+        if not self.anchored or rel == ".." or rel.startswith("../") or os.path.isabs(rel):
             return self.absolute(rel).as_posix()
         return rel
 

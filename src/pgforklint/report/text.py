@@ -93,6 +93,9 @@ def render(diagnostics: list[Diagnostic], paths: Paths | None = None, colour: bo
                          "(`pgforklint --fix --unsafe-fixes`)")
         elif d.help:
             lines.append(f"{_paint('help', _BOLD + _CYAN, colour)}: {printable(d.help)}")
+        elif not d.title and d.message != d.headline:  # no short form: the rest of the message, not lost
+            rest = d.message[len(d.headline):].lstrip("; ") if d.message.startswith(d.headline) else d.message
+            lines.append(f"{_paint('help', _BOLD + _CYAN, colour)}: {printable(rest)}")
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks) + ("\n" if blocks else "")
 

@@ -394,10 +394,10 @@ def assumed_values(model: DeploymentModel) -> Iterator[Diagnostic]:
 
 def _split_advice(message: str) -> tuple[str, str]:
     """(what was assumed, the rest: the value counted and how to pin it) for an assumption's headline."""
-    for separator in ("; ", ": "):
+    for separator in ("; counted as ", "; ", ": "):
         head, found, rest = message.partition(separator)
         if found and len(head) <= 92:
-            return head, rest
+            return head, ("counted as " + rest) if separator == "; counted as " else rest
     return message, ""
 
 

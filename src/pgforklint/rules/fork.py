@@ -254,7 +254,7 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine, model)}"
             )
             found[key] = (Diagnostic("PGF001", open_.location, message, (), key=f"{engine.symbol}",
-                                     title=f"`{_short(open_.operation)}` connects in the parent before {server_name(server)} forks",
+                                     title=f"{_quoted(_short(open_.operation))} connects in the parent before {server_name(server)} forks",
                                      help=HELD_ADVICE if retained else reset_advice(server, engine, model)), related)
     for diagnostic, related in found.values():
         yield replace(diagnostic, related=tuple(_unique(related)))
@@ -286,6 +286,10 @@ def _condition_kind(open_: ConnectionOpen) -> str:
         return (f" (conditional: only where the environment makes `{open_.condition}` true; with the defaults "
                 "the code gives, it is false)")
     return f" (conditional: under `if {open_.condition}:`, whose value the repository does not decide)"
+
+
+def _quoted(text: str) -> str:
+    return text if "`" in text else f"`{text}`"
 
 
 def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
