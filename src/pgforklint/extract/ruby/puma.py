@@ -158,6 +158,12 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
         threads = Quantity(max_threads.value + io_threads.value,
                            Origin(OriginKind.DERIVED, io_threads.origin.location,
                                   f"max threads {max_threads.value} + max_io_threads {io_threads.value}"))
+    from pgforklint.extract.ruby.good_job import async_in_web
+
+    jobs = async_in_web(project, app, env)
+    if jobs is not None and threads.value is not None:
+        threads = Quantity(threads.value + jobs.value, Origin(OriginKind.DERIVED, jobs.origin.location,
+                                                              f"{threads.value} Puma threads + {jobs.origin.detail}"))
     processes = workers if cluster else Quantity(1, workers.origin if workers.origin.kind is not OriginKind.DEFAULT else
                                                  Origin(OriginKind.DEFAULT, None, "Puma single mode: one process"),
                                                  symbolic=workers.symbolic, env_var=workers.env_var)
