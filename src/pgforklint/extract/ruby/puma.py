@@ -119,7 +119,8 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
     modern = version is None or version >= (5, 0)
     if workers is None:
         if modern and "WEB_CONCURRENCY" in env and env["WEB_CONCURRENCY"].strip().isdigit():
-            workers = Quantity(int(env["WEB_CONCURRENCY"]), Origin(OriginKind.FILE, launch_location, "$WEB_CONCURRENCY"),
+            where = ruby_launch.launch.env_locations.get("WEB_CONCURRENCY", launch_location) if ruby_launch else launch_location
+            workers = Quantity(int(env["WEB_CONCURRENCY"]), Origin(OriginKind.FILE, where, "$WEB_CONCURRENCY (read by Puma 5.0+)"),
                                env_var="WEB_CONCURRENCY")
         elif modern:
             workers = Quantity(None, Origin(OriginKind.ENV_UNSET, None,
