@@ -64,7 +64,9 @@ def test_manifest_is_valid_and_shaped_for_a_whole_project_tool(tmp_path):
     files = re.compile(hook["files"])
     for path in ("Procfile", "deploy/Procfile.web", "app/db.py", "gunicorn.conf.py", "docker-compose.yml",
                  "k8s/deploy.yaml", "uwsgi.ini", "pyproject.toml", "app.json", "postgresql.conf", ".env",
-                 "Dockerfile", "requirements.txt", "poetry.lock", "Pipfile", "deploy/app.service"):
+                 "Dockerfile", "requirements.txt", "poetry.lock", "Pipfile", "deploy/app.service",
+                 "config/puma.rb", "config/unicorn.rb", "config.ru", "lib/tasks/resque.rake", "Gemfile.lock",
+                 "config/database.yml"):
         assert files.search(path), path
     for path in ("README.md", "docs/logo.png", "LICENSE"):
         assert not files.search(path), path

@@ -92,3 +92,34 @@ def test_case_branches_and_production_if_values() -> None:
     workers = [c for c in calls if c.method == "workers"]
     assert workers and evaluate(workers[0].args[0], scope).value == 2
     assert scope.locals["threads_count"].value == 10
+
+
+# Whatever the bytes, the run goes on: broken Ruby and broken ERB YAML become PGF100, never a traceback.
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+RUBY_PIECES = ["workers ", "threads ", "preload_app!", "preload_app true", "before_fork do |s, w|", "end", "{", "}",
+               "ENV.fetch(\"X\") { 5 }", "Integer(ENV[\"W\"] || 2)", "ActiveRecord::Base.connection.disconnect!",
+               "DB = Sequel.connect(ENV['U'])", "if ENV['RAILS_ENV'] == 'production'", "else", "case x", "when 1",
+               "(", ")", "|", "\"", "'", "#", "\n", " ", "0x1f", "017", "3r", "1_000", "Product.count", "<<~EOS", "=begin"]
+YAML_PIECES = ["production:", "  pool: ", "<%= ENV.fetch('P') { 5 } %>", "<%- if x %>", "<% end %>", "<%", "%>",
+               "default: &d", "  <<: *d", "*nope", "\n", "  ", "url: postgres://h/db?pool=3", ":", "-", "{", "["]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(RUBY_PIECES), max_size=40), st.lists(st.sampled_from(YAML_PIECES), max_size=40),
+       st.binary(max_size=64))
+def test_any_ruby_config_is_read_without_crashing(tmp_path_factory, ruby, yaml_text, noise) -> None:
+    from pgforklint.analyze import lint_project
+    from pgforklint.config import Config
+
+    root = tmp_path_factory.mktemp("rubyfuzz")
+    (root / "config").mkdir()
+    (root / "Procfile").write_text("web: bundle exec puma -C config/puma.rb\nworker: bundle exec unicorn -c config/unicorn.rb\n")
+    (root / "config" / "puma.rb").write_text(" ".join(ruby))
+    (root / "config" / "unicorn.rb").write_bytes(" ".join(reversed(ruby)).encode() + noise)
+    (root / "config" / "database.yml").write_text("".join(yaml_text))
+    (root / "config.ru").write_bytes(noise)
+    (root / "Gemfile.lock").write_bytes(b"GEM\n  specs:\n    rails (4.2.1)\n    pg (1.0)\n" + noise)
+    result = lint_project(root, Config())
+    assert all(d.code.startswith("PGF") for d in result.diagnostics)

@@ -87,6 +87,16 @@ def why_in_parent(server: Server, open_: ConnectionOpen) -> tuple[str, list[Rela
         return (f"{server_name(server)}'s master imports it through its configuration file",
                 [Related(first, "imported by the server's configuration in the master process")])
     flag = server.loads_app_in_parent
+    if server.kind in (ServerKind.UNICORN, ServerKind.PUMA) and server.config_path \
+            and open_.location.path == server.config_path:
+        hooks = [h for h in server.hooks if not h.runs_in_child and h.location.path == open_.location.path
+                 and h.location.line <= open_.location.line]
+        hook = max(hooks, key=lambda h: h.location.line) if hooks else None
+        name = server.kind.value.capitalize()
+        where = f"its `{hook.name}` hook" if hook is not None else "its configuration file"
+        related.append(Related(hook.location if hook is not None else Location(server.config_path, 1),
+                               f"runs in the {name} master"))
+        return f"{name}'s master runs {where} before forking the workers", related
     if flag.origin.location is not None:
         related.append(Related(flag.origin.location, f"{flag.origin.detail or 'this setting'} makes the parent load the app"))
     if server.kind is ServerKind.UWSGI:

@@ -298,7 +298,10 @@ def lazy(module: str):
     Python-only run pays nothing for the Ruby adapters."""
 
     def adapter(project: Project, launches: list, model: DeploymentModel) -> None:
-        if has_ruby(project):
+        present = model.facts.get("has_ruby")
+        if present is None:
+            present = model.facts["has_ruby"] = has_ruby(project)
+        if present:
             _adapters()[module](project, launches, model)
 
     adapter.__name__ = adapter.__qualname__ = f"ruby_{module}"

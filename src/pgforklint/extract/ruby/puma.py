@@ -119,7 +119,8 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
     modern = version is None or version >= (5, 0)
     if workers is None:
         if modern and "WEB_CONCURRENCY" in env and env["WEB_CONCURRENCY"].strip().isdigit():
-            workers = Quantity(int(env["WEB_CONCURRENCY"]), Origin(OriginKind.FILE, launch_location, "$WEB_CONCURRENCY"),
+            where = ruby_launch.launch.env_locations.get("WEB_CONCURRENCY", launch_location) if ruby_launch else launch_location
+            workers = Quantity(int(env["WEB_CONCURRENCY"]), Origin(OriginKind.FILE, where, "$WEB_CONCURRENCY (read by Puma 5.0+)"),
                                env_var="WEB_CONCURRENCY")
         elif modern:
             workers = Quantity(None, Origin(OriginKind.ENV_UNSET, None,
@@ -158,6 +159,12 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
         threads = Quantity(max_threads.value + io_threads.value,
                            Origin(OriginKind.DERIVED, io_threads.origin.location,
                                   f"max threads {max_threads.value} + max_io_threads {io_threads.value}"))
+    from pgforklint.extract.ruby.good_job import async_in_web
+
+    jobs = async_in_web(project, app, env)
+    if jobs is not None and threads.value is not None:
+        threads = Quantity(threads.value + jobs.value, Origin(OriginKind.DERIVED, jobs.origin.location,
+                                                              f"{threads.value} Puma threads + {jobs.origin.detail}"))
     processes = workers if cluster else Quantity(1, workers.origin if workers.origin.kind is not OriginKind.DEFAULT else
                                                  Origin(OriginKind.DEFAULT, None, "Puma single mode: one process"),
                                                  symbolic=workers.symbolic, env_var=workers.env_var)
