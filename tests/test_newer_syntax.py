@@ -85,3 +85,13 @@ def test_fix_accepts_newer_syntax() -> None:
 
     assert python_parses(NEWER) is None
     assert python_parses("def f(:\n") is not None
+
+
+def test_read_ahead_parse_check_accepts_newer_syntax(tmp_path) -> None:
+    # The read-ahead helper (large trees) and the prefilter check deferred modules with `read.python.parses`.
+    from pgforklint.read.python import parses
+
+    (tmp_path / "new.py").write_text(NEWER)
+    (tmp_path / "broken.py").write_text(NEWER + "x = (\n")
+    assert parses(tmp_path / "new.py", "new.py")
+    assert not parses(tmp_path / "broken.py", "broken.py")
