@@ -24,7 +24,8 @@ FORMATS = ("text", "concise", "json", "github", "sarif")
 
 # Control characters (C0 but tab, DEL, C1), line and paragraph separators, bidi controls, and lone
 # surrogates: none may reach a terminal or a log unescaped.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                          "\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
