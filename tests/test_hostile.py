@@ -465,6 +465,18 @@ def test_fix_leaves_files_with_unusual_codecs(tmp_path: Path, cookie: str) -> No
     assert conf.read_bytes() == original
 
 
+def test_fix_leaves_a_file_whose_fixed_text_its_codec_cannot_write(tmp_path: Path) -> None:
+    # found by scripts/fuzz.py --hostile (seed 1): `workers = 2` round-trips through idna, the added
+    # post_fork hook does not (a label longer than 63 characters)
+    root = _case(tmp_path, "gunicorn_add_post_fork")
+    conf = root / "gunicorn.conf.py"
+    original = b"# coding: idna\nworkers = 2\npreload_app = True\n"
+    conf.write_bytes(original)
+    result = run_cli("--fix", str(root), "--no-cache", timeout=60)
+    assert "internal error" not in result.stderr, result.stderr[-500:]
+    assert conf.read_bytes() == original
+
+
 def test_fix_refuses_files_changed_since_they_were_read(tmp_path: Path) -> None:
     from pgforklint.safeio import write_project_files
 

@@ -336,6 +336,18 @@ def fix_refusal(root, rel: str, source, python: bool) -> str | None:
     return None
 
 
+def fixed_text_refusal(source, text: str) -> str | None:
+    """Why the fixed `text` cannot be written back in the file's encoding (None: it can, exactly)."""
+    try:
+        data = source.encode(text)
+        body = data[3:] if getattr(source, "bom", False) else data
+        if body.decode(source.encoding) == text:
+            return None
+    except (ValueError, LookupError, UnicodeError):
+        pass
+    return f"the fixed text cannot be written in the file's encoding ({source.encoding}) exactly; edit it by hand"
+
+
 def content_digest(data: bytes) -> str:
     try:
         from _blake2 import blake2b

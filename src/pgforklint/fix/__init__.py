@@ -246,7 +246,7 @@ def _read(root: Path, rel: str, python: bool):
 def _compute(root: Path, fixes: list[Fix]) -> tuple[dict[str, FileChange], dict[str, str]]:
     """New texts per file for all `fixes` together, and the files that failed (with why)."""
     from pgforklint.fix.source import python_parses
-    from pgforklint.safeio import fix_refusal
+    from pgforklint.safeio import fix_refusal, fixed_text_refusal
 
     by_path: dict[str, list[Edit]] = {}
     for fix in fixes:
@@ -282,6 +282,10 @@ def _compute(root: Path, fixes: list[Fix]) -> tuple[dict[str, FileChange], dict[
                 failed[path] = f"the fixed code would not parse ({problem})"
                 continue
         if source.exists and text == source.text:
+            continue
+        refusal = fixed_text_refusal(source, text)
+        if refusal is not None:
+            failed[path] = refusal
             continue
         changes[path] = FileChange(path, source.text if source.exists else None, text, source)
     return changes, failed
