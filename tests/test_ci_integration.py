@@ -279,7 +279,7 @@ def test_text_format_is_readable_in_one_glance(repo, capsys, monkeypatch):
     assert lines[4] == "  |      ^^^^^^^^^^^^^^^^"
     assert any(line.startswith("note: gunicorn.conf.py:5: ") for line in lines)
     assert [line for line in lines if line.startswith("help: ")] == [
-        "help: [*] reset `engine` in `post_fork` in gunicorn.conf.py: engine.dispose(close=False) (`pgforklint --fix`)"]
+        "help: [*] reset `engine` in `pre_fork` in gunicorn.conf.py: engine.dispose() (`pgforklint --fix`)"]  # SQLAlchemy unpinned
     assert max(len(line) for line in lines if not line.startswith(("note:", "help:"))) <= 110
     assert lines[-2] == "Found 1 problem (1 error)."
 

@@ -133,7 +133,14 @@ class Paths:
         return rel
 
     def source_line(self, rel: str, line: int) -> str | None:
-        return source_lines(self.absolute(rel)).get(line)
+        """The line's text, for the excerpt under a finding; never read through a link that leaves the tree the
+        paths are relative to (a repository's `gunicorn.conf.py -> /home/me/.secrets` is not printed)."""
+        path = self.absolute(rel)
+        try:
+            Path(os.path.realpath(path)).relative_to(os.path.realpath(self.base))
+        except ValueError:
+            return None
+        return source_lines(path).get(line)
 
 
 _SOURCE_CACHE: dict[tuple, dict[int, str]] = {}
@@ -156,9 +163,9 @@ def source_lines(path: Path) -> dict[int, str]:
     if cached is not None:
         return cached
     try:
-        from pgforklint.read.text import read_head
+        from pgforklint.safeio import read_regular
 
-        data = read_head(path, _MAX_SOURCE_BYTES)
+        data = read_regular(path, _MAX_SOURCE_BYTES)  # non-blocking, regular files only: never a FIFO swapped in
     except (OSError, ValueError):
         data = b""
     if data.startswith(b"\xef\xbb\xbf"):

@@ -94,7 +94,9 @@ def text_line(results: list[LintResult]) -> str:
     if len(found) > SHOWN:
         described += f" and {len(found) - SHOWN} more (`--format json` lists them all)"
     noun = "process type" if len(found) == 1 else "process types"
-    line = f"Checked {len(found)} {noun}: {described}."
+    from pgforklint.report import printable  # names come from the repository
+
+    line = printable(f"Checked {len(found)} {noun}: {described}.")
     if not checked:
         line += " None was followed to a forking server's app code: nothing was checked for connections shared across a fork."
     return line + "\n"

@@ -293,7 +293,9 @@ def _one_per_thread_pool(row: Row, use) -> Diagnostic:
                f"a pool of 1 or 2 is enough for a forking single-threaded server")
     anchor = _loc(use.capacity) or engine.location
     return Diagnostic("PGF006", anchor, message, (Related(row.location, f"`{row.name}` started here"),),
-                      key=f"{engine.symbol}:{row.name}")
+                      key=f"{engine.symbol}:{row.name}",
+                      title=f"pool of {size} for a single-threaded `{row.name}` process that uses one connection",
+                      help="a pool of 1 or 2 is enough for a forking single-threaded server")
 
 
 def unbounded_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -346,7 +348,10 @@ def hidden_connections(model: DeploymentModel) -> Iterator[Diagnostic]:
         own = next((a.get("message") for r in rows for a in r.agents if a["location"] == location and a.get("message")), None)
         if own:  # an agent that says its own text (the Ruby agent)
             yield Diagnostic("PGF008", location, own.format(processes=processes, names=names),
-                             tuple(Related(r.location, f"`{r.name}` runs under the agent") for r in rows), key="newrelic-explain")
+                             tuple(Related(r.location, f"`{r.name}` runs under the agent") for r in rows), key="newrelic-explain",
+                             title=f"the New Relic agent opens extra EXPLAIN connections in each process (+{processes})",
+                             help="turn off `transaction_tracer.explain_enabled` in the agent's configuration if the "
+                                  "budget is tight")
             continue
         message = (f"the New Relic agent runs EXPLAIN for slow SQL on connections of its own, opened in each process "
                    f"(transaction_tracer.explain_enabled is on by default): +1 per process ({processes} across {names}), "

@@ -328,7 +328,9 @@ def no_post_fork_reset(model: DeploymentModel) -> Iterator[Diagnostic]:
             related = [Related(engine.location, "engine created here"), Related(server.location, f"{server_name(server)} started here"),
                        *_config_related(server)]
             yield Diagnostic("PGF002", escape.location, message, tuple(related), key=f"{engine.symbol}:{escape.callee}",
-                             title=f"`{expression(engine)}` is handed to `{escape.callee}` before the fork, with no reset after it",
+                             title=(f"{server_name(server)} forks with `{expression(engine)}` loaded and nothing resets it"
+                                    if escape.why else
+                                    f"`{expression(engine)}` is handed to `{escape.callee}` before the fork, with no reset after it"),
                              help=reset_advice(server, engine, model))
 
 
@@ -428,7 +430,9 @@ def fork_hook_never_runs(model: DeploymentModel) -> Iterator[Diagnostic]:
             workers = server.settings.get("workers")
             if workers is not None and getattr(workers, "origin", None) is not None and workers.origin.location is not None:
                 related.append(Related(workers.origin.location, "number of workers"))
-            yield Diagnostic("PGF009", hook.location, message, tuple(_unique(related)), key=f"never-runs:{hook.name}")
+            yield Diagnostic("PGF009", hook.location, message, tuple(_unique(related)), key=f"never-runs:{hook.name}",
+                             title=f"`{hook.name}` never runs: Puma is in single mode",
+                             help="remove the hook, or run Puma in cluster mode (`workers` 2 or more)")
     for server in forking_servers(model):
         if server.kind is not ServerKind.UWSGI:
             continue

@@ -28,7 +28,9 @@ def unresolved_launch(model: DeploymentModel) -> Iterator[Diagnostic]:
             "PGF102", row.location,
             f"{what} to the app's code: {steps}. Nothing this process imports "
             f"was checked for connections opened before the fork; fix the path, or {HOW_TO_DECLARE}",
-            key=f"unresolved:{row.name}")
+            key=f"unresolved:{row.name}",
+            title=f"`{row.name}` starts a forking server that was not followed to the app's code",
+            help=f"fix the path, or {HOW_TO_DECLARE}")
     if coverage.process_types or coverage.servers or not coverage.database_code or coverage.database_location is None:
         return
     yield Diagnostic(
@@ -37,4 +39,6 @@ def unresolved_launch(model: DeploymentModel) -> Iterator[Diagnostic]:
         "Dockerfile CMD, Compose command, Kubernetes container, supervisord or systemd unit, or start script that "
         "runs gunicorn, uWSGI, Celery or RQ), so nothing was checked; if the process starts elsewhere (a base "
         f"image's CMD, a platform's settings), {HOW_TO_DECLARE}",
-        key="unresolved:no-launch")
+        key="unresolved:no-launch",
+        title="database code, but no launch of a server that forks: nothing was checked",
+        help=HOW_TO_DECLARE)

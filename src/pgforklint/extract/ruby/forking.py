@@ -74,7 +74,10 @@ def assume_fork_safe_rails(model, app: RubyApp, server: Server) -> None:
                f"preloading {server.kind.value} needs no fork hooks; on Rails < 5.2 it needs "
                f"`ActiveRecord::Base.connection.disconnect!` before the fork and `ActiveRecord::Base.establish_connection` "
                f"after it. Commit `Gemfile.lock` so the version can be checked")
-    model.diagnostics.append(Diagnostic("PGF101", where, message, key=f"assumed:activerecord-version:{server.kind.value}"))
+    model.diagnostics.append(Diagnostic(
+        "PGF101", where, message, key=f"assumed:activerecord-version:{server.kind.value}",
+        title="Active Record version unknown: Rails 5.2+ fork handling assumed",
+        help="commit `Gemfile.lock` (it names the `activerecord` version) so the fork rules can check this server"))
 
 
 def config_calls(app: RubyApp, source, rel: str, scope, config_effects: ProcessEffects):
