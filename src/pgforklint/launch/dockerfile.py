@@ -129,15 +129,42 @@ def _env_pairs(rest: str) -> list[tuple[str, str]]:
 
 def read_image(project: Project, rel: str, context: str | None = None, target: str | None = None) -> Image | None:
     """The final stage (or `target`) of a Dockerfile built with `context` (default: its folder)."""
+    text = project.text(rel)
     if context is None:
-        context = rel.rpartition("/")[0]
+        context = _guess_context(project, rel, text or "")
     key = ("launch-image", rel, context, target or "")
     if key in project._cache:
         return project._cache[key]
-    text = project.text(rel)
     image = None if text is None else _read(project, rel, text, _norm_rel(context), target)
     project._cache[key] = image
     return image
+
+
+_COPY_LINE = re.compile(r"^[ \t]*(?:COPY|ADD)[ \t]+(?!.*--from)(.+)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _guess_context(project: Project, rel: str, text: str) -> str:
+    """The build context when nothing names it: the Dockerfile's folder, or the folder above it whose files the
+    COPY/ADD lines name (`docker build -f docker/Dockerfile .` from the repository root is as common as building
+    in the Dockerfile's own folder)."""
+    folder = rel.rpartition("/")[0]
+    sources = []
+    for match in _COPY_LINE.finditer(text[:200_000]):
+        words = [w for w in match.group(1).split() if not w.startswith("--")]
+        sources.extend(w.strip('"[],') for w in words[:-1] if w and not any(ch in w for ch in "*?[$:"))
+    if not sources:
+        return folder
+    candidates = [folder]
+    while folder:
+        folder = folder.rpartition("/")[0]
+        candidates.append(folder)
+
+    def found(context: str) -> int:
+        return sum(1 for source in sources
+                   if project.exists(_norm_rel(posixpath.join(context, source)))
+                   or folder_exists(project, _norm_rel(posixpath.join(context, source))))
+
+    return max(candidates, key=found)  # the first (the Dockerfile's folder) wins a tie
 
 
 def _read(project: Project, rel: str, text: str, context: str, target: str | None) -> Image | None:

@@ -164,10 +164,29 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         variant = copy_launch(base, commands=commands)
         variant.condition = key
         if len(named) > 1 or variants[None]:
-            variant.name = f"{launch.name} [{key}]"
+            variant.name = f"{launch.name} [{variant_label(key)}]"
         variant.via = [*launch.via, *via[key]]
         out.append(variant)
     return out
+
+
+_CASE_LITERAL = re.compile(r"""\bcase\s+\S+\s+in\s+(\S+)""")
+_TEST_LITERAL = re.compile(r"""(?:==?|!=)\s*["']?([^"'\s\]]+)["']?\s*\]""")
+
+
+def variant_label(condition: str) -> str:
+    """A short name for a script branch: the value it dispatches on (`case "$1" in web` -> `web`,
+    `elif [ "$1" == "worker" ]` -> `worker`), `not web` for the else after it, else the condition as written."""
+    found = [(m.start(), m.group(1)) for m in _CASE_LITERAL.finditer(condition)]
+    found += [(m.start(), m.group(1)) for m in _TEST_LITERAL.finditer(condition)]
+    if not found:
+        test = re.search(r"\[\[?\s*(.*?)\s*\]\]?", condition)  # `if [ -f /creds.json ]` -> `-f /creds.json`
+        if test is None:
+            return condition
+        return f"not {test.group(1)}" if condition.rstrip().endswith("else") else test.group(1)
+    _, value = max(found)
+    negated = condition.rstrip().endswith("else") or "!=" in condition[max(found)[0]:]
+    return f"not {value}" if negated else value
 
 
 SERVER_PROGRAMS = frozenset({"gunicorn", "uwsgi", "uwsgi-core", "pyuwsgi", "celery", "rq", "rqworker", "uvicorn",
