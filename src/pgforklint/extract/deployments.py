@@ -23,13 +23,12 @@ import re
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.launch import Launch
+from pgforklint.launch.coverage import dev_server
 from pgforklint.model import DeploymentModel
 from pgforklint.project import Project
 
 DEVELOPMENT_WORDS = frozenset({"dev", "devel", "develop", "development", "local", "test", "tests", "testing", "ci",
                                "sample", "example", "examples"})
-_DEV_SERVER = re.compile(r"(?:^|\s)--reload(?:\s|=|$)|\brunserver\b|\bflask\s+(?:--\S+\s+)*run\b|\bhupper\b"
-                         r"|\bwatchmedo\s+auto-restart\b")
 _POSTGRES_IMAGE = re.compile(r"^(?:[\w.-]+/)*(?:postgres|postgis|timescaledb[\w-]*)(?::|$)")
 
 
@@ -75,9 +74,9 @@ def guess(project: Project, launches: list[Launch]) -> dict[str, tuple[str, Loca
         if word is not None:
             out[path] = (f"`{path}` is named like a development or test setup (`{word}`)", Location(path, 1))
             continue
-        match = _DEV_SERVER.search(launch.text)
-        if match:
-            out[path] = (f"it starts a development server (`{match.group(0).strip()}`)", launch.location)
+        server = dev_server(launch)
+        if server is not None:
+            out[path] = (f"it starts a development server: {server}", launch.location)
     platform = _platform_deployment(project, launches)
     if platform is not None:
         for source in project.files(FileKind.COMPOSE):
