@@ -195,8 +195,8 @@ def bounded_arithmetic(operation, left, right):
         return None
     if isinstance(result, int) and result.bit_length() > MAX_EVALUATED_BITS:
         return None
-    if isinstance(result, float) and result != result or result in (float("inf"), float("-inf")):
-        return None
+    if isinstance(result, float) and (result != result or result in (float("inf"), float("-inf"))):
+        return None  # NaN or an overflow
     return result
 
 

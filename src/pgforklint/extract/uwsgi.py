@@ -32,6 +32,7 @@ from pgforklint.model import AppRef, DeploymentModel, Flag, Hook, Origin, Origin
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
 from pgforklint.records import record
+from pgforklint.safeio import parse_count
 
 FLAGS = {"master", "lazy-apps", "lazy", "enable-threads", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "die-on-term",
          "vacuum", "single-interpreter", "need-app", "strict", "thunder-lock", "no-orphans", "http-websockets",
@@ -420,11 +421,12 @@ def build_server(project: Project, config: UwsgiConfig, location: Location, env:
 def _quantity(option: Option | None, default: Quantity) -> Quantity:
     if option is None:
         return default
-    try:
-        return Quantity.from_file(int(option.value.strip()), option.location, "uWSGI option")
-    except ValueError:
-        return Quantity(None, Origin(OriginKind.ENV_UNSET if "$" in option.value else OriginKind.FILE, option.location,
-                                     f"`{option.value}` is not a number pgforklint can read"), symbolic=option.value)
+    number = parse_count(option.value)
+    if number is not None:
+        return Quantity.from_file(number, option.location, "uWSGI option")
+    shown = option.value if len(option.value) <= 80 else option.value[:77] + "..."  # a value can be 64 KiB
+    return Quantity(None, Origin(OriginKind.ENV_UNSET if "$" in option.value else OriginKind.FILE, option.location,
+                                 f"`{shown}` is not a number pgforklint can read"), symbolic=shown)
 
 
 def standalone_configs(project: Project) -> list[tuple[str, str]]:
