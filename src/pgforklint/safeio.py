@@ -7,6 +7,12 @@ before any read (only regular files are read: a `.git` that is `/dev/zero` or a 
 at most `limit` bytes are read. Writes of the tool's own files (the cache) go through `write_private`:
 a new file with a random name created exclusively (`O_EXCL`, `O_NOFOLLOW`) in a folder the user owns,
 then renamed into place, so a symlink planted under the final name is replaced, never followed.
+
+Also here, because they guard the same boundary (issue 19): trust of files above the project
+(`trusted_file`: git's ownership rule), counts parsed from repository text (`parse_count`), the
+static evaluator's and the import-time walk's budgets (`bounded_arithmetic`, `bounded_items`,
+`spend_walk`), output errors (`open_output_streams`, `output_error`), and what `--fix`/`--diff` may
+read and write (`fix_refusal`, `fixed_text_refusal`, `write_project_files`).
 """
 
 from __future__ import annotations
