@@ -308,6 +308,26 @@ def fix_nesting(text: str) -> int:
     return deepest
 
 
+_analysis = None  # the pgforklint.project.Project the findings being fixed came from
+
+
+def remember_analysis(project) -> None:
+    """The analysis a round of fixes is based on: a file whose text differs from what it read is left alone."""
+    global _analysis
+    _analysis = project
+
+
+def _changed_since_analysis(root, rel: str, text: str) -> bool:
+    cache = getattr(_analysis, "_cache", None)
+    analysed = getattr(_analysis, "root", None)
+    if not isinstance(cache, dict) or analysed is None or os.path.realpath(root) != os.path.realpath(analysed):
+        return False
+    seen = cache.get((rel, "python")) or cache.get((rel, "text"))
+    seen = getattr(seen, "text", seen)
+    return isinstance(seen, str) and seen.replace("\r\n", "\n").replace("\r", "\n") != \
+        text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def fix_refusal(root, rel: str, source, python: bool) -> str | None:
     """Why `--fix`/`--diff` must leave `rel` alone (None: it may be edited). `source` is the
     `fix.source.SourceText` the fixer read. Checked before any edit is computed:
@@ -337,6 +357,8 @@ def fix_refusal(root, rel: str, source, python: bool) -> str | None:
                 raise ValueError
         except (OSError, ValueError, LookupError, UnicodeError):
             return f"its encoding ({source.encoding}) does not give back the same bytes; edit it by hand"
+        if _changed_since_analysis(root, rel, source.text):
+            return "changed since the analysis; not edited (run pgforklint again)"
         if python and fix_nesting(source.text) > MAX_FIX_NESTING:
             return "nested too deeply for the fixer's parser (libcst); edit it by hand"
     return None
