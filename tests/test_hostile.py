@@ -477,6 +477,21 @@ def test_fix_leaves_a_file_whose_fixed_text_its_codec_cannot_write(tmp_path: Pat
     assert conf.read_bytes() == original
 
 
+def test_fix_leaves_a_file_changed_since_the_analysis(tmp_path: Path) -> None:
+    from pgforklint.analyze import lint_project
+    from pgforklint.config import Config
+    from pgforklint.fix import fix_lint_result
+
+    root = _case(tmp_path, "gunicorn_add_post_fork")
+    result = lint_project(root, Config())
+    conf = root / "gunicorn.conf.py"
+    conf.write_text(conf.read_text() + "# edited in the meantime\n")
+    edited = conf.read_text()
+    report, _ = fix_lint_result(result, Config())
+    assert conf.read_text() == edited  # its findings' lines may no longer be where the analysis saw them
+    assert not report.fixed
+
+
 def test_fix_refuses_files_changed_since_they_were_read(tmp_path: Path) -> None:
     from pgforklint.safeio import write_project_files
 

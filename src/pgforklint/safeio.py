@@ -7,6 +7,12 @@ before any read (only regular files are read: a `.git` that is `/dev/zero` or a 
 at most `limit` bytes are read. Writes of the tool's own files (the cache) go through `write_private`:
 a new file with a random name created exclusively (`O_EXCL`, `O_NOFOLLOW`) in a folder the user owns,
 then renamed into place, so a symlink planted under the final name is replaced, never followed.
+
+Also here, because they guard the same boundary (issue 19): trust of files above the project
+(`trusted_file`: git's ownership rule), counts parsed from repository text (`parse_count`), the
+static evaluator's and the import-time walk's budgets (`bounded_arithmetic`, `bounded_items`,
+`spend_walk`), output errors (`open_output_streams`, `output_error`), and what `--fix`/`--diff` may
+read and write (`fix_refusal`, `fixed_text_refusal`, `write_project_files`).
 """
 
 from __future__ import annotations
@@ -195,8 +201,8 @@ def bounded_arithmetic(operation, left, right):
         return None
     if isinstance(result, int) and result.bit_length() > MAX_EVALUATED_BITS:
         return None
-    if isinstance(result, float) and result != result or result in (float("inf"), float("-inf")):
-        return None
+    if isinstance(result, float) and (result != result or result in (float("inf"), float("-inf"))):
+        return None  # NaN or an overflow
     return result
 
 
@@ -302,6 +308,26 @@ def fix_nesting(text: str) -> int:
     return deepest
 
 
+_analysis = None  # the pgforklint.project.Project the findings being fixed came from
+
+
+def remember_analysis(project) -> None:
+    """The analysis a round of fixes is based on: a file whose text differs from what it read is left alone."""
+    global _analysis
+    _analysis = project
+
+
+def _changed_since_analysis(root, rel: str, text: str) -> bool:
+    cache = getattr(_analysis, "_cache", None)
+    analysed = getattr(_analysis, "root", None)
+    if not isinstance(cache, dict) or analysed is None or os.path.realpath(root) != os.path.realpath(analysed):
+        return False
+    seen = cache.get((rel, "python")) or cache.get((rel, "text"))
+    seen = getattr(seen, "text", seen)
+    return isinstance(seen, str) and seen.replace("\r\n", "\n").replace("\r", "\n") != \
+        text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def fix_refusal(root, rel: str, source, python: bool) -> str | None:
     """Why `--fix`/`--diff` must leave `rel` alone (None: it may be edited). `source` is the
     `fix.source.SourceText` the fixer read. Checked before any edit is computed:
@@ -331,6 +357,8 @@ def fix_refusal(root, rel: str, source, python: bool) -> str | None:
                 raise ValueError
         except (OSError, ValueError, LookupError, UnicodeError):
             return f"its encoding ({source.encoding}) does not give back the same bytes; edit it by hand"
+        if _changed_since_analysis(root, rel, source.text):
+            return "changed since the analysis; not edited (run pgforklint again)"
         if python and fix_nesting(source.text) > MAX_FIX_NESTING:
             return "nested too deeply for the fixer's parser (libcst); edit it by hand"
     return None

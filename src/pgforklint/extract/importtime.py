@@ -530,7 +530,11 @@ class Interpreter:
             if isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add) and isinstance(value, ContainerVal):
                 current = frame.lookup(stmt.target.id)
                 if isinstance(current, ContainerVal):
-                    frame.bind(stmt.target.id, ContainerVal(bounded_items([*current.items, *value.items]), current.node))
+                    items = [*current.items, *value.items]
+                    kept = bounded_items(items)  # `x += x` doubles a list per line
+                    if len(kept) < len(items):
+                        self.notice_bound(f"a list grown past {len(kept)} items", self.loc(frame.module, stmt))
+                    frame.bind(stmt.target.id, ContainerVal(kept, current.node))
         elif isinstance(stmt, ast.Expr):
             self.eval(stmt.value, frame)
         elif isinstance(stmt, ast.If):

@@ -33,6 +33,7 @@ from pgforklint.model import AppRef, DeploymentModel, Flag, Hook, Origin, Origin
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
 from pgforklint.records import record
+from pgforklint.safeio import parse_count
 
 FLAGS = {"master", "lazy-apps", "lazy", "enable-threads", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "die-on-term",
          "vacuum", "single-interpreter", "need-app", "strict", "thunder-lock", "no-orphans", "http-websockets",
@@ -461,6 +462,8 @@ def _quantity(option: Option | None, default: Quantity) -> Quantity:
     if option is None:
         return default
     raw = option.raw or option.value
+    if len(raw) > 80:  # a value can be 64 KiB: messages show its start
+        raw = raw[:77] + "..."
     reference = _ENV_WORD.search(raw)
     if reference is not None and not _LEADING_INT.match(option.value):
         name = reference.group(1) or reference.group(2)

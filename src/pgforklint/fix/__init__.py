@@ -359,11 +359,13 @@ def fix_lint_result(result, config, *, unsafe: bool = False, write: bool = True,
     With write=False nothing is written (for --diff): one round, and the result is the input's.
     """
     from pgforklint.analyze import lint_project
+    from pgforklint.safeio import remember_analysis
 
     root = Path(result.root)
     report = FixReport(root=root, written=write)
     first_round = True
     for _ in range(MAX_ROUNDS if write else 1):
+        remember_analysis(result.project)  # pgforklint.safeio: files changed since it are not edited
         planned = plan(result.diagnostics, result.model, root, result.project)
         chosen, hidden = _selected(planned, unsafe)
         if first_round:
