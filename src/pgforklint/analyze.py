@@ -183,7 +183,6 @@ def _touches(diagnostic: Diagnostic, files: set[str]) -> bool:
 
 def _data(project: Project, rel: str) -> bytes | None:
     from pgforklint.discover import MAX_FILE_BYTES
-    from pgforklint.read.text import read_head
 
     source = project.discovery.get(rel)
     if source is None or source.size > MAX_FILE_BYTES:

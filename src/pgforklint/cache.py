@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - other interpreters
     from hashlib import blake2b
 
 from pgforklint import __version__
-from pgforklint.safeio import make_private_folder, owned_by_user, private_folder, read_regular, write_private
+from pgforklint.safeio import make_private_folder, owned_by_user, read_regular, write_private
 
 FORMAT = 2
 _disabled = False

@@ -329,10 +329,8 @@ def _isatty(stream) -> bool:
 def run_lint(argv: list[str]) -> int:
     args = lint_parser().parse_args(argv)  # --version and --help exit here, before the analysis is imported
 
-    from dataclasses import replace
-
     from pgforklint.analyze import lint_project
-    from pgforklint.report import Paths, json_format, relocate, repository_root, text
+    from pgforklint.report import Paths, json_format, relocate, text
     from pgforklint.report import coverage as coverage_report
 
     if args.no_cache:

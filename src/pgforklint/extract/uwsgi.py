@@ -33,7 +33,6 @@ from pgforklint.model import AppRef, DeploymentModel, Flag, Hook, Origin, Origin
 from pgforklint.project import Project
 from pgforklint.read.command import Command, Word, python_module_invocation
 from pgforklint.records import record
-from pgforklint.safeio import parse_count
 
 FLAGS = {"master", "lazy-apps", "lazy", "enable-threads", "py-call-osafterfork", "py-call-uwsgi-fork-hooks", "die-on-term",
          "vacuum", "single-interpreter", "need-app", "strict", "thunder-lock", "no-orphans", "http-websockets",
