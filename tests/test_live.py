@@ -45,6 +45,9 @@ def test_live_numbers_match_the_server(capsys):
     mine = [c for c in live["connections"] if c["application_name"] == APP]
     assert mine == [{"application_name": APP, "user": "postgres", "connections": 3}]
     assert live["in_use"] >= 4  # the three above and the admin session
+    # the seed's count (same user, not pgforklint's own session) includes the three and the admin session
+    assert live["role_in_use"] >= 4 and live["role_in_use"] == sum(
+        c["connections"] for c in live["connections"] if c["user"] == "postgres")
     assert data["expected_peak"] == 6  # the static numbers stay beside the live ones
 
 
@@ -54,6 +57,7 @@ def test_live_from_database_url_env(capsys, monkeypatch):
     assert main(["budget", str(FIXTURES / "ok_budget_fits"), "--live"]) == 0
     out = capsys.readouterr().out
     assert "Live server (role postgres" in out and "max_connections" in out
+    assert "this role's connections now (same user, not this session)" in out
 
 
 def test_connection_error_is_one_line_without_the_password(capsys):

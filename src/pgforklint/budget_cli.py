@@ -275,6 +275,9 @@ def _live(budget, live: dict) -> list[str]:
                        f"role connection limit {_num(limit) if limit is not None else 'none'}", 2))
     lines.extend(_wrap(f"available to this role: {live['available']} (static: {_num(budget.available)}); in use "
                        f"now: {live['in_use']}; free: {live['free']}", 2))
+    if "role_in_use" in live:
+        lines.extend(_wrap(f"this role's connections now (same user, not this session): {live['role_in_use']}, "
+                           f"against an expected peak of {budget.expected_peak}", 2))
     for item in live["connections"]:
         lines.extend(_wrap(f"{item['connections']:>5}  {item['application_name'] or '(no application_name)'}  "
                            f"({item['user']})", 4))

@@ -85,6 +85,9 @@ def read_live(url: str, timeout: int = 5) -> dict:
         "superuser": bool(rolsuper),
         "available": available,
         "in_use": in_use,
+        # The seed article's count: `select count(*) from pg_stat_activity where pid <> pg_backend_pid() and
+        # usename = current_user` (this role's connections now, without this one).
+        "role_in_use": sum(item["connections"] for item in by_app if item["user"] == rolname),
         "free": available - in_use,
         "connections": by_app,
     }
