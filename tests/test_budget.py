@@ -308,3 +308,11 @@ def test_django_environ_pool_sizes_and_celery_concurrency_zero(capsys):
     assert (web["per_process_expected"], web["per_process_worst"]) == (4, 8)
     # --concurrency=0 is "the number of CPUs" to Celery: unknown, counted as 1 and said
     assert worker["processes"] == 1 and "number of CPUs" in worker["sources"]["processes"]
+
+
+def test_pool_above_the_threads_with_the_reaper_on_is_said_to_be_deliberate(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_pool_reaping_headroom"))
+    web = row(data, "web")
+    assert (web["per_process_expected"], web["per_process_worst"]) == (3, 6)
+    note = next(v for k, v in web["sources"].items() if k.startswith("engine"))
+    assert "reaping_frequency" in note and "on purpose" in note

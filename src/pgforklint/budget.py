@@ -336,7 +336,13 @@ def _engine_use(engine: Engine, conc: int | None, green: bool = False) -> Engine
         maximum = _value(engine.max_size, default)
         cap = engine.max_size if engine.max_size is not None and engine.max_size.value is not None else _default(default, f"{what} {default} (default)")
         expected = maximum if conc is None else min(maximum, conc)
-        return EngineUse(engine, cap, 0, expected, maximum, f"{what} {maximum}")
+        note = f"{what} {maximum}"
+        if engine.extra.get("reaping_frequency") is not None and conc is not None and maximum > conc:
+            # The seed's advice: a pool above the threads, with the reaper on, leaves room to replace connections
+            # a dead thread never returned. Deliberate, and counted in full in the worst case.
+            note += (f", above the {conc} thread(s) on purpose: `reaping_frequency` is set, so the reaper can hand "
+                     f"out connections dead threads never returned; the worst case counts all {maximum}")
+        return EngineUse(engine, cap, 0, expected, maximum, note)
     if kind in (EngineKind.PSYCOPG_POOL, EngineKind.PSYCOPG2_POOL, EngineKind.ASYNCPG_POOL, EngineKind.DJANGO):
         if kind is EngineKind.DJANGO and not engine.extra.get("pool"):
             return _django_use(engine, conc, green)

@@ -61,6 +61,8 @@ def database_engines(project, app) -> list[Engine]:
         location = Location(DATABASE_YML, line or 1)
         engine = Engine(EngineKind.ACTIVE_RECORD, f"{DATABASE_YML}:{_label(name)}", location, pid_guarded=fork_safe)
         engine.extra.update(language="ruby", database=name, one_per_thread=True)
+        if isinstance(config, dict) and config.get("reaping_frequency") is not None:
+            engine.extra["reaping_frequency"] = config.get("reaping_frequency")
         engine.max_size = _pool(config if isinstance(config, dict) else {}, loaded.values, heroku_replaces, location)
         engines.append(engine)
     return engines
