@@ -77,6 +77,7 @@ class LintResult:
     files: int = 0
     model: DeploymentModel | None = None
     project: Project | None = None  # the files read, for fixers (pgforklint.fix)
+    warnings: list[str] = field(default_factory=list)  # configuration that does not fit the project (stderr)
 
 
 def run_rules(model: DeploymentModel) -> list[Diagnostic]:
@@ -130,14 +131,16 @@ def _lint_project(root: Path, config: Config, only_files: set[str] | None = None
     finally:
         if project.readahead is not None:
             project.readahead.close()
+    warnings = []
     if config.scale:
+        # A name that is no process type (a typo, a renamed process) would silently count 1 instance; said on
+        # stderr by the lint run, an error for `pgforklint budget`, whose numbers it is.
         from pgforklint.budget import unknown_scale_error
-        from pgforklint.errors import ConfigError
 
         error = unknown_scale_error(model, config.scale, f"{config.path.name if config.path else 'settings'}: "
                                                          "[tool.pgforklint.scale]")
         if error:
-            raise ConfigError(error)
+            warnings.append(error)
     found = run_rules(model)
     found.extend(project.unreadable.values())
     found.extend(project.notices)
@@ -152,7 +155,7 @@ def _lint_project(root: Path, config: Config, only_files: set[str] | None = None
             pass
     per_file = PerFileIgnores(config.per_file_ignores, "" if base_prefix == "." else base_prefix,
                               "" if root_prefix == "." else root_prefix)
-    result = LintResult(root=root, files=len(discovery.files), model=model, project=project)
+    result = LintResult(root=root, files=len(discovery.files), model=model, project=project, warnings=warnings)
     used: dict[tuple[str, int, int], set[str]] = {}
     comment_lines: dict[str, list[str] | None] = {}
     for diagnostic in _dedupe(found):

@@ -330,7 +330,7 @@ def run_lint(argv: list[str]) -> int:
     args = lint_parser().parse_args(argv)  # --version and --help exit here, before the analysis is imported
 
     from pgforklint.analyze import lint_project
-    from pgforklint.report import Paths, json_format, relocate, text
+    from pgforklint.report import Paths, json_format, printable, relocate, text
     from pgforklint.report import coverage as coverage_report
 
     if args.no_cache:
@@ -367,6 +367,8 @@ def run_lint(argv: list[str]) -> int:
                                              only_files=only_files)
         fix_reports.append(fix_report)
         results.append(result)
+        for warning in result.warnings:
+            _write_stderr(f"pgforklint: warning: {printable(warning)}\n")
         suppressed += result.suppressed
         diagnostics.extend(relocate(d, result.root, cwd=report_paths.base) for d in result.diagnostics)
     diagnostics = sorted(set(diagnostics), key=lambda d: d.sort_key())
