@@ -139,6 +139,9 @@ def _required(project: Project, start: str) -> list[str]:
             continue
         folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
         for call in calls_in(source.root):
+            if call.receiver_text.lstrip(":") == "Padrino" and call.method == "load!":
+                pending.extend(f for f in _padrino_dependencies(project) if f not in order and f not in pending)
+                continue
             if call.receiver is not None or call.method not in ("require_relative", "require", "load") or not call.args:
                 continue
             target = string_value(call.args[0])
@@ -164,6 +167,15 @@ def _required(project: Project, start: str) -> list[str]:
             if project.exists(candidate) and candidate not in order:
                 pending.append(candidate)
     return order
+
+
+def _padrino_dependencies(project: Project) -> list[str]:
+    """What `Padrino.load!` loads in the process that calls it: `config/database.rb`, then the models (project
+    level `models/`, and the app's `app/models/`)."""
+    out = ["config/database.rb"] if project.exists("config/database.rb") else []
+    models = sorted(s.rel for s in project.files(FileKind.RUBY)
+                    if s.rel.startswith(("models/", "app/models/")) and s.rel.endswith(".rb"))
+    return out + models[:MAX_REQUIRED_FILES]
 
 
 def _expand_path(node, rel: str) -> str | None:
