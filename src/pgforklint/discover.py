@@ -165,7 +165,7 @@ def classify(name: str) -> FileKind | None:
         return FileKind.ENV
     if lower.endswith(".service"):
         return FileKind.SYSTEMD
-    if lower.endswith((".rb", ".rake", ".ru")):
+    if lower.endswith((".rb", ".rake", ".ru")) or name == "Rakefile":  # Resque hooks are often set in the Rakefile
         return FileKind.RUBY
     if name == "Gemfile.lock" or name == "gems.locked":
         return FileKind.GEMFILE_LOCK

@@ -801,6 +801,8 @@ class Interpreter:
                 return SessionVal(base.engine)
         if isinstance(base, SessionFactoryVal) and attr == "session_factory":
             return base
+        if isinstance(base, (SessionVal, SessionFactoryVal)) and attr == "bind" and base.engine is not None:
+            return EngineVal(base.engine)  # `Session.bind.dispose()`: the engine the session is bound to
         if isinstance(base, (EngineVal, ConnVal, SessionVal, SessionFactoryVal, QueryVal, FlaskSQLAVal)):
             return BoundMethod(base, attr)
         if isinstance(base, (Unknown, ConstVal, ContainerVal, FunctionVal, BoundMethod)):
@@ -1099,6 +1101,12 @@ class Interpreter:
         if qualname.startswith("builtins.") and short in ITERATING_BUILTINS and args and isinstance(args[0], AdapterVal):
             args[0].iterate(self, node, frame)
             return UNKNOWN
+        if qualname.startswith("builtins.") and short in ITERATING_BUILTINS - {"len", "bool"} and args \
+                and isinstance(args[0], QueryVal):
+            # `list(session.query(Job))` runs the query; `bool(query)` does not.
+            if args[0].engine is not None:
+                self.record_open(args[0].engine, self.loc(frame.module, node.args[0]), f"{short}(query)")
+            return UNKNOWN
         # An engine or session handed to code pgforklint cannot see, at import time.
         package = qualname.split(".", 1)[0]
         if package not in SAFE_PACKAGES and not qualname.startswith("builtins."):
@@ -1163,8 +1171,12 @@ class Interpreter:
                 return self._call_method(BoundMethod(session, name), node, args, kwargs, frame, loc)
             if name == "remove":
                 return UNKNOWN
+            if name == "get_bind" and obj.engine is not None:
+                return EngineVal(obj.engine)
             return UNKNOWN
         if isinstance(obj, SessionVal):
+            if name == "get_bind" and obj.engine is not None:
+                return EngineVal(obj.engine)
             if name in SESSION_EXECUTING_METHODS or (name in SESSION_WRITING_METHODS and obj.pending):
                 if obj.engine is not None:
                     self.record_open(obj.engine, loc, f"session.{name}()")

@@ -139,12 +139,18 @@ def _required(project: Project, start: str) -> list[str]:
             continue
         folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
         for call in calls_in(source.root):
+            if call.receiver_text.lstrip(":") == "Padrino" and call.method == "load!":
+                pending.extend(f for f in _padrino_dependencies(project) if f not in order and f not in pending)
+                continue
             if call.receiver is not None or call.method not in ("require_relative", "require", "load") or not call.args:
                 continue
             target = string_value(call.args[0])
-            if not target:
+            expanded = _expand_path(call.args[0], rel)
+            if not target and not expanded:
                 continue
-            if call.method == "require_relative":
+            if expanded:
+                candidate = expanded
+            elif call.method == "require_relative":
                 candidate = _join(folder, target)
             elif target.startswith("./"):
                 candidate = _join(folder, target[2:])
@@ -161,6 +167,34 @@ def _required(project: Project, start: str) -> list[str]:
             if project.exists(candidate) and candidate not in order:
                 pending.append(candidate)
     return order
+
+
+def _padrino_dependencies(project: Project) -> list[str]:
+    """What `Padrino.load!` loads in the process that calls it: `config/database.rb`, then the models (project
+    level `models/`, and the app's `app/models/`)."""
+    out = ["config/database.rb"] if project.exists("config/database.rb") else []
+    models = sorted(s.rel for s in project.files(FileKind.RUBY)
+                    if s.rel.startswith(("models/", "app/models/")) and s.rel.endswith(".rb"))
+    return out + models[:MAX_REQUIRED_FILES]
+
+
+def _expand_path(node, rel: str) -> str | None:
+    """`File.expand_path("../config/boot", __FILE__)` (relative to the file itself, so one more `..`) or
+    `File.expand_path("boot", File.dirname(__FILE__))`: the project path it names, else None."""
+    from pgforklint.read.ruby import as_call, string_value, text_of
+
+    call = as_call(node)
+    if call is None or call.receiver_text.lstrip(":") != "File" or call.method != "expand_path" or len(call.args) != 2:
+        return None
+    target = string_value(call.args[0])
+    base = text_of(call.args[1]).replace(" ", "")
+    if not target or target.startswith("/"):
+        return None
+    if base == "__FILE__":
+        return _join(rel, target)
+    if base in ("File.dirname(__FILE__)", "::File.dirname(__FILE__)", "__dir__"):
+        return _join(rel.rsplit("/", 1)[0] if "/" in rel else "", target)
+    return None
 
 
 def _join(folder: str, target: str) -> str:

@@ -49,6 +49,29 @@ def _root(call_node):
     return node
 
 
+ENV_SUBJECTS = {"Padrino.env", "Rails.env", "settings.environment", "RACK_ENV", "RAILS_ENV", "APP_ENV",
+                'ENV["RACK_ENV"]', "ENV['RACK_ENV']", 'ENV["RAILS_ENV"]', "ENV['RAILS_ENV']", 'ENV["APP_ENV"]',
+                "ENV['APP_ENV']"}
+
+
+def _env_case(node) -> bool:
+    value = node.child_by_field_name("value")
+    return value is not None and text_of(value).replace(" ", "").lstrip(":") in ENV_SUBJECTS
+
+
+def _production_branch(node):
+    """The body of the `when :production` (or `"production"`) clause of an environment `case`, else its `else`."""
+    fallback = None
+    for child in node.named_children:
+        if child.type == "when":
+            patterns = [text_of(c).strip() for c in child.named_children if c.type == "pattern"]
+            if any(p in (":production", '"production"', "'production'") for p in patterns):
+                return child.child_by_field_name("body")
+        elif child.type == "else":
+            fallback = child
+    return fallback
+
+
 def _chain_methods(call_node) -> list[str]:
     out = []
     node = call_node
@@ -106,8 +129,18 @@ class CodeReader:
                 superclass = current.child_by_field_name("superclass")
                 if superclass is not None and "Sequel::Model" in text_of(superclass):
                     yield Call(current, None, SEQUEL_MODEL, [], None)
+            if kind == "case" and _env_case(current):
+                # `case Padrino.env`: only the branch that runs in production (none: nothing runs there).
+                branch = _production_branch(current)
+                if branch is not None:
+                    stack.append(branch)
+                continue
             if kind in ("assignment", "operator_assignment"):
                 left, right = current.child_by_field_name("left"), current.child_by_field_name("right")
+                if right is not None and right.type == "case" and _env_case(right):
+                    branch = _production_branch(right)
+                    values = [c for c in branch.named_children if c.type != "comment"] if branch is not None else []
+                    right = values[-1] if values else None
                 if left is not None and right is not None and right.type == "call":
                     names[right.id] = text_of(left)
             if kind == "call":
@@ -154,6 +187,9 @@ class CodeReader:
         root = _root(call.node)
         root_text = text_of(root).lstrip(":") if root is not None else ""
         chain = _chain_methods(call.node)
+        if root_text not in self.named and call.receiver is not None and call.receiver.type == "call" \
+                and call.receiver_text.lstrip(":") in self.named:
+            root_text, chain = call.receiver_text.lstrip(":"), [method]  # `Sequel::Model.db.disconnect`
         if root_text in self.named:
             engine = self.named[root_text]
             if chain[-1:] in (["disconnect"], ["close"], ["finish"]):

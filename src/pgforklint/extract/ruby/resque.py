@@ -13,7 +13,7 @@ from pgforklint.discover import FileKind
 from pgforklint.extract.ruby import attach, ruby_app, ruby_launches
 from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, master_effects
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
-from pgforklint.read.ruby import Scope, calls_in, string_value, text_of
+from pgforklint.read.ruby import Call, Scope, as_call, calls_in, string_value, text_of
 
 PARENT_HOOKS = ("before_first_fork", "before_fork")
 CHILD_HOOKS = ("after_fork",)
@@ -27,6 +27,30 @@ def _hook_files(project) -> list[str]:
                 and project.contains(rel, b"Resque", b"resque:setup"):
             out.append(rel)
     return out
+
+
+def _assigned_hooks(root):
+    """`Resque.before_fork = Proc.new { ... }` (also `proc`, `lambda` and `-> { }`): (hook name, the block as a Call)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        stack.extend(reversed(node.named_children))
+        if node.type != "assignment":
+            continue
+        left, right = as_call(node.child_by_field_name("left")), node.child_by_field_name("right")
+        if left is None or right is None or left.receiver_text.lstrip(":") != "Resque" \
+                or left.method not in PARENT_HOOKS + CHILD_HOOKS:
+            continue
+        if right.type == "lambda":
+            body = right.child_by_field_name("body")
+            if body is not None:
+                yield left.method, Call(right, None, "lambda", [], body)
+            continue
+        value = as_call(right)
+        if value is not None and value.block is not None and (
+                (value.receiver_text == "Proc" and value.method == "new")
+                or (value.receiver is None and value.method in ("proc", "lambda"))):
+            yield left.method, value
 
 
 def adapt(project, launches, model: DeploymentModel) -> None:
@@ -51,6 +75,10 @@ def adapt(project, launches, model: DeploymentModel) -> None:
                 effects = ProcessEffects()
                 reader.read_block(call, rel, effects, Scope())
                 hooks.append(Hook(f"Resque.{call.method}", Location(rel, call.line), call.method in CHILD_HOOKS, effects))
+        for name, body in _assigned_hooks(source.root):
+            effects = ProcessEffects()
+            reader.read_block(body, rel, effects, Scope())
+            hooks.append(Hook(f"Resque.{name}", Location(rel, body.line), name in CHILD_HOOKS, effects))
     for ruby_launch in found:
         env = ruby_launch.env
         texts = [w.text for w in ruby_launch.words]
