@@ -325,6 +325,10 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
         if app_option is None:
             return
         module_name, _, attribute = app_option[0].partition(":")
+        if not attribute and "." in module_name and not project.module_file(module_name, roots) \
+                and not project.is_package_dir(module_name, roots):
+            # `-A run_celery.notify_celery`: Celery's find_app reads `module.attribute` before a module path.
+            module_name, _, attribute = module_name.rpartition(".")
         module = interp.import_module(module_name, location)
         if module is None:
             return
@@ -370,7 +374,9 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
     failed = []
     if app_option is not None and app is None:
         module_name = app_option[0].partition(":")[0]
-        if project.module_file(module_name, roots) is None and not project.is_package_dir(module_name, roots):
+        head = module_name.rpartition(".")[0] if ":" not in app_option[0] else ""
+        if project.module_file(module_name, roots) is None and not project.is_package_dir(module_name, roots) \
+                and not (head and project.module_file(head, roots)):
             failed.append(f"celery -A {app_option[0]}: no module `{module_name}` in {describe_roots(roots)}"
                           f" (the worker runs in {describe_place(invocation.launch)})")
 

@@ -120,6 +120,13 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         # The caller's words are the script's arguments; known unless one is a variable with no value.
         known = not any(word.is_symbolic for word in words)
         read = _read(project, rel, {**launch.env, **command.env}, [w.text for w in words], known)
+        if known and not words and depth == 0 and launch.source == "dockerfile" and read is not None \
+                and not any(_starts_server(inner) for inner, *_ in read[0]):
+            # An ENTRYPOINT with no CMD whose script starts nothing without an argument (`*) exit 1`): whoever
+            # runs the image passes it (`docker run image api`, a platform's process command), so every branch.
+            unknown_args = _read(project, rel, {**launch.env, **command.env}, [], False)
+            if unknown_args is not None and any(_starts_server(inner) for inner, *_ in unknown_args[0]):
+                read = unknown_args
         if read is None:
             failed.append(f"the script `{written}` ({rel}) could not be read")
             continue
