@@ -374,9 +374,7 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
     failed = []
     if app_option is not None and app is None:
         module_name = app_option[0].partition(":")[0]
-        head = module_name.rpartition(".")[0] if ":" not in app_option[0] else ""
-        if project.module_file(module_name, roots) is None and not project.is_package_dir(module_name, roots) \
-                and not (head and project.module_file(head, roots)):
+        if project.module_file(module_name, roots) is None and not project.is_package_dir(module_name, roots):
             failed.append(f"celery -A {app_option[0]}: no module `{module_name}` in {describe_roots(roots)}"
                           f" (the worker runs in {describe_place(invocation.launch)})")
 

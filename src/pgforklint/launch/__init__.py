@@ -82,6 +82,9 @@ def _dockerfile_launches(project: Project, built: set[str]) -> list[Launch]:
         repo = image.paths.to_repo(image.paths.workdir)
         launch = Launch(source.rel, "dockerfile", text, location, [], dict(image.paths.env), dict(image.env_locations),
                         workdir=repo if repo is not None else image.paths.context, paths=image.paths)
+        if image.entrypoint is not None and image.entrypoint.words and (image.cmd is None or image.cmd.words):
+            # The arguments after an exec-form ENTRYPOINT: the CMD's, a default whoever runs the image replaces.
+            launch.extra["default_args"] = len(image.cmd.words) if image.cmd is not None else 0
         launch.commands = parse_launch_commands(project, location.path, location.line, text, launch.env)
         launches.append(launch)
     return launches

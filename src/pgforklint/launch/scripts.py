@@ -120,12 +120,13 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         # The caller's words are the script's arguments; known unless one is a variable with no value.
         known = not any(word.is_symbolic for word in words)
         read = _read(project, rel, {**launch.env, **command.env}, [w.text for w in words], known)
-        if known and not words and depth == 0 and launch.source == "dockerfile" and read is not None \
-                and not any(_starts_server(inner) for inner, *_ in read[0]):
-            # An ENTRYPOINT with no CMD whose script starts nothing without an argument (`*) exit 1`): whoever
-            # runs the image passes it (`docker run image api`, a platform's process command), so every branch.
+        if known and depth == 0 and launch.source == "dockerfile" and read is not None \
+                and "default_args" in launch.extra and len(words) <= launch.extra["default_args"]:
+            # An image's ENTRYPOINT script given no argument, or only the CMD's (a default the deployment replaces:
+            # `docker run image worker`, a platform's process command): when the script starts more servers on
+            # other arguments (`*) exit 1` without one, `elif [ "$1" == "worker" ]`), each branch is a variant.
             unknown_args = _read(project, rel, {**launch.env, **command.env}, [], False)
-            if unknown_args is not None and any(_starts_server(inner) for inner, *_ in unknown_args[0]):
+            if unknown_args is not None and _server_count(unknown_args[0]) > _server_count(read[0]):
                 read = unknown_args
         if read is None:
             failed.append(f"the script `{written}` ({rel}) could not be read")
@@ -202,6 +203,10 @@ def variant_label(condition: str) -> str:
 
 SERVER_PROGRAMS = frozenset({"gunicorn", "uwsgi", "uwsgi-core", "pyuwsgi", "celery", "rq", "rqworker", "uvicorn",
                              "hypercorn", "daphne", "granian", "flask", "dramatiq", "huey_consumer"})
+
+
+def _server_count(items) -> int:
+    return sum(1 for inner, *_ in items if _starts_server(inner))
 
 
 def _starts_server(command: Command) -> bool:

@@ -117,6 +117,22 @@ class _Val:
         return (self.text, self.known, self.set)
 
 
+_PRINTS_A_COMMAND = frozenset({"cat", "echo", "printf", "head", "tail", "sed", "awk", "grep", "jq", "tr", "cut",
+                               "envsubst", "dirname", "basename", "realpath", "readlink", "which", "type"})
+
+
+def _substitution_body(word: _Field) -> str | None:
+    """The commands of a word that is one command substitution, `` `...` `` or `$(...)`, else None."""
+    raw = (word.raw or "").strip()
+    if word.known or word.pieces != 1:
+        return None
+    if len(raw) > 2 and raw[0] == raw[-1] == "`" and "`" not in raw[1:-1]:
+        return raw[1:-1].replace("\\$", "$").replace("\\\\", "\\")
+    if raw.startswith("$(") and raw.endswith(")") and not raw.startswith("$(("):
+        return raw[2:-1]
+    return None
+
+
 class _Field:
     __slots__ = ("text", "known", "refs", "raw", "quoted", "pieces")
 
@@ -1261,6 +1277,9 @@ class _Reader:
         if not fields:
             return [s]
         name = fields[0].text
+        if len(fields) == 1 and self.substitution_runs(node, s, fields[0]):
+            s.status, s.tested = None, False
+            return [s]
         if not fields[0].known:
             self.unknown_command(node, fields[0])
             s.status, s.tested = None, False
@@ -1274,6 +1293,20 @@ class _Reader:
         s.status = None
         self.record(node, s, fields, prefix, background, is_exec=False)
         return [s]
+
+    def substitution_runs(self, node: _Node, s: _State, word: _Field) -> bool:
+        """``exec `bash -c "celery ... & gunicorn ..."` ``: a command word that is one command substitution runs
+        it (in a subshell) first; a server started there never returns, so its commands are what the script
+        starts. False (nothing read) when the substitution records no command (`$(echo gunicorn app:app)`)."""
+        body = _substitution_body(word)
+        if body is None:
+            return False
+        before = len(self.commands)
+        self.nested(body, node.line, [s.copy()])
+        if all(c.command.program in _PRINTS_A_COMMAND for c in self.commands[before:]):
+            del self.commands[before:]  # `exec $(cat /etc/cmd)`: the command is the output, not known here
+            return False
+        return True
 
     def unknown_command(self, node: _Node, word: _Field) -> None:
         if word.refs:
@@ -1907,7 +1940,9 @@ def _b_exec(reader: _Reader, node: _Node, s: _State, fields: list[_Field], array
         if parts is not None:
             values = reader.expand(parts, name, s, split=False)
             prefix[name] = _as_val(values[0] if values else _empty_field())
-    if not rest[index].known:
+    if index == len(rest) - 1 and reader.substitution_runs(node, s, rest[index]):
+        pass
+    elif not rest[index].known:
         reader.unknown_command(node, rest[index])
     else:
         reader.record(node, s, fields, prefix, False, is_exec=True)
