@@ -71,13 +71,17 @@ def is_shell_script(text: str) -> bool:
 
 
 def read_script(text: str, env: dict[str, str] | None = None, *, args: Sequence[str] = (),
-                read_file: Callable[[str], str | None] | None = None, args_known: bool | None = None) -> ShellScript:
+                read_file: Callable[[str], str | None] | None = None, args_known: bool | None = None,
+                script_path: str | None = None) -> ShellScript:
     """The commands `text` runs. `env`: the environment the script starts with (known values, exported).
     `args`: its positional parameters when known (empty: unknown, so `case "$1"` gives every branch, unless
     `args_known=True`: the script is known to get no argument, an ENTRYPOINT without CMD).
     `read_file(path)`: the text of a sourced file, path as the script would resolve it (joined to the last
-    `cd` when relative and known), or None."""
+    `cd` when relative and known), or None. `script_path`: the path the script is run by (its `$0`), which gives
+    `$(dirname "$0")`."""
     reader = _Reader(read_file)
+    if script_path:
+        reader.script_dir = posixpath.dirname(script_path) or "."
     if not isinstance(text, str):
         return ShellScript([], [(1, "not text")])
     if len(text) > MAX_TEXT:
@@ -263,6 +267,7 @@ class _Stop(Exception):
 
 _OPERATORS = (";;&", "<<-", "&>>", "<<<", ";;", ";&", "&&", "||", "|&", "<<", ">>", "<&", ">&", "<>", ">|", "&>",
               ";", "&", "|", "<", ">", "(", ")")
+_SCRIPT_DIR = re.compile(r"""\$\(\s*dirname\s+(?:--\s+)?(["']?)(?:\$0|\$\{0\}|\$BASH_SOURCE|\$\{BASH_SOURCE(?:\[0\])?\})\1\s*\)""")
 _WHICH = re.compile(r"(?:\$\(|`)\s*(?:which|command -v|type -p)\s+([A-Za-z0-9_.+-]+)\s*(?:\)|`)")
 _OPERATOR = re.compile("|".join(re.escape(o) for o in _OPERATORS))
 _REDIRECTS = frozenset({"<", ">", ">>", "<<", "<<-", "<<<", "<&", ">&", "<>", ">|", "&>", "&>>"})
@@ -985,6 +990,7 @@ class _Reader:
         self.function_depth = 0
         self.read_depth = 0
         self.line = 1
+        self.script_dir: str | None = None  # `$(dirname "$0")`, when the caller's path to the script is known
 
     def exists(self, path: str) -> bool:
         return self.read_file is not None and bool(path) and self.read_file(path) is not None
@@ -1452,6 +1458,8 @@ class _Reader:
                 found = _WHICH.fullmatch(part[1])  # "$(which gunicorn)": the program's name is what matters
                 if found:
                     out.add(found.group(1), quoted=True)
+                elif self.script_dir is not None and _SCRIPT_DIR.fullmatch(part[1]):
+                    out.add(self.script_dir, quoted=True)
                 else:
                     out.add(part[1], known=False, quoted=True)
                 continue
