@@ -319,19 +319,22 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
     interp = make_interpreter(project, roots, env)
     parent = ProcessEffects()
     app: CeleryAppVal | None = None
+    found_attribute = False  # `-A module.attribute` named a name the module defines (an app pgforklint may not know)
 
     def load() -> None:
-        nonlocal app
+        nonlocal app, found_attribute
         if app_option is None:
             return
         module_name, _, attribute = app_option[0].partition(":")
-        if not attribute and "." in module_name and not project.module_file(module_name, roots) \
-                and not project.is_package_dir(module_name, roots):
+        split = not attribute and "." in module_name and not project.module_file(module_name, roots) \
+            and not project.is_package_dir(module_name, roots)
+        if split:
             # `-A run_celery.notify_celery`: Celery's find_app reads `module.attribute` before a module path.
             module_name, _, attribute = module_name.rpartition(".")
         module = interp.import_module(module_name, location)
         if module is None:
             return
+        found_attribute = split and attribute in module.namespace
         candidate = module.namespace.get(attribute or "app") or module.namespace.get("celery")
         if not isinstance(candidate, CeleryAppVal) and project.module_file(f"{module_name}.celery", roots):
             sub = interp.import_module(f"{module_name}.celery", location)  # Celery's find_app tries `proj.celery`
@@ -372,7 +375,7 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
     if app_option is None and not parent.engines:
         return None
     failed = []
-    if app_option is not None and app is None:
+    if app_option is not None and app is None and not found_attribute:
         module_name = app_option[0].partition(":")[0]
         if project.module_file(module_name, roots) is None and not project.is_package_dir(module_name, roots):
             failed.append(f"celery -A {app_option[0]}: no module `{module_name}` in {describe_roots(roots)}"
