@@ -243,3 +243,24 @@ def test_compose_override_tag_replaces_instead_of_merging(tmp_path: Path) -> Non
     })
     (web,) = all_launches(project(root))
     assert web.env == {"B": "2"}
+
+
+def test_cloud_foundry_manifest_variants_push_their_path_and_archives_are_not_the_repository(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "manifests/manifest_worker_stage.yml": """\
+            applications:
+              - name: worker
+                command: celery -A jobs worker
+                path: ../
+            """,
+        "manifests/manifest-migrate.yml": """\
+            applications:
+              - name: migrate
+                command: /home/vcap/app/bin/run.sh
+                path: build/migrate.zip
+            """,
+        "jobs.py": "from celery import Celery\napp = Celery('jobs')\n",
+        "notes/manifesto.yml": "applications:\n  - name: nope\n    command: gunicorn a:b\n",
+    })
+    launches = {launch.name: launch for launch in all_launches(project(root))}
+    assert set(launches) == {"worker"} and launches["worker"].workdir == ""

@@ -584,6 +584,21 @@ def test_computed_command_words_crlf_and_bom() -> None:
     assert is_shell_script("\ufeff#!/bin/bash\r\n")
 
 
+def test_a_command_word_that_is_one_command_substitution_runs_its_commands() -> None:
+    script = read_script('exec `bash -c "celery -A t worker &\\\n  gunicorn w:app"`\n')
+    assert [c.command.program for c in script.commands] == ["celery", "gunicorn"] and script.problems == []
+    assert read_script("$(sh -c 'gunicorn w:app')\n").commands[0].command.program == "gunicorn"
+    printed = read_script("exec $(cat /etc/cmd)\n")
+    assert printed.commands == [] and printed.problems == [(1, "the command `$(cat /etc/cmd)` is computed when the script runs")]
+
+
+def test_the_script_folder_from_dollar_zero() -> None:
+    text = 'DIR="$(dirname "${BASH_SOURCE[0]}")"\nexec gunicorn -c "$DIR/gunicorn.conf.py" --chdir $(dirname $0) w:app\n'
+    argv = [w.text for w in read_script(text, script_path="./bin/start.sh").commands[0].command.argv]
+    assert argv == ["gunicorn", "-c", "./bin/gunicorn.conf.py", "--chdir", "./bin", "w:app"]
+    assert read_script(text).commands[0].command.argv[2].text.startswith("$(dirname")  # $0 not known: as written
+
+
 def test_known_empty_arguments() -> None:
     assert runs(read_script(CASE, args_known=True)) == []
     assert runs(read_script(ENTRYPOINT, args_known=True)) == []

@@ -319,19 +319,29 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
     interp = make_interpreter(project, roots, env)
     parent = ProcessEffects()
     app: CeleryAppVal | None = None
+    found_attribute = False  # `-A module.attribute` named a name the module defines (an app pgforklint may not know)
+    app_module: ModuleVal | None = None  # the module `-A` names, once imported
 
     def load() -> None:
-        nonlocal app
+        nonlocal app, found_attribute, app_module
         if app_option is None:
             return
         module_name, _, attribute = app_option[0].partition(":")
+        split = not attribute and "." in module_name and not project.module_file(module_name, roots) \
+            and not project.is_package_dir(module_name, roots)
+        if split:
+            # `-A run_celery.notify_celery`: Celery's find_app reads `module.attribute` before a module path.
+            module_name, _, attribute = module_name.rpartition(".")
         module = interp.import_module(module_name, location)
         if module is None:
             return
+        found_attribute = split and attribute in module.namespace
+        app_module = module
         candidate = module.namespace.get(attribute or "app") or module.namespace.get("celery")
         if not isinstance(candidate, CeleryAppVal) and project.module_file(f"{module_name}.celery", roots):
             sub = interp.import_module(f"{module_name}.celery", location)  # Celery's find_app tries `proj.celery`
             if sub is not None:
+                app_module = sub
                 candidate = sub.namespace.get(attribute or "app") or sub.namespace.get("celery")
         apps = interp.state.get("celery_apps") or []
         if isinstance(candidate, CeleryAppVal):
@@ -368,7 +378,7 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
     if app_option is None and not parent.engines:
         return None
     failed = []
-    if app_option is not None and app is None:
+    if app_option is not None and app is None and not found_attribute:
         module_name = app_option[0].partition(":")[0]
         if project.module_file(module_name, roots) is None and not project.is_package_dir(module_name, roots):
             failed.append(f"celery -A {app_option[0]}: no module `{module_name}` in {describe_roots(roots)}"
@@ -426,6 +436,11 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
         # Where `Celery()` is created: the worker parent imports that module before forking (pgforklint.fix
         # puts the `worker_process_init` handler there).
         server.app = AppRef(app.module, None, False, app.location, file=app.location.path, roots=tuple(roots))
+    elif app_module is not None and app_module.path and not failed:
+        # `app = configure().make_celery_app()`: an app pgforklint does not see built, in a module the worker
+        # imports (and that was walked): the process is followed to that module.
+        server.app = AppRef(app_module.name, None, False, Location(app_module.path, 1), file=app_module.path,
+                            roots=tuple(roots))
     for hook in registered_hooks(interp, {"celery_worker_init": "worker_init"}):
         merge_effects(parent, hook.effects)  # worker_init runs in the parent before the pool starts
     server.hooks.extend(registered_hooks(interp, {"celery_worker_process_init": "worker_process_init",

@@ -53,7 +53,7 @@ OPTION_SETTINGS = {
     "-w": "workers", "--workers": "workers", "-k": "worker_class", "--worker-class": "worker_class",
     "--threads": "threads", "-c": "config", "--config": "config", "--chdir": "chdir", "--pythonpath": "pythonpath",
     "--worker-connections": "worker_connections", "--max-requests": "max_requests", "-b": "bind", "--bind": "bind",
-    "--preload": "preload_app",
+    "--preload": "preload_app", "--paste": "paste", "--paster": "paste",
 }
 CHILD_HOOKS = ("post_fork", "post_worker_init")
 PARENT_HOOKS_BEFORE_APP = ("on_starting",)
@@ -227,6 +227,8 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
             merged[name] = setting
     merged.update(invocation.settings)
     app_setting = invocation.app_text or merged.get("wsgi_app")
+    if app_setting is None and isinstance(getattr(merged.get("paste"), "value", None), str):
+        app_setting = _paste_app(project, launch, merged["paste"].value)
 
     chdir = merged.get("chdir")
     first: list[str] = []
@@ -286,6 +288,39 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
         server.settings["worker_connections_quantity"] = _quantity(merged["worker_connections"], Quantity.default(1000, ""))
     _walk(project, server, config_rel, roots, env)
     return server
+
+
+def _paste_app(project: Project, launch: Launch | None, value: str) -> Setting | None:
+    """`--paste conf/app.ini[#name]`: the `use = call:module:factory` of the app PasteDeploy loads (the section
+    `[app:name]`, `[composite:name]` is not followed, a `[pipeline:name]` ends with its app). [src: PasteDeploy
+    docs, "call:" and pipeline sections]"""
+    import configparser
+
+    path, _, name = value.partition("#")
+    rel = repo_file(project, launch, path)
+    text = project.text(rel) if rel is not None else None
+    if text is None:
+        return None
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return None
+    name = name or "main"
+    for _ in range(4):
+        if parser.has_section(f"pipeline:{name}"):
+            steps = parser.get(f"pipeline:{name}", "pipeline", fallback="").split()
+            if not steps:
+                return None
+            name = steps[-1]
+            continue
+        use = parser.get(f"app:{name}", "use", fallback="") if parser.has_section(f"app:{name}") else ""
+        if not use.startswith("call:"):
+            return None
+        line = next((number for number, raw in enumerate(text.splitlines(), start=1)
+                     if raw.strip().startswith("use") and use in raw), 1)
+        return Setting(use.removeprefix("call:").strip(), Location(rel, line))
+    return None
 
 
 def _walk(project: Project, server: Server, config_rel: str | None, roots: list[str],

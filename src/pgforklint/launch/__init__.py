@@ -82,6 +82,9 @@ def _dockerfile_launches(project: Project, built: set[str]) -> list[Launch]:
         repo = image.paths.to_repo(image.paths.workdir)
         launch = Launch(source.rel, "dockerfile", text, location, [], dict(image.paths.env), dict(image.env_locations),
                         workdir=repo if repo is not None else image.paths.context, paths=image.paths)
+        if image.entrypoint is not None and image.entrypoint.words and (image.cmd is None or image.cmd.words):
+            # The arguments after an exec-form ENTRYPOINT: the CMD's, a default whoever runs the image replaces.
+            launch.extra["default_args"] = len(image.cmd.words) if image.cmd is not None else 0
         launch.commands = parse_launch_commands(project, location.path, location.line, text, launch.env)
         launches.append(launch)
     return launches
@@ -108,10 +111,34 @@ def _follow_scripts(project: Project, launches: list[Launch]) -> list[Launch]:
             continue
         script = Launch(source.rel, "shell", f"sh {source.rel}", _first_server_line(text, source.rel),
                         parse_launch_commands(project, source.rel, 1, f"sh {shell_quote(source.rel)}", {}))
+        copied = _image_copying(project, source.rel)
+        if copied is not None:
+            # An image copies the script and a base image's command runs it (`COPY start.sh /` under
+            # tiangolo/*-gunicorn-flask): the script reads that image's ENV and runs in its WORKDIR.
+            image, container = copied
+            workdir = image.paths.to_repo(image.paths.workdir)
+            script = Launch(source.rel, "shell", f"sh {container}", script.location,
+                            parse_launch_commands(project, source.rel, 1, f"sh {shell_quote(container)}", {}),
+                            dict(image.paths.env), dict(image.env_locations),
+                            workdir=workdir if workdir is not None else image.paths.context, paths=image.paths)
         for result in follow(project, script):
             if result.commands and any(c.program != "sh" for c in result.commands):
                 out.append(result)
     return out
+
+
+def _image_copying(project: Project, rel: str):
+    """(image, container path) of the first Dockerfile with no command of its own that copies the script `rel`."""
+    from pgforklint.launch.dockerfile import read_image
+
+    for dockerfile in project.files(FileKind.DOCKERFILE):
+        image = read_image(project, dockerfile.rel)
+        if image is None or image.entrypoint is not None or image.cmd is not None:
+            continue
+        for container, repo, folder in image.paths.copies:
+            if not folder and repo == rel:
+                return image, container
+    return None
 
 
 def _first_server_line(text: str, rel: str):

@@ -18,9 +18,13 @@ Each launch carries `extra["instances"]` / `extra["max_instances"]`: (value or N
 
 from __future__ import annotations
 
+import posixpath
+import re
+
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.launch.base import Launch, parse_launch_commands
+from pgforklint.launch.paths import _norm_rel, folder_exists
 from pgforklint.project import Project
 from pgforklint.read.structured import LineDict
 
@@ -118,11 +122,14 @@ def _toml_key_line(text: str, table: str, key: str) -> int:
     return 1
 
 
+_CF_MANIFEST = re.compile(r"manifest(?:[._-][\w.-]*)?\.ya?ml")
+
+
 def cloud_foundry_launches(project: Project) -> list[Launch]:
     launches = []
     for source in project.files(FileKind.YAML):
-        if source.name.lower() not in ("manifest.yml", "manifest.yaml"):
-            continue
+        if not _CF_MANIFEST.fullmatch(source.name.lower()):
+            continue  # manifest.yml, and per-process or per-space variants: manifest_celery_worker_prod.yml
         documents = project.yaml_documents(source.rel) or []
         document = documents[0] if documents else None
         applications = document.get("applications") if isinstance(document, dict) else None
@@ -132,6 +139,13 @@ def cloud_foundry_launches(project: Project) -> list[Launch]:
             if not isinstance(application, LineDict):
                 continue
             app_name = str(application.get("name") or "app")
+            # `path`: the folder pushed, relative to the manifest (default: the manifest's folder).
+            folder = source.rel.rpartition("/")[0]
+            pushed = application.get("path")
+            if isinstance(pushed, str) and pushed.strip():
+                folder = _norm_rel(posixpath.join(folder, pushed.strip()))
+                if folder.startswith("..") or not folder_exists(project, folder):
+                    continue  # an archive or a build output (`path: build/flyway.zip`): not this repository's code
             env = {str(k): str(v) for k, v in application.get("env").items()} if isinstance(application.get("env"), dict) else {}
             entries = [(app_name, application)]
             processes = application.get("processes")
@@ -146,8 +160,10 @@ def cloud_foundry_launches(project: Project) -> list[Launch]:
                                  "Cloud Foundry manifest instances")
                 else:
                     instances = (1, Location(source.rel, entry.line or 1), "Cloud Foundry's default instances = 1")
-                launches.append(_launch(project, name, "cloudfoundry", command,
-                                        Location(source.rel, _line(entry, "command")), env, {"instances": instances}))
+                launch = _launch(project, name, "cloudfoundry", command, Location(source.rel, _line(entry, "command")),
+                                 env, {"instances": instances})
+                launch.workdir = folder
+                launches.append(launch)
     return launches
 
 

@@ -151,6 +151,13 @@ def module_roots(project: Project, launch: Launch | None, first: list[str] | tup
         src = posixpath.join(launch.workdir, "src")
         if folder_exists(project, src) and src not in roots:
             roots.append(src)
+    if launch is not None and launch.paths is not None:
+        # The image's PYTHONPATH, and the src layout of the project installed in its WORKDIR (`COPY src /app/src`
+        # then `pip install .` / `uv sync`), as repository folders.
+        for container in (*launch.env.get("PYTHONPATH", "").split(":"), posixpath.join(launch.paths.workdir, "src")):
+            repo = launch.paths.to_repo(container) if container.startswith("/") else None
+            if repo and repo not in roots and folder_exists(project, repo):
+                roots.append(repo)
     for root in project.default_module_roots():
         if root not in roots:
             roots.append(root)

@@ -75,7 +75,8 @@ def script_call(project: Project, launch: Launch, command: Command) -> tuple[str
     return rel, list(words[1:]), written
 
 
-def _read(project: Project, rel: str, env: dict[str, str], args: list[str], args_known: bool = False):
+def _read(project: Project, rel: str, env: dict[str, str], args: list[str], args_known: bool = False,
+          written: str | None = None):
     """The script's commands: (Command, line, conditions, cwd, runs_script), through `read.shell` when it exists."""
     text = project.text(rel)
     if text is None:
@@ -86,7 +87,8 @@ def _read(project: Project, rel: str, env: dict[str, str], args: list[str], args
         target = path if project.exists(path) else posixpath.join(rel.rpartition("/")[0], path)
         return project.text(target) if project.exists(target) else None
 
-    script = shell.read_script(text, env, args=tuple(args), read_file=read_file, args_known=args_known)
+    script = shell.read_script(text, env, args=tuple(args), read_file=read_file, args_known=args_known,
+                               script_path=written)
     # What the reader could not follow (`eval` of a computed string, a file sourced from outside the repository)
     # is no fault of the file: it matters only when no server command was found, and then it is the step that
     # failed (PGF102), never an unreadable file (PGF100).
@@ -115,11 +117,20 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
                 variants[key].append(command)
             continue
         rel, words, written = call
+        invoked_as = written if "/" in written or command.program in SHELLS else None  # else found on PATH: $0 unknown
         if rel in seen:
             continue
         # The caller's words are the script's arguments; known unless one is a variable with no value.
         known = not any(word.is_symbolic for word in words)
-        read = _read(project, rel, {**launch.env, **command.env}, [w.text for w in words], known)
+        read = _read(project, rel, {**launch.env, **command.env}, [w.text for w in words], known, invoked_as)
+        if known and depth == 0 and launch.source == "dockerfile" and read is not None \
+                and "default_args" in launch.extra and len(words) <= launch.extra["default_args"]:
+            # An image's ENTRYPOINT script given no argument, or only the CMD's (a default the deployment replaces:
+            # `docker run image worker`, a platform's process command): when the script starts more servers on
+            # other arguments (`*) exit 1` without one, `elif [ "$1" == "worker" ]`), each branch is a variant.
+            unknown_args = _read(project, rel, {**launch.env, **command.env}, [], False, invoked_as)
+            if unknown_args is not None and _server_count(unknown_args[0]) > _server_count(read[0]):
+                read = unknown_args
         if read is None:
             failed.append(f"the script `{written}` ({rel}) could not be read")
             continue
@@ -195,6 +206,10 @@ def variant_label(condition: str) -> str:
 
 SERVER_PROGRAMS = frozenset({"gunicorn", "uwsgi", "uwsgi-core", "pyuwsgi", "celery", "rq", "rqworker", "uvicorn",
                              "hypercorn", "daphne", "granian", "flask", "dramatiq", "huey_consumer"})
+
+
+def _server_count(items) -> int:
+    return sum(1 for inner, *_ in items if _starts_server(inner))
 
 
 def _starts_server(command: Command) -> bool:

@@ -71,13 +71,17 @@ def is_shell_script(text: str) -> bool:
 
 
 def read_script(text: str, env: dict[str, str] | None = None, *, args: Sequence[str] = (),
-                read_file: Callable[[str], str | None] | None = None, args_known: bool | None = None) -> ShellScript:
+                read_file: Callable[[str], str | None] | None = None, args_known: bool | None = None,
+                script_path: str | None = None) -> ShellScript:
     """The commands `text` runs. `env`: the environment the script starts with (known values, exported).
     `args`: its positional parameters when known (empty: unknown, so `case "$1"` gives every branch, unless
     `args_known=True`: the script is known to get no argument, an ENTRYPOINT without CMD).
     `read_file(path)`: the text of a sourced file, path as the script would resolve it (joined to the last
-    `cd` when relative and known), or None."""
+    `cd` when relative and known), or None. `script_path`: the path the script is run by (its `$0`), which gives
+    `$(dirname "$0")`."""
     reader = _Reader(read_file)
+    if script_path:
+        reader.script_dir = posixpath.dirname(script_path) or "."
     if not isinstance(text, str):
         return ShellScript([], [(1, "not text")])
     if len(text) > MAX_TEXT:
@@ -115,6 +119,22 @@ class _Val:
 
     def key(self) -> tuple:
         return (self.text, self.known, self.set)
+
+
+_PRINTS_A_COMMAND = frozenset({"cat", "echo", "printf", "head", "tail", "sed", "awk", "grep", "jq", "tr", "cut",
+                               "envsubst", "dirname", "basename", "realpath", "readlink", "which", "type"})
+
+
+def _substitution_body(word: _Field) -> str | None:
+    """The commands of a word that is one command substitution, `` `...` `` or `$(...)`, else None."""
+    raw = (word.raw or "").strip()
+    if word.known or word.pieces != 1:
+        return None
+    if len(raw) > 2 and raw[0] == raw[-1] == "`" and "`" not in raw[1:-1]:
+        return raw[1:-1].replace("\\$", "$").replace("\\\\", "\\")
+    if raw.startswith("$(") and raw.endswith(")") and not raw.startswith("$(("):
+        return raw[2:-1]
+    return None
 
 
 class _Field:
@@ -247,6 +267,7 @@ class _Stop(Exception):
 
 _OPERATORS = (";;&", "<<-", "&>>", "<<<", ";;", ";&", "&&", "||", "|&", "<<", ">>", "<&", ">&", "<>", ">|", "&>",
               ";", "&", "|", "<", ">", "(", ")")
+_SCRIPT_DIR = re.compile(r"""\$\(\s*dirname\s+(?:--\s+)?(["']?)(?:\$0|\$\{0\}|\$BASH_SOURCE|\$\{BASH_SOURCE(?:\[0\])?\})\1\s*\)""")
 _WHICH = re.compile(r"(?:\$\(|`)\s*(?:which|command -v|type -p)\s+([A-Za-z0-9_.+-]+)\s*(?:\)|`)")
 _OPERATOR = re.compile("|".join(re.escape(o) for o in _OPERATORS))
 _REDIRECTS = frozenset({"<", ">", ">>", "<<", "<<-", "<<<", "<&", ">&", "<>", ">|", "&>", "&>>"})
@@ -969,6 +990,7 @@ class _Reader:
         self.function_depth = 0
         self.read_depth = 0
         self.line = 1
+        self.script_dir: str | None = None  # `$(dirname "$0")`, when the caller's path to the script is known
 
     def exists(self, path: str) -> bool:
         return self.read_file is not None and bool(path) and self.read_file(path) is not None
@@ -1261,6 +1283,9 @@ class _Reader:
         if not fields:
             return [s]
         name = fields[0].text
+        if len(fields) == 1 and self.substitution_runs(node, s, fields[0]):
+            s.status, s.tested = None, False
+            return [s]
         if not fields[0].known:
             self.unknown_command(node, fields[0])
             s.status, s.tested = None, False
@@ -1274,6 +1299,20 @@ class _Reader:
         s.status = None
         self.record(node, s, fields, prefix, background, is_exec=False)
         return [s]
+
+    def substitution_runs(self, node: _Node, s: _State, word: _Field) -> bool:
+        """``exec `bash -c "celery ... & gunicorn ..."` ``: a command word that is one command substitution runs
+        it (in a subshell) first; a server started there never returns, so its commands are what the script
+        starts. False (nothing read) when the substitution records no command (`$(echo gunicorn app:app)`)."""
+        body = _substitution_body(word)
+        if body is None:
+            return False
+        before = len(self.commands)
+        self.nested(body, node.line, [s.copy()])
+        if all(c.command.program in _PRINTS_A_COMMAND for c in self.commands[before:]):
+            del self.commands[before:]  # `exec $(cat /etc/cmd)`: the command is the output, not known here
+            return False
+        return True
 
     def unknown_command(self, node: _Node, word: _Field) -> None:
         if word.refs:
@@ -1419,6 +1458,8 @@ class _Reader:
                 found = _WHICH.fullmatch(part[1])  # "$(which gunicorn)": the program's name is what matters
                 if found:
                     out.add(found.group(1), quoted=True)
+                elif self.script_dir is not None and _SCRIPT_DIR.fullmatch(part[1]):
+                    out.add(self.script_dir, quoted=True)
                 else:
                     out.add(part[1], known=False, quoted=True)
                 continue
@@ -1907,7 +1948,9 @@ def _b_exec(reader: _Reader, node: _Node, s: _State, fields: list[_Field], array
         if parts is not None:
             values = reader.expand(parts, name, s, split=False)
             prefix[name] = _as_val(values[0] if values else _empty_field())
-    if not rest[index].known:
+    if index == len(rest) - 1 and reader.substitution_runs(node, s, rest[index]):
+        pass
+    elif not rest[index].known:
         reader.unknown_command(node, rest[index])
     else:
         reader.record(node, s, fields, prefix, False, is_exec=True)
