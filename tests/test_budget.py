@@ -318,3 +318,8 @@ def test_pool_above_the_threads_with_the_reaper_on_is_said_to_be_deliberate(caps
     assert (web["per_process_expected"], web["per_process_worst"]) == (3, 6)
     note = next(v for k, v in web["sources"].items() if k.startswith("engine"))
     assert "reaping_frequency" in note and "on purpose" in note
+
+
+def test_script_branches_that_run_the_same_command_are_one_process(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_launch_health_check_branches"))
+    assert [(r["name"], r["processes"]) for r in data["process_types"]] == [("worker", 2)]

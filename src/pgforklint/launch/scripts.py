@@ -168,6 +168,13 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
             launch.failed.extend(failed)
         return [launch]
     named = {key: commands for key, commands in variants.items() if key is not None and commands}
+    # Branches that end up running the same commands (a health check's `if ... break` before the one `exec`)
+    # are one process, not several: keep the first condition that leads to each distinct command list.
+    distinct: dict[tuple, str] = {}
+    for key, commands in named.items():
+        distinct.setdefault(tuple(tuple(c.args) for c in commands), key)
+    keep_name = len(distinct) == 1 and len(named) > 1  # every branch runs the same: no branch decides anything
+    named = {key: named[key] for key in distinct.values()}
     out = []
     base = copy_launch(launch, commands=variants[None], env={**launch.env, **extra_env})
     base.workdir, base.extra = inner_launch.workdir, {**launch.extra, **inner_launch.extra}
@@ -176,12 +183,24 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
     if not named:
         return [base]
     for key, commands in named.items():
-        variant = copy_launch(base, commands=commands)
-        variant.condition = key
-        if len(named) > 1 or variants[None]:
+        variant = copy_launch(base, commands=_unique_commands(commands) if keep_name else commands)
+        variant.condition = None if keep_name else key
+        if not keep_name and (len(named) > 1 or variants[None]):
             variant.name = f"{launch.name} [{variant_label(key)}]"
         variant.via = [*launch.via, *via[key]]
         out.append(variant)
+    return out
+
+
+def _unique_commands(commands: list[Command]) -> list[Command]:
+    """The commands of branches merged into one process, each once (two paths reached the same `exec`)."""
+    seen: set[tuple] = set()
+    out = []
+    for command in commands:
+        key = tuple(command.args)
+        if key not in seen:
+            seen.add(key)
+            out.append(command)
     return out
 
 
