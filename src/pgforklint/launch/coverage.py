@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # Python needles that mean "this repository talks to PostgreSQL" when no engine was reached.
 DATABASE_NEEDLES = (b"create_engine", b"psycopg2", b"psycopg", b"asyncpg", b"DATABASES", b"SQLAlchemy(")
 SERVER_PROGRAMS = ("gunicorn", "uwsgi", "celery", "rq", "rqworker", "pyuwsgi")
-SPAWNING_PROGRAMS = ("uvicorn", "hypercorn", "daphne", "granian", "waitress-serve")
+SPAWNING_PROGRAMS = ("uvicorn", "hypercorn", "daphne", "granian", "waitress-serve", "fastapi")  # `fastapi run`: uvicorn
 
 
 def dev_server(launch: Launch) -> str | None:
@@ -32,6 +32,8 @@ def dev_server(launch: Launch) -> str | None:
         texts = " ".join(args)
         if command.program == "flask" and "run" in args[1:] or re.search(r"-m flask\b.* run\b", texts):
             return "`flask run` (development server)"
+        if command.program == "fastapi" and "dev" in args[1:2]:
+            return "`fastapi dev` (development server)"
         if "runserver" in args or "runserver_plus" in args:
             return "`manage.py runserver` (development server)"
         if "--reload" in args or "--reload-dir" in texts:
