@@ -323,3 +323,10 @@ def test_pool_above_the_threads_with_the_reaper_on_is_said_to_be_deliberate(caps
 def test_script_branches_that_run_the_same_command_are_one_process(capsys):
     _, data = budget_json(capsys, str(FIXTURES / "ok_launch_health_check_branches"))
     assert [(r["name"], r["processes"]) for r in data["process_types"]] == [("worker", 2)]
+
+
+def test_a_staging_environment_is_not_added_to_production(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_budget_staging_manifest_not_counted"))
+    assert data["expected_peak"] == 8
+    assert [(left["location"], left["reason"].split(":")[0]) for left in data["not_counted"]] == [
+        ("manifests/manifest_worker_stage.yml:5", "not production")]

@@ -1,4 +1,4 @@
-"""Which launch files describe a development setup rather than the production deployment.
+"""Which launch files describe a development setup or another environment rather than the production deployment.
 
 A repository often holds both: a Procfile and app.json for Heroku (or Kubernetes manifests, or a production
 Compose file) beside a `docker-compose.yml` that runs `--reload` servers and its own `postgres` container on a
@@ -6,7 +6,9 @@ laptop. Development processes never share the production database, so the budget
 file is a development setup when
 
 - its path is named like one (a `dev`, `development`, `local`, `test`, `ci`, `sample` or `example` word in a
-  folder or file name: `docker-compose.dev.yml`, `Procfile.local`, `deploy/ci/compose.yaml`), or
+  folder or file name: `docker-compose.dev.yml`, `Procfile.local`, `deploy/ci/compose.yaml`), or like another
+  environment of the app with its own database (`stage`, `staging`, `feature`, `preview`, `review`, `qa`, `uat`,
+  `sandbox`, `demo`: `manifest_api_stage.yml`), or
 - one of its launches is a development server (`--reload`, `manage.py runserver`, `flask run`, `hupper`,
   `watchmedo auto-restart`), or
 - it is a Compose file that runs its own `postgres` container while the repository also has a platform
@@ -29,13 +31,15 @@ from pgforklint.project import Project
 
 DEVELOPMENT_WORDS = frozenset({"dev", "devel", "develop", "development", "local", "test", "tests", "testing", "ci",
                                "sample", "example", "examples"})
+# Other environments of the same app (their own database): not added to production's budget either.
+OTHER_ENVIRONMENT_WORDS = frozenset({"stage", "staging", "feature", "preview", "review", "qa", "uat", "sandbox", "demo"})
 _POSTGRES_IMAGE = re.compile(r"^(?:[\w.-]+/)*(?:postgres|postgis|timescaledb[\w-]*)(?::|$)")
 
 
 def development_name(path: str) -> str | None:
     words = [word for word in re.split(r"[/._\-]+", path.lower()) if word]
     for word in words:
-        if word in DEVELOPMENT_WORDS:
+        if word in DEVELOPMENT_WORDS or word in OTHER_ENVIRONMENT_WORDS:
             return word
     return None
 
@@ -72,7 +76,9 @@ def guess(project: Project, launches: list[Launch]) -> dict[str, tuple[str, Loca
             continue
         word = development_name(path)
         if word is not None:
-            out[path] = (f"`{path}` is named like a development or test setup (`{word}`)", Location(path, 1))
+            kind = "another environment (staging, preview)" if word in OTHER_ENVIRONMENT_WORDS else \
+                "a development or test setup"
+            out[path] = (f"`{path}` is named like {kind} (`{word}`)", Location(path, 1))
             continue
         server = dev_server(launch)
         if server is not None:
