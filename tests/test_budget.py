@@ -330,3 +330,10 @@ def test_a_staging_environment_is_not_added_to_production(capsys):
     assert data["expected_peak"] == 8
     assert [(left["location"], left["reason"].split(":")[0]) for left in data["not_counted"]] == [
         ("manifests/manifest_worker_stage.yml:5", "not production")]
+
+
+def test_two_platforms_are_two_budgets_and_the_choice_is_said(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_budget_two_platforms_separate"))
+    assert data["expected_peak"] == 8
+    assert [left["reason"] for left in data["not_counted"]] == [
+        "another deployment of the app (Compose), with its own database: the budget counts the Cloud Foundry deployment"]

@@ -449,7 +449,7 @@ def _rows(model: DeploymentModel) -> tuple[list[Row], list[Left]]:
         attached.add(id(process_type.server))
         if production and process_type.location.path in development:
             reason, _ = development[process_type.location.path]
-            left.append(Left(process_type.name, process_type.location, f"not production: {reason}"))
+            left.append(Left(process_type.name, process_type.location, reason if reason.startswith("another deployment") else f"not production: {reason}"))
             continue
         rows.append(_row(process_type.name, process_type.location, process_type, process_type.server,
                          process_type.instances, agents))

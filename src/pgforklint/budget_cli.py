@@ -257,11 +257,11 @@ def render_text(budget, live: dict | None = None) -> str:
         lines.append("Not counted")
         for left in budget.not_counted:
             lines.extend(_wrap(f"{left.name} ({_place(left.location)}): {left.reason}", 2))
-        if any(left.reason.startswith("not production") for left in budget.not_counted):
-            lines.extend(_wrap("Development setups and other environments (staging, previews) do not share the "
-                               "production database. If one does, list the launch files that are not production in "
-                               "`development-files = [...]` in [tool.pgforklint] (an empty list counts every file).",
-                               2, 0))
+        if any(left.reason.startswith(("not production", "another deployment")) for left in budget.not_counted):
+            lines.extend(_wrap("Development setups, other environments (staging, previews) and other deployments of "
+                               "the app do not share the production database. If one does, or the wrong one was "
+                               "counted, list the launch files that are not production in `development-files = [...]` "
+                               "in [tool.pgforklint] (an empty list counts every file).", 2, 0))
     if live is not None:
         lines.append("")
         lines.extend(_live(budget, live))

@@ -106,7 +106,63 @@ def declared(project: Project, launches: list[Launch], patterns: list[str]) -> d
     return out
 
 
+# Platforms that each run the whole app against their own database, in the order one is chosen as production when
+# a repository describes several (its other deployments are separate budgets).
+PLATFORM_ORDER = ("kubernetes", "heroku", "cloudfoundry", "render", "fly", "procfile", "compose")
+PLATFORM_NAMES = {"kubernetes": "Kubernetes", "heroku": "Heroku", "cloudfoundry": "Cloud Foundry", "render": "Render",
+                  "fly": "Fly.io", "procfile": "Procfile", "compose": "Compose"}
+
+
+def _platform_of(launch: Launch, heroku: bool) -> str | None:
+    if launch.source == "procfile":
+        return "heroku" if heroku else "procfile"
+    if launch.source == "compose":
+        return f"compose:{launch.location.path}"
+    if launch.source in ("kubernetes", "cloudfoundry", "render", "fly"):
+        return launch.source
+    return None  # an image, a script, a unit: part of whichever deployment runs it
+
+
+def other_deployments(project: Project, launches: list[Launch], model: DeploymentModel,
+                      left_out: dict[str, tuple[str, Location]]) -> dict[str, tuple[str, Location]]:
+    """When the repository deploys the app on several platforms (a Cloud Foundry manifest and a production Compose
+    file), each is its own budget: the first in PLATFORM_ORDER is counted, the others are listed, saying so."""
+    from pgforklint.extract.platform import is_heroku
+
+    heroku = is_heroku(project)
+    places = {(p.name, p.location) for p in model.process_types if p.server is not None and not p.transient}
+    groups: dict[str, list[Launch]] = {}
+    for launch in launches:
+        if (launch.name, launch.location) not in places or launch.location.path in left_out:
+            continue
+        platform = _platform_of(launch, heroku)
+        if platform is not None:
+            groups.setdefault(platform, []).append(launch)
+    if len(groups) < 2:
+        return {}
+
+    def rank(platform: str) -> tuple:
+        kind, _, path = platform.partition(":")
+        production = development_name(path) is None and any(w in path.lower() for w in ("prod", "production"))
+        return (PLATFORM_ORDER.index(kind), not production, path)
+
+    chosen = min(groups, key=rank)
+    chosen_name = PLATFORM_NAMES[chosen.partition(":")[0]] + (f" ({chosen.partition(':')[2]})" if ":" in chosen else "")
+    out = {}
+    for platform, members in groups.items():
+        if platform == chosen:
+            continue
+        name = PLATFORM_NAMES[platform.partition(":")[0]]
+        for launch in members:
+            out.setdefault(launch.location.path, (
+                f"another deployment of the app ({name}), with its own database: the budget counts the {chosen_name} "
+                f"deployment", launch.location))
+    return out
+
+
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
     patterns = project.config.development_files
     found = guess(project, launches) if patterns is None else declared(project, launches, patterns)
+    if patterns is None:
+        found.update(other_deployments(project, launches, model, found))
     model.facts["development_files"] = found
