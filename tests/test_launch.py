@@ -264,3 +264,25 @@ def test_cloud_foundry_manifest_variants_push_their_path_and_archives_are_not_th
     })
     launches = {launch.name: launch for launch in all_launches(project(root))}
     assert set(launches) == {"worker"} and launches["worker"].workdir == ""
+
+
+def test_celery_multi_start_counts_its_nodes_and_leaves_per_node_options_out(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "deploy/workers.service": "[Service]\nEnvironmentFile=-/etc/default/workers\nWorkingDirectory=/srv/shop\n"
+                                  "ExecStart=/bin/sh -c '${CELERY_BIN} multi start ${NODES} \\\n"
+                                  "  -A tasks -c:1 8 --concurrency=3'\n",
+        "deploy/workers": 'CELERY_BIN="/venv/bin/celery"\nNODES="4"\n',
+        "tasks.py": "from celery import Celery\n\napp = Celery('t')\n", "db.py": DB,
+    })
+    model = build_model(project(root))
+    (celery,) = model.process_types
+    assert celery.instances.value == 4 and "celery multi start 4" in celery.instances.origin.describe()
+    assert celery.server.processes.value == 3
+
+
+def test_celery_multi_stop_is_not_a_worker(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "shop.service": "[Service]\nExecStart=/venv/bin/celery multi stopwait w1 -A tasks\n",
+        "tasks.py": "from celery import Celery\n\napp = Celery('t')\n",
+    })
+    assert build_model(project(root)).process_types == []

@@ -223,6 +223,7 @@ class CeleryInvocation:
     launch: Launch
     command: Command
     options: dict[str, tuple[str, Word]]  # long option -> (value, word)
+    nodes: tuple[int, str] | None = None  # `celery multi start w1 w2`: each node is a worker of its own
 
 
 _ALIASES = {"-A": "--app", "-P": "--pool", "-c": "--concurrency", "-I": "--include", "-B": "--beat"}
@@ -279,10 +280,44 @@ def invocations(launches: list[Launch]) -> list[CeleryInvocation]:
             if words is None:
                 continue
             subcommand, options = parse(words)
+            if subcommand == "multi":
+                multi = _multi_start(words)
+                if multi is not None:
+                    found.append(CeleryInvocation(launch, command, multi[1], multi[0]))
+                continue
             if subcommand != "worker":
                 continue
             found.append(CeleryInvocation(launch, command, options))
     return found
+
+
+def _multi_start(words: list[Word]) -> tuple[tuple[int, str], dict[str, tuple[str, Word]]] | None:
+    """`celery multi start 3 -A proj` or `celery multi start w1 w2 -A proj ...`: N worker nodes, each a worker
+    with the options given (a number names that many nodes) [src: celery/celery celery/bin/multi.py]. Per-node
+    options (`-c:1-2 4`) are left out."""
+    texts = [w.text for w in words]
+    start = next((i for i, t in enumerate(texts) if t == "multi"), None)
+    if start is None or start + 1 >= len(texts) or texts[start + 1] not in ("start", "restart"):
+        return None
+    index = start + 2
+    names: list[Word] = []
+    while index < len(words) and not texts[index].startswith("-"):
+        names.append(words[index])
+        index += 1
+    if not names:
+        return None
+    count = int(names[0].text) if len(names) == 1 and names[0].text.isdigit() else len(names)
+    rest: list[Word] = []
+    skip = False
+    for word in words[index:]:
+        if skip:
+            skip = False
+        elif word.text.startswith("-") and ":" in word.text.split("=", 1)[0]:
+            skip = "=" not in word.text
+        else:
+            rest.append(word)
+    _, options = parse(rest)
+    return (count, " ".join(w.text for w in names)), options
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -482,6 +517,13 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             continue
         model.servers.append(server)
         attach_process_type(model, invocation.launch, server)
+        if invocation.nodes is not None:
+            count, names = invocation.nodes
+            for process_type in model.process_types:
+                if process_type.server is server:
+                    process_type.instances = Quantity(count, Origin(
+                        OriginKind.FILE, invocation.launch.location,
+                        f"celery multi start {names}: {count} worker node(s)"))
 
 
 __all__ = ["adapt", "install", "CeleryAppVal", "call_hook", "python_entry"]

@@ -15,6 +15,7 @@ from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.errors import ReadError
 from pgforklint.launch.base import Launch, copy_launch, parse_launch_commands
+from pgforklint.launch.compose import read_env_file
 from pgforklint.launch.paths import folder_exists
 from pgforklint.read.command import parse_commands
 
@@ -55,7 +56,8 @@ def _ini_sections(text: str) -> list[tuple[str, int, dict[str, tuple[str, int]]]
             continue
         if raw[:1] in (" ", "\t") and key is not None:  # a continuation line
             value, line_number = current[key]
-            current[key] = (f"{value} {stripped}", line_number)
+            # systemd joins a line that ends in a backslash with the next one
+            current[key] = (f"{value.removesuffix(chr(92)).rstrip()} {stripped}", line_number)
             continue
         match = re.match(r"^([A-Za-z0-9_.-]+)\s*[=:]\s*(.*)$", stripped)
         if match:
@@ -140,6 +142,19 @@ def expand_supervisord(project: Project, launches: list[Launch]) -> list[Launch]
     return [launch for launch in out if not (launch.source == "supervisord" and launch.location.path in used)]
 
 
+def _environment_file(project: Project, path: str, unit: str) -> str | None:
+    """The repository file a unit's `EnvironmentFile=/etc/shop/celery.conf` most likely is: a tail of the host
+    path in the repository, or a file of that name beside the unit (provisioning scripts copy both)."""
+    parts = [p for p in path.split("/") if p]
+    folder = unit.rpartition("/")[0]
+    for start in range(len(parts)):
+        tail = "/".join(parts[start:])
+        for candidate in (tail, f"{folder}/{tail}" if folder else tail):
+            if project.exists(candidate):
+                return candidate
+    return None
+
+
 def systemd_launches(project: Project) -> list[Launch]:
     launches = []
     for source in project.files(FileKind.SYSTEMD):
@@ -154,13 +169,17 @@ def systemd_launches(project: Project) -> list[Launch]:
             options = values
         if "execstart" not in options:
             continue
-        for key in ("environment",):
-            if key in options:
-                try:
-                    words = shlex.split(options[key][0])
-                except ValueError:
-                    words = options[key][0].split()
-                env.update(dict(w.split("=", 1) for w in words if "=" in w))
+        if "environment" in options:
+            try:
+                words = shlex.split(options["environment"][0])
+            except ValueError:
+                words = options["environment"][0].split()
+            env.update(dict(w.split("=", 1) for w in words if "=" in w))
+        if "environmentfile" in options:
+            # Its settings override Environment= [src: systemd.exec(5)]; `-` means "ignore if missing".
+            env_file = _environment_file(project, options["environmentfile"][0].strip().lstrip("-"), source.rel)
+            if env_file is not None:
+                env.update({key: value for key, (value, _) in read_env_file(project, env_file).items()})
         command, line = options["execstart"]
         command = command.lstrip("-@+!:")
         workdir = host_folder(project, options["workingdirectory"][0], "") if "workingdirectory" in options else ""
