@@ -286,3 +286,26 @@ def test_celery_multi_stop_is_not_a_worker(tmp_path: Path) -> None:
         "tasks.py": "from celery import Celery\n\napp = Celery('t')\n",
     })
     assert build_model(project(root)).process_types == []
+
+
+def test_uwsgi_emperor_no_launch_names_runs_each_vassal_of_its_glob(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "deploy/emperor.ini": "[uwsgi]\nemperor = glob:///opt/shop/deploy/vassals/*.ini\n",
+        "deploy/vassals/web.ini": "[uwsgi]\nmodule = app:app\nmaster = true\nprocesses = 2\n",
+        "deploy/vassals/web.xml": "<uwsgi><module>app:app</module></uwsgi>\n",
+        "app.py": APP, "db.py": DB,
+    })
+    model = build_model(project(root))
+    assert [p.name for p in model.process_types] == ["uwsgi/web"]
+    assert model.process_types[0].server.app.file == "app.py"
+    assert [row.failed for row in model.coverage.process_types] == [[]]
+
+
+def test_uwsgi_emperor_with_an_unknown_vassal_folder_says_so(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Procfile": "web: uwsgi --emperor /etc/uwsgi/vassals --master\n",
+        "app.py": APP, "db.py": DB,
+    })
+    model = build_model(project(root))
+    (row,) = model.coverage.process_types
+    assert row.failed == ["uWSGI emperor = /etc/uwsgi/vassals: no such folder in the repository root"]

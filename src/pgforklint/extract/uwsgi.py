@@ -383,8 +383,12 @@ def _file_ref(project: Project, config: UwsgiConfig, option: str, path: str, loc
     return AppRef(name, attribute, False, location)
 
 
-def build_server(project: Project, config: UwsgiConfig, location: Location, env: dict[str, str]) -> Server | None:
+def build_server(project: Project, config: UwsgiConfig, location: Location, env: dict[str, str],
+                 vassal: bool = False) -> Server | None:
+    """`vassal`: a config an Emperor runs is the whole configuration of its instance, so one that names no
+    app loads none (it serves static files or routes)."""
     launch = config.launch
+    no_app = vassal and not _app_options(config)
     first: list[str] = []
     chdir_option = config.last("chdir")
     chdir = None
@@ -403,7 +407,7 @@ def build_server(project: Project, config: UwsgiConfig, location: Location, env:
             key, value = option.value.split("=", 1)
             env = {**env, key.strip(): value.strip()}
     app = _app_ref(project, config, roots, chdir_option.value.strip() if chdir_option is not None else None)
-    if chdir_option is not None and chdir is None and (app is None or not (
+    if chdir_option is not None and chdir is None and not no_app and (app is None or not (
             project.module_file(app.module, roots) or project.is_package_dir(app.module, roots))):
         # Only a failure when the app is not found without it either.
         config.failed.insert(0, f"uWSGI chdir = {chdir_option.value.strip()}: no such folder in {describe_place(launch)}")
@@ -434,6 +438,8 @@ def build_server(project: Project, config: UwsgiConfig, location: Location, env:
     server.settings["py_call_osafterfork"] = osafterfork
     server.settings["ignored_options"] = [(name, option.location) for name, option in config.ignored]
     server.failed.extend(config.failed)
+    if no_app:
+        server.settings["no_app"] = True
     if app is None:
         return server
     interp = make_interpreter(project, roots, env)
@@ -512,6 +518,89 @@ def standalone_configs(project: Project) -> list[tuple[str, str]]:
     return found
 
 
+# Options that make uWSGI load a Python app; without any, an instance serves only what its routers, static
+# maps and dynamic apps (`UWSGI_SCRIPT` per request, loaded in a worker) give it.
+APP_OPTIONS = ("module", "wsgi-file", "wsgi", "file", "mount", "paste", "eval", "ini-paste", "ini-paste-logged",
+               "pecan", "pyimport", "python-import", "import", "pymodule-alias", "spooler-import", "shared-import")
+VASSAL_KINDS = (".ini", ".xml", ".yaml", ".yml", ".json", ".js")
+
+
+def _app_options(config: UwsgiConfig) -> list[str]:
+    return [name for name in APP_OPTIONS if config.options.get(name)]
+
+
+def _vassal_files(project: Project, launch: Launch, config: UwsgiConfig) -> list[str]:
+    """The vassal configs an Emperor runs: each `emperor = DIR` (or `dir://DIR`, `glob://DIR/*.ini`, a plain
+    glob) names a folder whose config files are each started as a uWSGI instance of its own
+    [src: uwsgi-docs.readthedocs.io/en/latest/Emperor.html]. Other imperial monitors (pg://, zmq://) are not
+    in the repository."""
+    import fnmatch
+
+    from pgforklint.launch.managers import host_folder
+
+    files: list[str] = []
+    for option in config.options.get("emperor", []):
+        value = option.value.strip()
+        if "://" in value and not value.startswith(("dir://", "glob://")):
+            config.failed.append(f"uWSGI emperor = {value}: vassals from an imperial monitor outside the repository")
+            continue
+        value = value.split("://", 1)[-1]
+        pattern = "*"
+        if any(c in value.rpartition("/")[2] for c in "*?["):
+            value, _, pattern = value.rpartition("/")
+        folder = repo_dir(project, launch, value)
+        if folder is None:
+            folder = host_folder(project, value, "\0")  # a host path whose tail is a repository folder
+            folder = None if folder == "\0" else folder
+        if folder is None:
+            config.failed.append(f"uWSGI emperor = {option.value.strip()}: no such folder in {describe_place(launch)}")
+            continue
+        prefix = f"{folder}/" if folder else ""
+        for source in project.files(FileKind.INI, FileKind.XML, FileKind.YAML, FileKind.JSON):
+            name = source.rel[len(prefix):] if source.rel.startswith(prefix) else None
+            if name and "/" not in name and name.lower().endswith(VASSAL_KINDS) and fnmatch.fnmatch(name, pattern):
+                files.append(source.rel)
+    return sorted(files)
+
+
+def _vassals(project: Project, launch: Launch, emperor: UwsgiConfig, env: dict[str, str], model: DeploymentModel,
+             used: set[str]) -> None:
+    """An Emperor loads no app: each vassal is a uWSGI instance of its own (a process type named by its file),
+    started in the Emperor's environment (its `env` options included)."""
+    from pgforklint.launch import attach_process_type
+    from pgforklint.launch.base import copy_launch
+
+    for option in emperor.options.get("env", []):
+        if "=" in option.value:
+            key, value = option.value.split("=", 1)
+            env = {**env, key.strip(): value.strip()}
+    files = _vassal_files(project, launch, emperor)
+    if not files:
+        launch.failed.extend(emperor.failed or [f"uWSGI emperor: no vassal configs found in {describe_place(launch)}"])
+        return
+    for rel in files:
+        stem = rel.rpartition("/")[2].rsplit(".", 1)[0]
+        vassal = copy_launch(launch, name=f"{launch.name}/{stem}", location=Location(rel, 1),
+                             via=[*launch.via, launch.location], env=env)
+        config = UwsgiConfig(launch=vassal)
+        read_config(project, rel, None, env, config)
+        used.update(config.files)
+        if config.location is None:
+            continue  # not a uWSGI config
+        vassal.location = config.location
+        server = build_server(project, config, config.location, env, vassal=True)
+        if server is None:
+            continue
+        model.servers.append(server)
+        attach_process_type(model, vassal, server)
+        launches_of(model).append(vassal)
+
+
+def launches_of(model: DeploymentModel) -> list[Launch]:
+    """Launches an adapter made (Emperor vassals), for the coverage record."""
+    return model.facts.setdefault("derived_launches", [])
+
+
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
     from pgforklint.launch import attach_process_type
 
@@ -526,16 +615,30 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             env_options(project, env, launch.location, config)
             read_command(project, words, launch.location, env, config)
             used.update(config.files)
+            if config.last("emperor") is not None and _app_options(config) == []:
+                _vassals(project, launch, config, env, model, used)
+                continue
             server = build_server(project, config, launch.location, env)
             if server is None:
                 continue
             model.servers.append(server)
             attach_process_type(model, launch, server)
+    standalone = []
     for rel, kind in standalone_configs(project):
         if rel in used:
             continue
         config = UwsgiConfig()
         read_config(project, rel, kind, {}, config)
+        if config.last("emperor") is not None and not _app_options(config) and config.location is not None:
+            # an Emperor config no launch names (its start is outside the repository, e.g. a base image's CMD)
+            emperor = Launch("uwsgi", "uwsgi", f"uwsgi --ini {rel}", config.location, [])
+            config.launch = emperor
+            _vassals(project, emperor, config, {}, model, used)
+        else:
+            standalone.append((rel, config))
+    for rel, config in standalone:
+        if rel in used:
+            continue  # a vassal of an Emperor read above
         server = build_server(project, config, config.location or Location(rel, 1), {})
         if server is not None:
             model.servers.append(server)

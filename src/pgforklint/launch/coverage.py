@@ -70,6 +70,8 @@ def server_label(server: Server) -> str:
         return f"celery {server.worker_class}"
     if server.kind is ServerKind.GUNICORN and server.worker_class not in ("sync", ""):
         return f"gunicorn {server.worker_class}"
+    if server.settings.get("no_app"):
+        return f"{server.kind.value} (no app option)"
     return server.kind.value
 
 
@@ -82,6 +84,8 @@ def _failed_steps(project: Project, server: Server, launch: Launch | None) -> li
     if steps or not server.forks:
         return steps
     app = server.app
+    if app is None and server.settings.get("no_app"):
+        return steps  # a uWSGI vassal with no app option: it loads no Python app
     if app is None:
         if server.kind in (ServerKind.GUNICORN, ServerKind.UWSGI):
             steps.append(f"{server.kind.value}: the command names no app module (nor does its configuration)")
@@ -99,6 +103,9 @@ def build_coverage(project: Project, launches: list[Launch], model: DeploymentMo
     from pgforklint.budget import IN_CODE_SERVERS
 
     coverage = Coverage()
+    derived = list(model.facts.get("derived_launches") or [])  # uWSGI Emperor vassals
+    parents = {(launch.name.rpartition("/")[0], launch.via[-1]) for launch in derived if launch.via}
+    launches = [launch for launch in launches if (launch.name, launch.location) not in parents] + derived
     by_place = {(launch.name, launch.location): launch for launch in launches}
     attached: set[int] = set()
     seen_launches: set[tuple[str, Location]] = set()
