@@ -309,3 +309,13 @@ def test_uwsgi_emperor_with_an_unknown_vassal_folder_says_so(tmp_path: Path) -> 
     model = build_model(project(root))
     (row,) = model.coverage.process_types
     assert row.failed == ["uWSGI emperor = /etc/uwsgi/vassals: no such folder in the repository root"]
+
+
+def test_a_script_given_a_server_name_that_it_does_not_visibly_start_says_so(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Dockerfile": 'FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nENTRYPOINT ["/app/bin/entrypoint"]\nCMD ["uwsgi"]\n',
+        "bin/entrypoint": '#!/bin/bash\nset -e\nsource "/container/commands/$1"\nshift\nrun "$@"\n',
+        "app.py": APP, "db.py": DB,
+    })
+    (row,) = build_model(project(root)).coverage.process_types
+    assert row.failed and "is given `uwsgi` but reaches no command that starts it" in row.failed[0]

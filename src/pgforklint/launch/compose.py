@@ -15,7 +15,7 @@ import shlex
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.launch.base import Launch, parse_launch_commands, shell_quote
-from pgforklint.launch.dockerfile import Image, ImageCommand, read_image
+from pgforklint.launch.dockerfile import Image, ImageCommand, image_names, read_image
 from pgforklint.launch.paths import ContainerPaths, _norm_rel
 from pgforklint.read.structured import ComposeReset, LineDict
 
@@ -167,7 +167,10 @@ def read_env_file(project: Project, rel: str) -> dict[str, tuple[str, int]]:
     return out
 
 
-def _image(project: Project, service: Service, rel: str, built: dict[str, Image]) -> Image | None:
+def _image(project: Project, service: Service, rel: str, built: dict[str, Image],
+           bases: dict[str, Image] | None = None, by_service: dict[str, Image] | None = None) -> Image | None:
+    """The image a service runs; `bases` are the images other services build, by image name, and `by_service`
+    by service name, for a Dockerfile `FROM` one of them."""
     folder = rel.rpartition("/")[0]
     build = service.get("build")
     if build is None:
@@ -186,7 +189,18 @@ def _image(project: Project, service: Service, rel: str, built: dict[str, Image]
     dockerfile_rel = _norm_rel(posixpath.join(context_rel, dockerfile))
     if not project.exists(dockerfile_rel):
         return None
-    return read_image(project, dockerfile_rel, context_rel, target)
+    named = dict(bases or {})
+    contexts = build.get("additional_contexts") if isinstance(build, dict) else None
+    bake = build.get("x-bake") if isinstance(build, dict) else None
+    if isinstance(bake, dict) and isinstance(bake.get("contexts"), dict):
+        contexts = {**bake["contexts"], **(contexts if isinstance(contexts, dict) else {})}
+    if isinstance(contexts, dict):
+        # `shop-base: service:base` (Compose) or `target:base` (Bake): the image another service builds
+        for name, value in contexts.items():
+            kind, _, other = str(value).partition(":")
+            if kind in ("service", "target") and other in (by_service or {}):
+                named[str(name).lower()] = by_service[other]
+    return read_image(project, dockerfile_rel, context_rel, target, named or None)
 
 
 def _mounts(service: Service, rel: str, paths: ContainerPaths) -> None:
@@ -238,17 +252,23 @@ def compose_launches(project: Project, built_dockerfiles: set[str]) -> list[Laun
                 else:
                     services[name] = extra
         images: dict[str, Image] = {}
-        for name, service in services.items():
-            image = _image(project, service, service.rel, {})
-            if image is not None:
-                built_dockerfiles.add(image.dockerfile)
-                if isinstance(service.get("image"), str):
-                    images[service["image"]] = image
+        bases: dict[str, Image] = {}
+        by_service: dict[str, Image] = {}
+        for _ in range(2):  # the second pass builds images `FROM` an image the first pass found
+            for name, service in services.items():
+                image = _image(project, service, service.rel, {}, dict(bases), dict(by_service))
+                if image is not None:
+                    built_dockerfiles.add(image.dockerfile)
+                    by_service[name] = image
+                    if isinstance(service.get("image"), str):
+                        images[service["image"]] = image
+                        for alias in image_names(_without_default(service["image"])):
+                            bases[alias] = image
         for name, service in services.items():
             profiles = service.get("profiles")
             if isinstance(profiles, list) and profiles:
                 continue  # started only with `--profile`: not part of the default deployment
-            launch = _launch(project, service, service.rel, images)
+            launch = _launch(project, service, service.rel, images, bases, by_service)
             if launch is not None:
                 if any(other.name == launch.name for other in launches):
                     launch.name = f"{launch.name} ({rel})"  # another Compose project's service of the same name
@@ -256,8 +276,9 @@ def compose_launches(project: Project, built_dockerfiles: set[str]) -> list[Laun
     return launches
 
 
-def _launch(project: Project, service: Service, rel: str, images: dict[str, Image]) -> Launch | None:
-    image = _image(project, service, rel, images)
+def _launch(project: Project, service: Service, rel: str, images: dict[str, Image],
+            bases: dict[str, Image] | None = None, by_service: dict[str, Image] | None = None) -> Launch | None:
+    image = _image(project, service, rel, images, bases, by_service)
     overrides: dict[str, ImageCommand | None] = {}
     for key in ("entrypoint", "command"):
         value = service.get(key)
@@ -312,6 +333,13 @@ def _launch(project: Project, service: Service, rel: str, images: dict[str, Imag
         launch.extra["profiles"] = [str(p) for p in service["profiles"]]
     launch.commands = parse_launch_commands(project, location.path, location.line, text, env)
     return launch
+
+
+def _without_default(name: str) -> str:
+    """`shop/base:${TAG:-latest}` as the image name it most likely is: `shop/base:latest`."""
+    import re
+
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}", lambda m: m.group(1) or "", name)
 
 
 def _workdir(paths: ContainerPaths, container_cwd: str | None = None) -> str:

@@ -127,15 +127,17 @@ def _env_pairs(rest: str) -> list[tuple[str, str]]:
     return [(w.split("=", 1)[0], w.split("=", 1)[1]) for w in words if "=" in w]
 
 
-def read_image(project: Project, rel: str, context: str | None = None, target: str | None = None) -> Image | None:
-    """The final stage (or `target`) of a Dockerfile built with `context` (default: its folder)."""
+def read_image(project: Project, rel: str, context: str | None = None, target: str | None = None,
+               bases: dict[str, Image] | None = None) -> Image | None:
+    """The final stage (or `target`) of a Dockerfile built with `context` (default: its folder). `bases`: images
+    other builds of the repository make, by name (`FROM shop/base` where Compose builds `image: shop/base`)."""
     text = project.text(rel)
     if context is None:
         context = _guess_context(project, rel, text or "")
-    key = ("launch-image", rel, context, target or "")
+    key = ("launch-image", rel, context, target or "", tuple(sorted((n, id(i)) for n, i in (bases or {}).items())))
     if key in project._cache:
         return project._cache[key]
-    image = None if text is None else _read(project, rel, text, _norm_rel(context), target)
+    image = None if text is None else _read(project, rel, text, _norm_rel(context), target, bases or {})
     project._cache[key] = image
     return image
 
@@ -167,7 +169,15 @@ def _guess_context(project: Project, rel: str, text: str) -> str:
     return max(candidates, key=found)  # the first (the Dockerfile's folder) wins a tie
 
 
-def _read(project: Project, rel: str, text: str, context: str, target: str | None) -> Image | None:
+def image_names(name: str) -> list[str]:
+    """The names `FROM` may give an image: as written, and without its tag (`shop/base:${TAG:-latest}`)."""
+    name = name.strip().lower()
+    bare = re.sub(r":[^/]*$", "", name)
+    return [name, bare] if bare != name else [name]
+
+
+def _read(project: Project, rel: str, text: str, context: str, target: str | None,
+          bases: dict[str, Image]) -> Image | None:
     stages: dict[str, Image] = {}
     current: Image | None = None
     args: dict[str, str] = {}
@@ -186,6 +196,9 @@ def _read(project: Project, rel: str, text: str, context: str, target: str | Non
             base = words[0] if words else ""
             name = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else None
             parent = stages.get(base.lower())
+            if parent is None:
+                # another image this repository builds: the child starts from its files, directory and command
+                parent = next((bases[n] for n in image_names(base) if n in bases and bases[n].dockerfile != rel), None)
             if parent is not None:
                 current = Image(rel, ContainerPaths(rel, context, parent.paths.workdir, list(parent.paths.copies),
                                                     dict(parent.paths.env)),

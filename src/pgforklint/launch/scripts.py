@@ -141,6 +141,12 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
             # failed. Other things the reader skips (an `eval`, a file sourced from the image) are not a launch.
             line, reason = unknown[0]
             failed.append(f"the script `{written}` ({rel}) runs a command pgforklint cannot read at line {line}: {reason}")
+        elif not any(_starts_server(inner) for inner, *_ in items):
+            named = next((w.text for w in words if w.text in SERVER_PROGRAMS), None)
+            if named is not None:
+                # `entrypoint uwsgi` where the script picks what to run at run time (`source "commands/$1"; run`)
+                failed.append(f"the script `{written}` ({rel}) is given `{named}` but reaches no command that starts "
+                              "it (the script picks what to run in a way pgforklint does not follow)")
         followed = True
         inner_launch = copy_launch(launch, commands=[], workdir=launch.workdir)
         for inner, line, conditions, cwd, runs_script, env, is_exec in items:
