@@ -30,7 +30,7 @@ from pgforklint.model import DeploymentModel
 from pgforklint.project import Project
 
 DEVELOPMENT_WORDS = frozenset({"dev", "devel", "develop", "development", "local", "test", "tests", "testing", "ci",
-                               "sample", "example", "examples"})
+                               "sample", "example", "examples", "vagrant"})
 # Other environments of the same app (their own database): not added to production's budget either.
 OTHER_ENVIRONMENT_WORDS = frozenset({"stage", "staging", "feature", "preview", "review", "qa", "uat", "sandbox", "demo"})
 _POSTGRES_IMAGE = re.compile(r"^(?:[\w.-]+/)*(?:postgres|postgis|timescaledb[\w-]*)(?::|$)")
