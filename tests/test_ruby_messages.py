@@ -62,3 +62,32 @@ def test_solid_queue_plugin_under_an_env_condition_counts_in_the_worst_case_only
 def test_sidekiq_capsules_in_code_add_up() -> None:
     (finding,) = findings("sidekiq_capsules_in_code_over_pool", "PGF005")
     assert "runs 8 threads" in finding.message
+
+
+def test_solid_queue_plugin_condition_decided_by_the_procfile(tmp_path) -> None:
+    import shutil
+
+    from pgforklint.budget import compute
+
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "budget_puma_solid_queue_plugin_if_env_worst", root)
+    for value, expected in (("true", 2), ("", 2)):  # any string is true in Ruby, the empty one too
+        (root / "Procfile").write_text(f"web: SOLID_QUEUE_IN_PUMA={value} bundle exec puma -C config/puma.rb\n")
+        rows = {row.name: row for row in compute(lint_project(root, find_config(root)).model).rows}
+        assert rows["web (solid_queue plugin)"].n_instances == expected
+
+
+def test_checkout_timeout_is_read_per_database_with_inheritance(tmp_path) -> None:
+    import shutil
+
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "pool_below_puma_threads_checkout_timeout", root)
+    (root / "config" / "database.yml").write_text(
+        "default: &default\n  adapter: postgresql\n  checkout_timeout: 12\n\n"
+        "production:\n  primary:\n    <<: *default\n    database: shop\n    pool: 2\n"
+        "  cache:\n    adapter: postgresql\n    database: shop_cache\n    pool: 2\n"
+        "  queue:\n    <<: *default\n    database: shop_queue\n    pool: 2\n    checkout_timeout: 2.5\n")
+    said = {d.location.line: d.message for d in lint_project(root, find_config(root)).diagnostics if d.code == "PGF005"}
+    assert "within 12.000 seconds" in said[9]
+    assert "within 5.000 seconds" in said[13]
+    assert "within 2.500 seconds" in said[17]

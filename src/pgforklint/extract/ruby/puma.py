@@ -56,7 +56,9 @@ def adapt(project, launches, model: DeploymentModel) -> None:
     if not found:
         rel = next((c for c in CONFIG_FILES if project.exists(c)), None)
         if rel is not None:
-            attach(model, None, build(project, model, app, None, rel))
+            server = build(project, model, app, None, rel)
+            attach(model, None, server)
+            _solid_queue_plugin(project, model, app, server)
 
 
 def _version(app) -> tuple | None:
@@ -208,7 +210,7 @@ def _condition(node, scope: Scope) -> tuple[str, bool | None] | None:
             if condition is None:
                 return None
             value = evaluate(condition, scope)
-            decided = None if value.value is None else value.value not in (False, "", "false", "0")
+            decided = None if value.value is None else value.value is not False  # in Ruby "" and "0" are true
             if decided is not None and parent.type.startswith("unless"):
                 decided = not decided
             return (f"{'unless' if parent.type.startswith('unless') else 'if'} {text_of(condition)}", decided)
@@ -229,9 +231,12 @@ def _solid_queue_plugin(project, model: DeploymentModel, app, web: Server) -> No
     if condition is not None and condition[1] is False:
         return  # the repository turns it off
     host = next((p for p in model.process_types if p.server is web), None)
-    if host is None:
-        return
     jobs = supervisor(project, app, where)
+    if host is None:
+        # No launch line: Puma counts as one instance, and so does the plugin inside it (when it is surely on).
+        if condition is None:
+            model.servers.append(jobs)
+        return
     jobs.settings["runs_inside"] = host
     if condition is not None and condition[1] is None:
         jobs.settings["runs_inside_condition"] = condition[0]
