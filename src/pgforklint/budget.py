@@ -92,6 +92,11 @@ class Row:
         return sum(u.worst or 0 for u in self.engines) + sum(a["worst"] for a in self.agents)
 
     @property
+    def host(self) -> str | None:
+        """The process type this one runs inside (Puma's Solid Queue plugin runs in each `web` instance)."""
+        return _host_name(self.process_type) if self.process_type is not None else None
+
+    @property
     def n_instances(self) -> int:
         return self.instances.value if self.instances.value is not None else 1
 
@@ -452,7 +457,7 @@ def _rows(model: DeploymentModel) -> tuple[list[Row], list[Left]]:
             left.append(Left(process_type.name, process_type.location, reason if reason.startswith("another deployment") else f"not production: {reason}"))
             continue
         rows.append(_row(process_type.name, process_type.location, process_type, process_type.server,
-                         process_type.instances, agents))
+                         _inside(process_type)[0], agents))
     for process_type in model.process_types:
         if process_type.server is not None and process_type.transient:
             attached.add(id(process_type.server))
@@ -471,6 +476,31 @@ def _rows(model: DeploymentModel) -> tuple[list[Row], list[Left]]:
         instances = Quantity(1, Origin(OriginKind.DEFAULT, server.location, "instance count not in the repository; counted as 1"))
         rows.append(_row(server.kind.value, server.location, None, server, instances, agents))
     return rows, left
+
+
+def _host_name(process_type: ProcessType) -> str | None:
+    host = process_type.server.settings.get("runs_inside") if process_type.server is not None else None
+    return host.name if host is not None else None
+
+
+def _inside(process_type: ProcessType) -> tuple[Quantity, Quantity | None]:
+    """Instances (expected, worst-case maximum) of a process type. What runs inside each instance of another one
+    (Puma's `plugin :solid_queue`) has that one's instances, read after the platform adapter set them; under a
+    condition the repository does not decide (`if ENV["SOLID_QUEUE_IN_PUMA"]`), it counts in the worst case only."""
+    server = process_type.server
+    host = server.settings.get("runs_inside") if server is not None else None
+    if host is None:
+        return process_type.instances, process_type.max_instances
+    instances, maximum = host.instances, host.max_instances
+    condition = server.settings.get("runs_inside_condition")
+    if condition is None:
+        return instances, maximum
+    origin = Origin(OriginKind.ENV_UNSET, process_type.location,
+                    f"runs inside each `{host.name}` instance only `{condition}`, which the repository does not decide: "
+                    f"counted in the worst case only")
+    worst = maximum if maximum is not None else instances
+    return Quantity(0, origin), Quantity(worst.value, Origin(worst.origin.kind, worst.origin.location,
+                                                             f"`{host.name}` instances ({worst.origin.detail}), `{condition}`"))
 
 
 def _row(name: str, location: Location, process_type: ProcessType | None, server: Server, instances: Quantity,
@@ -503,8 +533,13 @@ def compute(model: DeploymentModel, scale: dict[str, int] | None = None) -> Budg
         if scale and row.name in scale:
             row.instances = Quantity(scale[row.name], Origin(OriginKind.CONFIG, None, f"--scale {row.name}={scale[row.name]}"))
             row.max_instances = None
+        elif row.process_type is not None and scale and _host_name(row.process_type) in scale:
+            # What runs inside another process type's instances (Puma's Solid Queue plugin) scales with it.
+            name = _host_name(row.process_type)
+            row.instances = Quantity(scale[name], Origin(OriginKind.CONFIG, None, f"--scale {name}={scale[name]}"))
+            row.max_instances = None
         elif row.process_type is not None:
-            row.max_instances = row.process_type.max_instances
+            row.max_instances = _inside(row.process_type)[1]
     limits = model.database or DatabaseLimits(
         _default(PG_DEFAULT_MAX_CONNECTIONS, "PostgreSQL's default max_connections = 100"),
         _default(PG_DEFAULT_SUPERUSER_RESERVED, "PostgreSQL's default superuser_reserved_connections = 3"))
@@ -546,7 +581,9 @@ def assumptions(budget: Budget) -> list[tuple[Location | None, str, str]]:
     out: list[tuple[Location | None, str, str]] = []
     for row in budget.rows:
         instances = row.instances
-        if instances.origin.kind is OriginKind.DEFAULT:
+        if row.host is not None:
+            pass  # the host's row says how its instance count was assumed
+        elif instances.origin.kind is OriginKind.DEFAULT:
             out.append((instances.origin.location or row.location, f"instances:{row.name}",
                         f"the number of `{row.name}` instances is not in the repository; "
                         f"counted as {row.n_instances}: pin it with `[tool.pgforklint.scale] {row.name} = N` in pyproject.toml "

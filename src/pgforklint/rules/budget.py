@@ -174,6 +174,9 @@ def worst_case_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
     if best is None:
         return
     _, row, use = best
+    if isinstance(use, Quantity) and row.host is not None:
+        yield _conditional_inside(budget, row)
+        return
     if isinstance(use, Quantity):
         location = _loc(use) or row.location
         others = worst - (row.total_worst or 0)
@@ -206,7 +209,7 @@ def worst_case_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
             advice = "lower the pool's maximum"
     message = (f"the expected peak of {budget.expected_peak} connections ({hand_calculation(budget, worst=False)}) fits "
                f"the {available} available ({budget.available_text()}), but with every pool full"
-               f"{' and every autoscaler at its maximum' if any(r.max_instances is not None for r in budget.rows) else ''}"
+               f"{' and every autoscaler at its maximum' if any(r.max_instances is not None and r.host is None for r in budget.rows) else ''}"
                f" the worst case is {worst} "
                f"({hand_calculation(budget, worst=True)}); {what} lets each `{row.name}` process open "
                f"{use['worst'] if isinstance(use, dict) else use.worst} where it is expected to use "
@@ -215,6 +218,24 @@ def worst_case_exceeded(model: DeploymentModel) -> Iterator[Diagnostic]:
     yield Diagnostic("PGF011", location, message, _unique(related), key=f"budget-worst:{row.name}",
                      title=f"worst case of {worst} connections (every pool full) exceeds the {available} available",
                      help=advice)
+
+
+def _conditional_inside(budget: Budget, row: Row) -> Diagnostic:
+    """PGF011 when what runs inside another process type under a condition the repository does not decide
+    (`plugin :solid_queue if ENV["SOLID_QUEUE_IN_PUMA"]`) is what the worst case cannot hold."""
+    available, worst = budget.available, budget.worst_case
+    condition = row.server.settings.get("runs_inside_condition", "")
+    per_instance = (row.total_worst or 0) // row.n_max_instances if row.n_max_instances else 0
+    message = (f"the expected peak of {budget.expected_peak} connections ({hand_calculation(budget, worst=False)}) "
+               f"fits the {available} available ({budget.available_text()}), but `{row.name}` runs inside each "
+               f"`{row.host}` instance `{condition}`, which the repository does not decide: where it is on, the worst "
+               f"case is {worst} ({hand_calculation(budget, worst=True)}), {per_instance} more connection(s) in each of "
+               f"the {row.n_max_instances} `{row.host}` instance(s); run the jobs in their own process type, or make "
+               f"room for them (fewer web workers or threads, smaller pools)")
+    related = [Related(row.location, f"`{row.name}` started here"), *_row_related(budget), *_related_limits(budget)]
+    return Diagnostic("PGF011", row.location, message, _unique(related), key=f"budget-worst:{row.name}",
+                      title=f"worst case of {worst} connections (with `{row.name}` on) exceeds the {available} available",
+                      help="run the jobs in their own process type, or make room for them")
 
 
 def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -238,7 +259,7 @@ def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic
                 EngineKind.PSYCOPG_POOL: "`PoolTimeout: couldn't get a connection after 30.00 sec`",
                 EngineKind.DJANGO: "`PoolTimeout: couldn't get a connection after 30.00 sec`",
                 EngineKind.ACTIVE_RECORD: ("`ActiveRecord::ConnectionTimeoutError` (could not obtain a database connection "
-                                           "within 5.000 seconds)"),
+                                           f"within {_checkout_timeout(engine):.3f} seconds)"),
                 EngineKind.SEQUEL: "`Sequel::PoolTimeout`",
             }.get(engine.kind, "pool timeouts")
             message = (f"`{engine.label}` allows {use.capacity.value} connection(s) ({use.note}) but each `{row.name}` "
@@ -247,6 +268,8 @@ def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic
             related = [Related(row.location, f"`{row.name}` started here")]
             if _loc(row.threads):
                 related.append(Related(row.threads.origin.location, "threads per process"))
+            if engine.extra.get("checkout_timeout"):
+                related.append(Related(engine.extra["checkout_timeout"][1], "`checkout_timeout:` (seconds a request waits)"))
             # Anchored at the number to change (`pool_size=`/`max_size=`) when it is written, else at the pool.
             anchor = _loc(engine.pool_size) or _loc(engine.max_size) or engine.location
             if (anchor.path, anchor.line) != (engine.location.path, engine.location.line):
@@ -254,6 +277,12 @@ def pool_smaller_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic
             yield Diagnostic("PGF005", anchor, message, _unique(related), key=f"{engine.symbol}:{row.name}",
                              title=f"pool of {use.capacity.value} shared by {row.concurrency} threads in each `{row.name}` process",
                              help=f"raise the pool to {row.concurrency}")
+
+
+def _checkout_timeout(engine) -> float:
+    """Active Record's `checkout_timeout:` from database.yml, else its default of 5 seconds."""
+    configured = engine.extra.get("checkout_timeout")
+    return configured[0] if configured else 5.0
 
 
 def pool_larger_than_concurrency(model: DeploymentModel) -> Iterator[Diagnostic]:
@@ -369,7 +398,7 @@ def _in_play(model: DeploymentModel, budget: Budget) -> bool:
     lists them."""
     if budget.database_shown or budget.pooler is not None:
         return True
-    if any(row.instances.origin.kind is not OriginKind.DEFAULT for row in budget.rows):
+    if any(row.instances.origin.kind is not OriginKind.DEFAULT and row.host is None for row in budget.rows):
         return True
     available = budget.available
     if available is not None and (budget.expected_peak > available or (budget.worst_case or 0) > available):

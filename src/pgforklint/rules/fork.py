@@ -257,17 +257,41 @@ def connection_before_fork(model: DeploymentModel) -> Iterator[Diagnostic]:
                 if len(opens) > 1 else ""
             if open_.condition is not None and open_.condition_location is not None:
                 related.append(Related(open_.condition_location, f"the connection is opened only when `{open_.condition}`"))
+            if _is_ruby(engine) and engine.kind is EngineKind.RAW_CONNECTION:
+                advice = _ruby_raw_advice(server, engine)
+            else:
+                advice = HELD_ADVICE if retained else reset_advice(server, engine, model)
             message = (
                 f"`{open_.operation}` opens a PostgreSQL connection in the parent process{more}{_condition_clause(open_)}: "
                 f"{reason}, "
-                f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket (interleaved protocol, `SSL SYSCALL error: EOF detected`, "
-                f"wrong rows); {HELD_ADVICE if retained else reset_advice(server, engine, model)}"
+                f"so {_children(server)} {'inherits' if server.processes.value == 1 else 'inherit'} the same socket "
+                f"({_symptoms(engine)}); {advice}"
             )
             found[key] = (Diagnostic("PGF001", open_.location, message, (), key=f"{engine.symbol}",
                                      title=f"{_quoted(_short(open_.operation))} connects in the parent before {server_name(server)} forks",
-                                     help=HELD_ADVICE if retained else reset_advice(server, engine, model)), related)
+                                     help=advice), related)
     for diagnostic, related in found.values():
         yield replace(diagnostic, related=tuple(_unique(related)))
+
+
+def _is_ruby(engine: Engine) -> bool:
+    return engine.extra.get("language") == "ruby"
+
+
+def _symptoms(engine: Engine) -> str:
+    """What the shared socket does in production, as measured for each language (rules/runtime/)."""
+    if _is_ruby(engine):
+        return ("requests get another request's rows with status 200, some requests hang for good, and libpq logs "
+                "`message type 0x44 arrived from server while idle`")
+    return "interleaved protocol, `SSL SYSCALL error: EOF detected`, wrong rows"
+
+
+def _ruby_raw_advice(server: Server, engine: Engine) -> str:
+    """A `PG::Connection` held in a name: no library reconnects it, so it is opened in each child."""
+    name = engine.label
+    return (f"`pg` never notices a shared socket, so nothing reconnects it: connect in each child instead "
+            f"(`{name} = PG.connect(...)` in {_ruby_child_hook(server)}), or close it in the master "
+            f"(`{name}.close` in {_ruby_parent_hook(server)}) and connect again in each child")
 
 
 def _short(operation: str) -> str:

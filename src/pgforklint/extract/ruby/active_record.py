@@ -63,6 +63,10 @@ def database_engines(project, app) -> list[Engine]:
         engine.extra.update(language="ruby", database=name, one_per_thread=True)
         if isinstance(config, dict) and config.get("reaping_frequency") is not None:
             engine.extra["reaping_frequency"] = config.get("reaping_frequency")
+        if isinstance(config, dict) and config.get("checkout_timeout") is not None:
+            timeout = _seconds(config.get("checkout_timeout"))
+            if timeout is not None:
+                engine.extra["checkout_timeout"] = (timeout, Location(DATABASE_YML, config.line_of("checkout_timeout") or location.line))
         engine.max_size = _pool(config if isinstance(config, dict) else {}, loaded.values, heroku_replaces, location)
         engines.append(engine)
     return engines
@@ -87,6 +91,18 @@ def _pool(config: dict, values: dict, heroku_replaces: bool, section: Location) 
             line = config.line_of("url") or section.line
             return Quantity(int(pool), Origin(OriginKind.FILE, Location(DATABASE_YML, line), f"`?pool=` in the url of {DATABASE_YML}"))
     return Quantity(AR_DEFAULT_POOL, Origin(OriginKind.DEFAULT, section, "no `pool:` for this database: Active Record's default pool = 5"))
+
+
+def _seconds(raw: object) -> float | None:
+    """`checkout_timeout:` as a number of seconds (ERB already rendered); None when not a plain number."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    try:
+        return float(str(raw).strip())
+    except ValueError:
+        return None
 
 
 def _value_quantity(raw: object, erb, location: Location, detail: str) -> Quantity:

@@ -199,7 +199,8 @@ class CodeReader:
                 self._open(engine, location, f"{root_text}.{chain[-1]}", effects)
             elif engine.kind is EngineKind.RAW_CONNECTION and chain[-1:] and chain[-1] in ("exec", "exec_params",
                                                                                           "query", "async_exec"):
-                self._open(engine, location, f"{root_text}.{chain[-1]}", effects)
+                # The same held connection as the `PG.connect` that made it: one cause, one finding.
+                self._open(engine, location, f"{root_text}.{chain[-1]}", effects, retained=True)
             return
         if not self.ar_engines:
             return
@@ -220,10 +221,11 @@ class CodeReader:
                 self._open(self.ar_engines[0], location, text_of(call.node).split("(")[0][:60] + (
                     "" if not call.args and call.block is None else "(...)"), effects)
 
-    def _open(self, engine: Engine, location: Location, operation: str, effects: ProcessEffects) -> None:
+    def _open(self, engine: Engine, location: Location, operation: str, effects: ProcessEffects,
+              retained: bool = False) -> None:
         if engine not in effects.engines:
             effects.engines.append(engine)
-        effects.opens.append(ConnectionOpen(engine, location, operation))
+        effects.opens.append(ConnectionOpen(engine, location, operation, retained=retained))
         effects.open_seq.append(self.next_seq())
 
     def _create(self, kind: EngineKind, call: Call, rel: str, location: Location, name: str | None,

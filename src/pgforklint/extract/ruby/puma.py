@@ -20,7 +20,7 @@ from pgforklint.extract.ruby import RubyLaunch, attach, option_word, has_flag, r
 from pgforklint.extract.ruby.code import quantity_of
 from pgforklint.extract.ruby.forking import add_hook, assume_fork_safe_rails, config_calls, master_effects, read_hook
 from pgforklint.model import DeploymentModel, Flag, Hook, Origin, OriginKind, ProcessEffects, Quantity, Server, ServerKind
-from pgforklint.read.ruby import Scope, evaluate
+from pgforklint.read.ruby import Scope, evaluate, text_of
 
 CONFIG_FILES = ("config/puma/production.rb", "config/puma.rb")
 CHILD_HOOKS = ("on_worker_boot", "before_worker_boot", "on_worker_shutdown", "before_worker_shutdown")
@@ -50,11 +50,15 @@ def adapt(project, launches, model: DeploymentModel) -> None:
             rel = config.text.lstrip("./")
         else:
             rel = next((c for c in CONFIG_FILES if project.exists(c)), None)
-        attach(model, ruby_launch, build(project, model, app, ruby_launch, rel))
+        server = build(project, model, app, ruby_launch, rel)
+        attach(model, ruby_launch, server)
+        _solid_queue_plugin(project, model, app, server)
     if not found:
         rel = next((c for c in CONFIG_FILES if project.exists(c)), None)
         if rel is not None:
-            attach(model, None, build(project, model, app, None, rel))
+            server = build(project, model, app, None, rel)
+            attach(model, None, server)
+            _solid_queue_plugin(project, model, app, server)
 
 
 def _version(app) -> tuple | None:
@@ -71,6 +75,7 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
     io_threads: Quantity | None = None
     preload: Flag | None = None
     prune_bundler = False
+    plugin = None
     silenced = False
     hooks: list[Hook] = []
     config_effects = ProcessEffects()
@@ -90,6 +95,8 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
                 value = evaluate(call.args[0], scope) if call.args else None
                 on = value is None or value.value is not False
                 preload = Flag(on, Origin(OriginKind.FILE, where, "`preload_app!`" if on else "`preload_app!(false)`"))
+            elif method == "plugin" and call.args and text_of(call.args[0]).strip(":\"'") == "solid_queue":
+                plugin = (where, _condition(call.node, scope))
             elif method == "prune_bundler":
                 prune_bundler = True
             elif method == "silence_fork_callback_warning":
@@ -175,6 +182,8 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
                     processes=processes, threads=threads, worker_class="threads",
                     config_path=rel if source is not None else None)
     server.settings.update(language="ruby", workers=workers, max_threads=max_threads)
+    if plugin is not None:
+        server.settings["solid_queue_plugin"] = plugin
     server.parent_effects = master_effects(app, loads, preload.origin.location, "Puma", config_effects)
     never_runs = not cluster and workers.value is not None and workers.env_var is None and not silenced
     for hook in hooks:
@@ -189,3 +198,49 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
             server.hooks.append(hook)
     assume_fork_safe_rails(model, app, server)
     return server
+
+
+def _condition(node, scope: Scope) -> tuple[str, bool | None] | None:
+    """The `if`/`unless` around a config line (`plugin :solid_queue if ENV["SOLID_QUEUE_IN_PUMA"]`): its text, and
+    whether the values the repository gives make it true (None: the repository does not decide)."""
+    parent = node.parent
+    while parent is not None and parent.type not in ("program", "do_block", "block"):
+        if parent.type in ("if", "unless", "if_modifier", "unless_modifier"):
+            condition = parent.child_by_field_name("condition")
+            if condition is None:
+                return None
+            value = evaluate(condition, scope)
+            decided = None if value.value is None else value.value is not False  # in Ruby "" and "0" are true
+            if decided is not None and parent.type.startswith("unless"):
+                decided = not decided
+            return (f"{'unless' if parent.type.startswith('unless') else 'if'} {text_of(condition)}", decided)
+        parent = parent.parent
+    return None
+
+
+def _solid_queue_plugin(project, model: DeploymentModel, app, web: Server) -> None:
+    """`plugin :solid_queue` runs Solid Queue's supervisor and its workers inside each web instance (reference/
+    ruby.md §2.6): its own row, with the web's instances (the budget reads them from the web's process type)."""
+    from pgforklint.extract.ruby.solid_queue import supervisor
+    from pgforklint.model import ProcessType
+
+    plugin = web.settings.get("solid_queue_plugin")
+    if plugin is None or (app.gems is not None and not app.has_gem("solid_queue")):
+        return
+    where, condition = plugin
+    if condition is not None and condition[1] is False:
+        return  # the repository turns it off
+    host = next((p for p in model.process_types if p.server is web), None)
+    jobs = supervisor(project, app, where)
+    if host is None:
+        # No launch line: Puma counts as one instance, and so does the plugin inside it (when it is surely on).
+        if condition is None:
+            model.servers.append(jobs)
+        return
+    jobs.settings["runs_inside"] = host
+    if condition is not None and condition[1] is None:
+        jobs.settings["runs_inside_condition"] = condition[0]
+    model.servers.append(jobs)
+    model.process_types.append(ProcessType(
+        name=f"{host.name} (solid_queue plugin)", command=f"plugin :solid_queue in {where.path}", location=where,
+        instances=host.instances, server=jobs, env=dict(host.env), transient=host.transient))

@@ -74,6 +74,48 @@ def _capsules(loaded, rel: str) -> Quantity | None:
     return None
 
 
+def _code_capsules(project, env: dict) -> Quantity | None:
+    """`config.capsule("name") { |cap| cap.concurrency = N }` in the initializers (Sidekiq 7.0+): the capsules'
+    threads, which come on top of the default capsule's concurrency."""
+    from pgforklint.discover import FileKind
+    from pgforklint.read.ruby import Scope, calls_in, evaluate, text_of
+
+    total, first = 0, None
+    for source in project.files(FileKind.RUBY):
+        rel = source.rel
+        if not (rel.startswith("config/initializers/") and rel.endswith(".rb")) or not project.contains(rel, b"capsule"):
+            continue
+        tree = project.ruby(rel)
+        if tree is None:
+            continue
+        for call in calls_in(tree.root):
+            if call.method != "capsule" or call.block is None:
+                continue
+            value = None
+            for node in _assignments(call.block):
+                left = node.child_by_field_name("left")
+                if left is not None and left.type == "call" and text_of(left.child_by_field_name("method")) == "concurrency":
+                    value = evaluate(node.child_by_field_name("right"), Scope(env=dict(env)))
+            if value is None:
+                continue  # a capsule without its own concurrency: Sidekiq's default for it is not modelled
+            if not isinstance(value.value, int) or isinstance(value.value, bool):
+                return None
+            total += value.value
+            first = first or Location(rel, call.line)
+    if first is None:
+        return None
+    return Quantity(total, Origin(OriginKind.FILE, first, "sum of the concurrency of the capsules declared in code"))
+
+
+def _assignments(node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "assignment":
+            yield current
+        stack.extend(reversed(current.named_children))
+
+
 def adapt(project, launches, model: DeploymentModel) -> None:
     app = ruby_app(project, model)
     if app is None:
@@ -101,6 +143,12 @@ def adapt(project, launches, model: DeploymentModel) -> None:
             value, detail = version_default(app.version("sidekiq"))
             concurrency = Quantity(value, Origin(OriginKind.DEFAULT, None, detail + "; $RAILS_MAX_THREADS overrides it when set"),
                                    env_var="RAILS_MAX_THREADS")
+        in_code = _code_capsules(project, env)
+        if in_code is not None and in_code.value and concurrency.value is not None:
+            concurrency = Quantity(concurrency.value + in_code.value,
+                                   Origin(concurrency.origin.kind if concurrency.origin.is_assumption else OriginKind.FILE, in_code.origin.location,
+                                          f"{concurrency.origin.detail} + {in_code.value} in capsules declared in code"),
+                                   env_var=concurrency.env_var)
         server = Server(ServerKind.SIDEKIQ, location, forks=False,
                         loads_app_in_parent=Flag(False, Origin(OriginKind.DEFAULT, None, "Sidekiq does not fork")),
                         processes=Quantity.default(1, "one Sidekiq process"), threads=concurrency, worker_class="threads",
