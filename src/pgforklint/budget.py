@@ -547,6 +547,15 @@ def compute(model: DeploymentModel, scale: dict[str, int] | None = None) -> Budg
                   bool(model.facts.get("database_shown")), limits.pooler, left)
 
 
+def of_model(model: DeploymentModel) -> Budget:
+    """The model's budget, computed once per model (the rules and the reporters read the same one)."""
+    cached = model.facts.get("budget")
+    if isinstance(cached, Budget):
+        return cached
+    budget = model.facts["budget"] = compute(model)
+    return budget
+
+
 def process_names(model: DeploymentModel) -> list[str]:
     """The names `[tool.pgforklint.scale]` and `--scale` may use: process types, and servers no launch names."""
     names = [p.name for p in model.process_types]

@@ -155,7 +155,7 @@ def _write_step_summary(diagnostics, suppressed: int, paths=None, baselined: int
 
     parts = [github.step_summary(diagnostics, suppressed, paths=paths, baselined=baselined)]
     if results:
-        from pgforklint.budget import compute
+        from pgforklint.budget import of_model
         from pgforklint.budget_cli import render_markdown
         from pgforklint.report import coverage as coverage_report
 
@@ -164,7 +164,7 @@ def _write_step_summary(diagnostics, suppressed: int, paths=None, baselined: int
             parts.append(github.markdown(checked) + "\n\n")
         for result in results:
             if result.model is not None:
-                parts.append(render_markdown(compute(result.model)))
+                parts.append(render_markdown(of_model(result.model)))
     try:
         with open(target, "a", encoding="utf-8") as handle:
             handle.write("\n".join(parts))

@@ -7,20 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pgforklint.budget import Budget, Row, assumptions, compute, hand_calculation, is_threaded, unreadable_values
+from pgforklint.budget import Budget, Row, assumptions, hand_calculation, is_threaded, of_model, unreadable_values
 from pgforklint.diagnostics import Diagnostic, Location, Related
 from pgforklint.model import DeploymentModel, EngineKind, OriginKind, Quantity
 
-_CACHE_KEY = "budget"
-
-
 def _budget(model: DeploymentModel) -> Budget:
-    cached = model.facts.get(_CACHE_KEY)
-    if isinstance(cached, Budget):
-        return cached
-    budget = compute(model)
-    model.facts[_CACHE_KEY] = budget
-    return budget
+    return of_model(model)
 
 
 def _related_limits(budget: Budget) -> list[Related]:
