@@ -158,9 +158,7 @@ def write_private(folder, name: str, data: bytes) -> None:
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            _write_all(fd, data)
         finally:
             os.close(fd)
         os.replace(temporary, os.path.join(folder, name))
@@ -426,9 +424,7 @@ def write_project_files(root, changes: list[tuple[str, bytes, bytes | None]]) ->
             mode = (os.stat(real).st_mode & 0o7777) if old is not None else 0o666
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
             try:
-                view = memoryview(new)
-                while view:
-                    view = view[os.write(fd, view):]
+                _write_all(fd, new)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -469,12 +465,17 @@ def write_project_files(root, changes: list[tuple[str, bytes, bytes | None]]) ->
 def _rewrite_in_place(path: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC | _NOFOLLOW)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Every byte of `data` to `fd` (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _unlink_quietly(path: str) -> None:
