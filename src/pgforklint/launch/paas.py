@@ -47,17 +47,20 @@ def _launch(project: Project, name: str, source: str, text: str, location: Locat
                   dict(env), extra=extra)
 
 
+def _top_list(project: Project, rel: str, key: str) -> list:
+    """The list under `key` in a YAML file's first document (empty when the file has none)."""
+    documents = project.yaml_documents(rel) or []
+    document = documents[0] if documents else None
+    items = document.get(key) if isinstance(document, dict) else None
+    return items if isinstance(items, list) else []
+
+
 def render_launches(project: Project) -> list[Launch]:
     launches = []
     for source in project.files(FileKind.YAML):
         if source.name.lower() not in ("render.yaml", "render.yml"):
             continue
-        documents = project.yaml_documents(source.rel) or []
-        document = documents[0] if documents else None
-        services = document.get("services") if isinstance(document, dict) else None
-        if not isinstance(services, list):
-            continue
-        for service in services:
+        for service in _top_list(project, source.rel, "services"):
             if not isinstance(service, LineDict) or service.get("type") not in RENDER_RUNNING_TYPES:
                 continue
             key = "startCommand" if isinstance(service.get("startCommand"), str) else "dockerCommand"
@@ -130,12 +133,7 @@ def cloud_foundry_launches(project: Project) -> list[Launch]:
     for source in project.files(FileKind.YAML):
         if not _CF_MANIFEST.fullmatch(source.name.lower()):
             continue  # manifest.yml, and per-process or per-space variants: manifest_celery_worker_prod.yml
-        documents = project.yaml_documents(source.rel) or []
-        document = documents[0] if documents else None
-        applications = document.get("applications") if isinstance(document, dict) else None
-        if not isinstance(applications, list):
-            continue
-        for application in applications:
+        for application in _top_list(project, source.rel, "applications"):
             if not isinstance(application, LineDict):
                 continue
             app_name = str(application.get("name") or "app")
