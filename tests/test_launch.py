@@ -172,6 +172,22 @@ def test_json_and_sarif_carry_the_coverage(tmp_path: Path) -> None:
     assert sarif["runs"][0]["properties"]["coverage"] == coverage
 
 
+def test_a_configuration_no_launch_uses_is_not_checked_and_the_summary_says_so(tmp_path: Path) -> None:
+    from pgforklint.budget import compute
+
+    root = tree(tmp_path, {"Procfile": "web: gunicorn app:app\n", "app.py": APP, "db.py": DB,
+                           "uwsgi-sample.ini": "[uwsgi]\nmodule = app:app\nmaster = true\nprocesses = 4\n"})
+    model = build_model(project(root))
+    assert [row.name for row in model.coverage.process_types] == [row.name for row in compute(model).rows] == ["web"]
+    assert [(loc.path, loc.line) for loc in model.coverage.unused_configurations] == [("uwsgi-sample.ini", 1)]
+    run = [sys.executable, "-m", "pgforklint", "--no-cache", "."]
+    out = subprocess.run(run, cwd=root, capture_output=True, text=True).stdout
+    assert "Not checked, as no launch uses it: `uwsgi-sample.ini`." in out and "PGF001" not in out
+    document = json.loads(subprocess.run([*run, "--format", "json"], cwd=root, capture_output=True, text=True).stdout)
+    assert document["coverage"]["unused_configurations"] == [{"path": "uwsgi-sample.ini", "line": 1}]
+    assert document["diagnostics"] == []
+
+
 def test_a_run_that_linked_nothing_says_so(tmp_path: Path) -> None:
     root = tree(tmp_path, {"db.py": DB})
     out = subprocess.run([sys.executable, "-m", "pgforklint", "--no-cache", "--ignore", "PGF102", "."], cwd=root,

@@ -20,6 +20,7 @@ from dataclasses import field
 
 from pgforklint.diagnostics import Location
 from pgforklint.model import (
+    IN_CODE_SERVERS,
     DeploymentModel,
     Engine,
     EngineKind,
@@ -29,6 +30,7 @@ from pgforklint.model import (
     Quantity,
     Server,
     ServerKind,
+    unused_configurations,
 )
 from pgforklint.records import record
 
@@ -47,7 +49,6 @@ SINGLE_TASK_POOLS = ("prefork", "processes", "solo", "sync", "fork")
 
 
 # Servers discovered in code rather than from a launch line or a server configuration file.
-IN_CODE_SERVERS = (ServerKind.MULTIPROCESSING, ServerKind.RQ)
 
 
 def _default(value: int | None, detail: str) -> Quantity:
@@ -461,17 +462,12 @@ def _rows(model: DeploymentModel) -> tuple[list[Row], list[Left]]:
     for process_type in model.process_types:
         if process_type.server is not None and process_type.transient:
             attached.add(id(process_type.server))
+    unused = unused_configurations(model)
+    for server in unused:
+        left.append(Left(server.kind.value, server.location, "no launch in the repository uses this configuration"))
+    unused_ids = {id(server) for server in unused}
     for server in model.servers:
-        if id(server) in attached:
-            continue
-        if server.kind in IN_CODE_SERVERS:
-            # A fork point found in code (multiprocessing, an RQ worker script) that no launch line starts is
-            # not a process type of the deployment: its connections belong to whatever process runs it.
-            continue
-        if running:
-            # The repository says how its processes start, and none of its launches uses this configuration
-            # (a sample or a developer's file): it defines no running server.
-            left.append(Left(server.kind.value, server.location, "no launch in the repository uses this configuration"))
+        if id(server) in attached or id(server) in unused_ids or server.kind in IN_CODE_SERVERS:
             continue
         instances = Quantity(1, Origin(OriginKind.DEFAULT, server.location, "instance count not in the repository; counted as 1"))
         rows.append(_row(server.kind.value, server.location, None, server, instances, agents))

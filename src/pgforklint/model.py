@@ -276,6 +276,27 @@ class DeploymentModel:
     coverage: Coverage | None = None  # what the run linked, for reports and PGF102
 
 
+# Fork points found in code (multiprocessing, an RQ worker script) rather than in a launch: they run in whatever
+# process calls them, so no launch needs to name them.
+IN_CODE_SERVERS = (ServerKind.MULTIPROCESSING, ServerKind.RQ)
+
+
+def unused_configurations(model: DeploymentModel) -> list[Server]:
+    """Server configurations no launch uses (a `uwsgi-sample.ini`, a developer's `gunicorn.dev.py`) in a repository
+    that does say how its processes start. They define no running server: the budget leaves them out, the fork
+    rules do not read them, and the summary says they were not checked. When the repository shows no launch at
+    all, a lone configuration is the best account of the deployment and is read."""
+    if not any(p.server is not None and not p.transient for p in model.process_types):
+        return []
+    attached = {id(p.server) for p in model.process_types if p.server is not None}
+    return [s for s in model.servers if id(s) not in attached and s.kind not in IN_CODE_SERVERS]
+
+
+def servers_in_use(model: DeploymentModel) -> list[Server]:
+    unused = {id(s) for s in unused_configurations(model)}
+    return [s for s in model.servers if id(s) not in unused]
+
+
 @record
 class ProcessCoverage:
     """One process type as understood: its server, the app it loads and the engines it reaches."""
@@ -303,3 +324,4 @@ class Coverage:
     servers: int = 0  # servers analysed, including fork points found in code (multiprocessing, RQ scripts)
     database_code: bool = False  # the repository has database code (an engine, a driver, Django DATABASES)
     database_location: Location | None = None
+    unused_configurations: list[Location] = field(default_factory=list)  # server configurations no launch uses

@@ -12,7 +12,15 @@ from __future__ import annotations
 import re
 
 from pgforklint.diagnostics import Location
-from pgforklint.model import Coverage, DeploymentModel, ProcessCoverage, Server, ServerKind
+from pgforklint.model import (
+    IN_CODE_SERVERS,
+    Coverage,
+    DeploymentModel,
+    ProcessCoverage,
+    Server,
+    ServerKind,
+    unused_configurations,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,8 +108,6 @@ def _failed_steps(project: Project, server: Server, launch: Launch | None) -> li
 
 
 def build_coverage(project: Project, launches: list[Launch], model: DeploymentModel) -> Coverage:
-    from pgforklint.budget import IN_CODE_SERVERS
-
     coverage = Coverage()
     derived = list(model.facts.get("derived_launches") or [])  # uWSGI Emperor vassals
     parents = {(launch.name.rpartition("/")[0], launch.via[-1]) for launch in derived if launch.via}
@@ -117,6 +123,9 @@ def build_coverage(project: Project, launches: list[Launch], model: DeploymentMo
         launch = by_place.get((process_type.name, process_type.location))
         seen_launches.add((process_type.name, process_type.location))
         coverage.process_types.append(_row(project, process_type.name, process_type.location, server, launch))
+    unused = unused_configurations(model)
+    coverage.unused_configurations = [server.location for server in unused]
+    attached.update(id(server) for server in unused)
     for server in model.servers:
         if id(server) in attached or server.kind in IN_CODE_SERVERS:
             continue
@@ -139,7 +148,7 @@ def build_coverage(project: Project, launches: list[Launch], model: DeploymentMo
         elif program is not None and not launch.failed:
             row.failed.append(f"`{launch.text}`: the {program} command could not be read as a server launch")
         coverage.process_types.append(row)
-    coverage.servers = len(model.servers) + len(model.facts.get("entry_scripts") or [])
+    coverage.servers = len(model.servers) - len(unused) + len(model.facts.get("entry_scripts") or [])
     coverage.database_code, coverage.database_location = _database_code(project, model, coverage)
     return coverage
 

@@ -10,11 +10,13 @@ JSON shape (version 1, stable):
          "preload": true, "app": "app:app", "app_file": "app.py", "engines": 1, "linked": true,
          "failed": [], "dev_only": false, "declared": false}
       ],
+      "unused_configurations": [{"path": "uwsgi-sample.ini", "line": 1}],
       "linked": 1, "forking": 1, "database_code": true
     }
 
 `server` is null when no server was recognised; `app`/`app_file` are null when not resolved; `failed`
-lists the steps that could not be followed, in words (the text of PGF102).
+lists the steps that could not be followed, in words (the text of PGF102). `unused_configurations` are server
+configurations that no launch of the repository uses: they were not checked.
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ SHOWN = 10  # process types named in the text line
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pgforklint.analyze import LintResult
+
+
+def unused(results: list[LintResult], cwd: Path | None = None) -> list[tuple[str, int]]:
+    """(path shown, line) of every server configuration that no launch uses, so not checked."""
+    from pgforklint.report import display_path
+
+    out = []
+    for result in results:
+        coverage: Coverage | None = result.model.coverage if result.model is not None else None
+        for location in coverage.unused_configurations if coverage is not None else ():
+            out.append((display_path(result.root, location.path, cwd), location.line))
+    return out
 
 
 def rows(results: list[LintResult], cwd: Path | None = None) -> tuple[list[tuple[Path, str, ProcessCoverage]], bool]:
@@ -58,6 +72,7 @@ def as_dict(results: list[LintResult], cwd: Path | None = None) -> dict:
         "dev_only": row.dev_only, "declared": row.declared,
     } for root, path, row in found]
     return {"version": 1, "process_types": items,
+            "unused_configurations": [{"path": path, "line": line} for path, line in unused(results, cwd)],
             "linked": sum(1 for item in items if item["linked"] and item["forks"]),
             "forking": sum(1 for item in items if item["forks"]),
             "database_code": database}
@@ -101,6 +116,10 @@ def text_line(results: list[LintResult]) -> str:
         line += " None of them forks workers, so no connection can be shared across a fork."
     elif not checked:
         line += " None was followed to a forking server's app code: nothing was checked for connections shared across a fork."
+    not_used = sorted({path for path, _ in unused(results)})
+    if not_used:
+        line += printable(f" Not checked, as no launch uses {'it' if len(not_used) == 1 else 'them'}: "
+                          + ", ".join(f"`{path}`" for path in not_used) + ".")
     return line + "\n"
 
 

@@ -16,6 +16,7 @@ from pgforklint.model import (
     ResetKind,
     Server,
     ServerKind,
+    servers_in_use,
 )
 
 CHILD_RESET_KINDS_BAD = (ResetKind.DISPOSE_CLOSE, ResetKind.CLOSE)
@@ -31,7 +32,7 @@ def expression(engine: Engine) -> str:
 
 
 def forking_servers(model: DeploymentModel) -> Iterator[Server]:
-    for server in model.servers:
+    for server in servers_in_use(model):
         if server.forks:
             yield server
 
@@ -444,7 +445,7 @@ def fork_hook_never_runs(model: DeploymentModel) -> Iterator[Diagnostic]:
     """PGF009: a hook the server never calls: the only post-fork reset is an os.register_at_fork hook that uWSGI
     never calls, or a hook the server itself says never runs in its configuration (Puma's cluster-only hooks
     with `workers 0`)."""
-    for server in model.servers:
+    for server in servers_in_use(model):
         for hook in server.hooks:
             if hook.effective or not hook.never_runs_reason:
                 continue
