@@ -188,6 +188,17 @@ def test_a_configuration_no_launch_uses_is_not_checked_and_the_summary_says_so(t
     assert document["diagnostics"] == []
 
 
+def test_compose_override_replicas_are_read_from_the_file_that_wrote_them(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "compose.yaml": "services:\n  web:\n    build: .\n    command: gunicorn app:app\n    deploy:\n      replicas: 3\n"
+                        "      resources: {limits: {memory: 512M}}\n",
+        "compose.override.yaml": "services:\n  web:\n    deploy:\n      replicas: 5\n",
+        "app.py": APP, "db.py": DB})
+    (web,) = build_model(project(root)).process_types
+    assert web.instances.value == 5
+    assert (web.instances.origin.location.path, web.instances.origin.location.line) == ("compose.override.yaml", 4)
+
+
 def test_a_run_that_linked_nothing_says_so(tmp_path: Path) -> None:
     root = tree(tmp_path, {"db.py": DB})
     out = subprocess.run([sys.executable, "-m", "pgforklint", "--no-cache", "--ignore", "PGF102", "."], cwd=root,

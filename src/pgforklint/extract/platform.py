@@ -95,11 +95,14 @@ def _formation(project: Project) -> dict[str, tuple[int | None, str | None, Loca
 def _compose_replicas(service: object, rel: str) -> Quantity | None:
     if not isinstance(service, LineDict):
         return None
+    written = getattr(service, "where", {})  # a merged service: the file each key comes from
     deploy = service.get("deploy")
     if isinstance(deploy, LineDict) and "replicas" in deploy:
-        return _int_quantity(deploy.get("replicas"), Location(rel, deploy.line_of("replicas") or 1), "Compose deploy.replicas")
+        place = getattr(deploy, "files", {}).get("replicas") or (written["deploy"].path if "deploy" in written else rel)
+        return _int_quantity(deploy.get("replicas"), Location(place, deploy.line_of("replicas") or 1), "Compose deploy.replicas")
     if "scale" in service:
-        return _int_quantity(service.get("scale"), Location(rel, service.line_of("scale") or 1), "Compose scale")
+        place = written["scale"].path if "scale" in written else rel
+        return _int_quantity(service.get("scale"), Location(place, service.line_of("scale") or 1), "Compose scale")
     return None
 
 

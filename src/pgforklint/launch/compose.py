@@ -44,6 +44,28 @@ def _service_of(values: dict, where: dict[str, Location], name: str, line: int, 
     return service
 
 
+class MergedMapping(LineDict):
+    """A nested mapping (`deploy`, `environment`) merged from several files: `files[key]` is the file its value
+    was written in, `lines[key]` the line there."""
+
+    files: dict[str, str]
+
+
+def _merge_mapping(old: dict, new: dict, old_rel: str, rel: str) -> MergedMapping:
+    merged = MergedMapping(old)
+    merged.line = getattr(new, "line", None) or getattr(old, "line", 1)
+    merged.lines = dict(getattr(old, "lines", {}))
+    merged.files = {k: getattr(old, "files", {}).get(k, old_rel) for k in old}
+    for k, v in new.items():
+        if isinstance(v, ComposeReset):
+            merged.pop(k, None)
+            continue
+        merged[k] = v
+        merged.lines[k] = new.line_of(k) if isinstance(new, LineDict) else merged.line
+        merged.files[k] = rel
+    return merged
+
+
 def _merge(base: dict, over: dict, where: dict[str, Location], rel: str) -> dict:
     out = dict(base)
     for key, value in over.items():
@@ -57,10 +79,8 @@ def _merge(base: dict, over: dict, where: dict[str, Location], rel: str) -> dict
         if getattr(value, "compose_override", False) or key in REPLACED or old is None:
             out[key] = value
         elif isinstance(old, dict) and isinstance(value, dict):
-            out[key] = {**old, **{k: v for k, v in value.items() if not isinstance(v, ComposeReset)}}
-            for k, v in value.items():
-                if isinstance(v, ComposeReset):
-                    out[key].pop(k, None)
+            earlier = where.get(key)
+            out[key] = _merge_mapping(old, value, earlier.path if earlier is not None else rel, rel)
         elif isinstance(old, list) and isinstance(value, list):
             out[key] = [*old, *value]
         else:
