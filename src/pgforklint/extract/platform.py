@@ -56,10 +56,13 @@ def _json_line(text: str, *keys: str) -> int:
     return text[:position].count("\n") + 1
 
 
-def app_json(project: Project) -> tuple[str, dict, str] | None:
+def app_json(project: Project, folder: str = "") -> tuple[str, dict, str] | None:
+    """The `app.json` of the Heroku app whose root is `folder`: the repository root, or the folder of a Procfile
+    (a monorepo deploys each app from its own folder). An `app.json` elsewhere describes no app that runs here."""
+    wanted = f"{folder}/app.json" if folder else "app.json"
     for source in project.files(FileKind.APP_JSON):
-        if "/" in source.rel:
-            continue  # only the app root's app.json is Heroku's
+        if source.rel != wanted:
+            continue
         data = project.json(source.rel)
         text = project.text(source.rel) or ""
         if isinstance(data, dict):
@@ -67,13 +70,31 @@ def app_json(project: Project) -> tuple[str, dict, str] | None:
     return None
 
 
+def _app_folders(project: Project) -> list[str]:
+    """Folders holding both an `app.json` and a Procfile: each is a Heroku app's root."""
+    folders = []
+    for source in project.files(FileKind.APP_JSON):
+        folder = source.rel.rpartition("/")[0]
+        if folder and project.exists(f"{folder}/Procfile"):
+            folders.append(folder)
+    return folders
+
+
 def is_heroku(project: Project) -> bool:
-    return app_json(project) is not None or project.exists("heroku.yml")
+    return app_json(project) is not None or project.exists("heroku.yml") or bool(_app_folders(project))
 
 
-def _formation(project: Project) -> dict[str, tuple[int | None, str | None, Location, Location]]:
-    """Process type -> (quantity, size, location of quantity, location of size) from app.json."""
-    found = app_json(project)
+def _app_folder(project: Project, launch: Launch | None) -> str:
+    """The Heroku app root a Procfile launch belongs to: its own folder when an `app.json` sits there."""
+    if launch is None or launch.source != "procfile":
+        return ""
+    folder = launch.location.path.rpartition("/")[0]
+    return folder if folder and app_json(project, folder) is not None else ""
+
+
+def _formation(project: Project, folder: str = "") -> dict[str, tuple[int | None, str | None, Location, Location]]:
+    """Process type -> (quantity, size, location of quantity, location of size) from the app.json of `folder`."""
+    found = app_json(project, folder)
     if found is None:
         return {}
     rel, data, text = found
@@ -186,17 +207,21 @@ def _heroku_web_concurrency(process_type: ProcessType, formation: dict, app_env:
     server.processes = Quantity(value, Origin(OriginKind.PLATFORM, where, detail), env_var="WEB_CONCURRENCY")
 
 
+def _app_env(project: Project, folder: str) -> set[str]:
+    found = app_json(project, folder)
+    return set(found[1]["env"]) if found and isinstance(found[1].get("env"), dict) else set()
+
+
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
-    formation = _formation(project)
     heroku = is_heroku(project)
-    app_env: set[str] = set()
-    if heroku:
-        found = app_json(project)
-        if found and isinstance(found[1].get("env"), dict):
-            app_env = set(found[1]["env"])
+    formations: dict[str, dict] = {}
     autoscalers = None
     for process_type in model.process_types:
         launch = _find_launch(process_type, launches)
+        folder = _app_folder(project, launch)
+        if folder not in formations:
+            formations[folder] = _formation(project, folder)
+        formation = formations[folder]
         if launch is not None and process_type.name not in project.config.scale:
             if launch.source == "render" and "max_instances" in launch.extra:
                 value, where, detail = launch.extra["max_instances"]
@@ -217,9 +242,11 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             process_type.instances = Quantity(1, Origin(OriginKind.DEFAULT, process_type.location,
                                                         "instance count not in the repository; counted as 1"))
         if heroku and launch is not None and launch.source == "procfile":
-            _heroku_web_concurrency(process_type, formation, app_env)
+            _heroku_web_concurrency(process_type, formation, _app_env(project, folder))
     model.facts["heroku"] = heroku
-    model.facts["platform_formation"] = {name: {"quantity": q, "size": s} for name, (q, s, _, _) in formation.items()}
+    model.facts["platform_formation"] = {name: {"quantity": q, "size": s}
+                                         for formation in formations.values()
+                                         for name, (q, s, _, _) in formation.items()}
 
 
 __all__ = ["adapt", "is_heroku", "app_json", "HEROKU_WEB_CONCURRENCY"]
