@@ -27,7 +27,7 @@ from pgforklint.extract.importtime import Frame, Interpreter, ModuleVal
 from pgforklint.launch import Launch
 from pgforklint.extract.positions import char_column
 from pgforklint.extract.pyvalues import StaticValue, module_assignments, to_bool
-from pgforklint.launch.paths import describe_place, module_roots, repo_dir, repo_file
+from pgforklint.launch.paths import describe_place, module_roots, repo_dir, repo_file, repo_path
 from pgforklint.model import (
     Flag,
     Hook,
@@ -284,6 +284,10 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
                     threads=threads, worker_class=worker_class, app=app, config_path=config_rel)
     server.failed.extend(failed)
     server.settings = {name: setting for name, setting in merged.items()}
+    if config_rel is None and launch is not None and "chdir" not in merged and "config" not in merged:
+        # Where a new `gunicorn.conf.py` would have to be for this process to read it: its working directory.
+        server.settings["default_config_at"] = repo_path(launch, CONFIG_DEFAULT)
+        server.settings["runs_in"] = describe_place(launch)
     if merged.get("worker_connections"):
         server.settings["worker_connections_quantity"] = _quantity(merged["worker_connections"], Quantity.default(1000, ""))
     _walk(project, server, config_rel, roots, env)

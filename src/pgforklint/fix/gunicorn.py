@@ -13,8 +13,11 @@
   `max_requests`), so no worker inherits a connection at all.
 - No config file: gunicorn reads `./gunicorn.conf.py` from its working directory by default. A
   Procfile at the repository root runs in the root, so creating `gunicorn.conf.py` there is safe.
-  Anywhere else (Compose, Dockerfile, scripts, `--chdir`) the working directory is not known:
-  creating the file and adding `-c gunicorn.conf.py` to the launch command is an unsafe fix.
+  Anywhere else (Compose, Dockerfile, scripts) the file is created in the repository folder that lands in the
+  process's working directory (the image's `WORKDIR` through its `COPY` lines, a unit's `WorkingDirectory`), and
+  `-c gunicorn.conf.py` is added to the launch command: an unsafe fix, as the file reaches the process only once
+  the image is rebuilt. Where the repository puts nothing in that directory, there is no fix; with `--chdir`
+  the working directory is not known, and the file is created at the root.
 """
 
 from __future__ import annotations
@@ -71,9 +74,13 @@ def reset_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe)
     if "config" in settings:
         raise NoFix("the launch command names a gunicorn configuration that is not in the repository")
     statements = hook_statements(ctx, None, recipe)
-    create = Edit(CONFIG_DEFAULT, lambda text: load_pyedit().ensure_function(text, hook, SIGNATURE, statements, comment=comment,
+    target = settings.get("default_config_at") if isinstance(settings.get("default_config_at"), str) else None
+    if "default_config_at" in settings and target is None:
+        raise NoFix(f"the process runs in {settings.get('runs_in')}, where the repository puts no file: a new "
+                    f"{CONFIG_DEFAULT} would not reach it")
+    create = Edit(target or CONFIG_DEFAULT, lambda text: load_pyedit().ensure_function(text, hook, SIGNATURE, statements, comment=comment,
                                                                header=NEW_FILE_HEADER),
-                  description=f"create {CONFIG_DEFAULT}")
+                  description=f"create {target or CONFIG_DEFAULT}")
     process_types = [p for p in ctx.model.process_types if p.server is server]
     if process_types and all(p.location.path == "Procfile" for p in process_types) and "chdir" not in settings:
         return Fix(Applicability.SAFE, f"create {CONFIG_DEFAULT} (read by default from the Procfile's working "
@@ -85,6 +92,10 @@ def reset_fix(ctx: Context, server: Server, engine: Engine, recipe: ResetRecipe)
                           description=f"add `-c {CONFIG_DEFAULT}` to the launch command"))
     if not process_types:
         raise NoFix("no launch command to point at a new gunicorn configuration")
+    if target is not None:
+        return Fix(Applicability.UNSAFE, f"create {target} (the process runs in {settings.get('runs_in')}) with "
+                   + what.format(path=target) + f", and add `-c {CONFIG_DEFAULT}` to the launch command "
+                   "(unsafe: the file reaches the process only once the image is rebuilt, or the volume remounted)", edits)
     return Fix(Applicability.UNSAFE, f"create {CONFIG_DEFAULT} with " + what.format(path=CONFIG_DEFAULT)
                + f", and add `-c {CONFIG_DEFAULT}` to the launch command (its working directory is not known)", edits)
 

@@ -1,0 +1,5 @@
+from flask import Flask
+
+from db import engine
+
+app = Flask(__name__)
