@@ -215,6 +215,17 @@ def test_cli_diff_writes_nothing_and_exits_1(tmp_path: Path, capsys, monkeypatch
     assert (root / "gunicorn.conf.py").read_bytes() == before
 
 
+def test_cli_diff_and_fix_say_why_a_finding_has_no_fix(tmp_path: Path, capsys, monkeypatch) -> None:
+    root = _project(tmp_path, "psycopg2_pool_no_fix")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--diff", root.name]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"\n{root.name}/api.py:6: PGF001: no automatic fix for a psycopg/asyncpg pool" in captured.err
+    main(["--fix", root.name])
+    assert f"{root.name}/api.py:6: PGF001: no automatic fix for a psycopg/asyncpg pool" in capsys.readouterr().out
+
+
 def test_cli_fix_reports_and_then_is_clean(tmp_path: Path, capsys, monkeypatch) -> None:
     root = _project(tmp_path, "pgf003_dispose_in_post_fork")
     monkeypatch.chdir(tmp_path)

@@ -208,6 +208,7 @@ class FixReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): left untouched
     remaining: list[Diagnostic] = field(default_factory=list)  # findings after the fix
     unsafe_available: int = 0  # fixes not applied because they are unsafe and --unsafe-fixes was not given
+    refused: list[tuple[Diagnostic, str]] = field(default_factory=list)  # fixable codes with no fix, and why
     written: bool = False
 
     @property
@@ -234,7 +235,18 @@ class FixReport:
                      f"with --unsafe-fixes.")
         for path, reason in self.skipped:
             text += f"\n{path}: not changed: {reason}"
-        return text + "\n"
+        return text + "\n" + self.refusals()
+
+    def refusals(self) -> str:
+        """One line per finding of a fixable code that has no fix, with the reason."""
+        from pgforklint.report import display_path
+
+        lines = []
+        for diagnostic, reason in self.refused:
+            where = f"{display_path(self.root, diagnostic.location.path)}:{diagnostic.location.line}"
+            why = reason if reason.startswith("no automatic fix") else f"no automatic fix: {reason}"
+            lines.append(f"{where}: {diagnostic.code}: {why}\n")
+        return "".join(lines)
 
 
 def _read(root: Path, rel: str, python: bool):
@@ -397,6 +409,7 @@ def fix_lint_result(result, config, *, unsafe: bool = False, write: bool = True,
         _, report.unsafe_available = _selected(planned, unsafe)
     result.diagnostics = annotate(result.diagnostics, planned)
     report.remaining = list(result.diagnostics)
+    report.refused = [(p.diagnostic, p.reason) for p in planned if p.fix is None and p.reason]
     return report, result
 
 

@@ -59,6 +59,8 @@ def finish_diff(reports: list[FixReport | None], out=None) -> int:
         err.write("No fixes available.\n")
     if hidden:
         err.write(f"{hidden} more fix{'es' if hidden != 1 else ''} available with --unsafe-fixes.\n")
+    for report in total:
+        err.write(report.refusals())
     return 1 if changed else 0
 
 
@@ -76,5 +78,6 @@ def summaries(reports: list[FixReport | None]) -> str:
         combined.fixed.extend(report.fixed)
         combined.skipped.extend(report.skipped)
         combined.unsafe_available += report.unsafe_available
+        combined.refused.extend(report.refused)
     assert isinstance(combined.counts, Counter)
     return combined.summary()
