@@ -16,8 +16,12 @@ def unresolved_launch(model: DeploymentModel) -> Iterator[Diagnostic]:
     coverage = model.coverage
     if coverage is None:
         return
+    # A development setup (`supervisord-dev.conf`, `docker-compose.local.yml`) beside a production deployment:
+    # what it runs was not followed, but production's launches say what the deployment checks.
+    development = model.facts.get("development_files") or {}
+    production = any(row.location.path not in development for row in coverage.process_types)
     for row in coverage.process_types:
-        if row.dev_only or not row.failed:
+        if row.dev_only or not row.failed or (production and row.location.path in development):
             continue
         if row.server is not None and not row.forks and row.app_file is None and "spawns" in row.server:
             continue
@@ -29,7 +33,8 @@ def unresolved_launch(model: DeploymentModel) -> Iterator[Diagnostic]:
             f"{what} to the app's code: {steps}. Nothing this process imports "
             f"was checked for connections opened before the fork; fix the path, or {HOW_TO_DECLARE}",
             key=f"unresolved:{row.name}",
-            title=f"`{row.name}` starts a forking server that was not followed to the app's code",
+            title=(f"`{row.name}` starts a forking server that was not followed to the app's code" if row.server
+                   else f"`{row.name}` runs a command that was not followed to the app's code"),
             help=f"fix the path, or {HOW_TO_DECLARE}")
     if coverage.process_types or coverage.servers or not coverage.database_code or coverage.database_location is None:
         return
