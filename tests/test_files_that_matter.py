@@ -56,3 +56,15 @@ def test_helm_chart_templates_are_one_notice_per_chart_not_errors(tmp_path: Path
     assert found == {("PGF001", "app/db.py"), ("PGF101", "deploy/chart/Chart.yaml")}
     notice = next(d for d in result.diagnostics if d.code == "PGF101")
     assert "helm template" in notice.message
+
+
+def test_vendored_and_sub_charts_deploy_nothing_of_this_repository(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "gunicorn_warmup_query", root)
+    for chart in ("deploy/chart", "deploy/chart/charts/redis", "deploy/thirdparty/ingress-nginx"):
+        (root / chart / "templates").mkdir(parents=True)
+        (root / chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: {chart.rsplit('/', 1)[-1]}\nversion: 0.1.0\n")
+        (root / chart / "templates" / "deployment.yaml").write_text("kind: Deployment\nspec:\n  replicas: {{ .Values.n }}\n")
+    result = lint_project(root, Config())
+    assert {(d.code, d.location.path) for d in result.diagnostics if d.code == "PGF101"} == {
+        ("PGF101", "deploy/chart/Chart.yaml")}

@@ -44,10 +44,24 @@ def helm_chart_of(project: Project, rel: str) -> str | None:
     return None
 
 
+VENDORED_CHART_FOLDERS = frozenset({"thirdparty", "third_party", "third-party", "vendor", "vendored", "external"})
+
+
+def _vendored(chart: str, charts: dict[str, str]) -> bool:
+    """A chart kept for another project's software (`deploy/thirdparty/ingress-nginx`), or a subchart that Helm
+    unpacked into its parent's `charts/` folder: it deploys no process of this repository."""
+    parts = chart.split("/")
+    if VENDORED_CHART_FOLDERS & {part.lower() for part in parts[:-1]}:
+        return True
+    return any(parts[i] == "charts" and "/".join(parts[:i] or ["."]) in charts for i in range(len(parts) - 1))
+
+
 def _report_unrendered_charts(project: Project, charts: dict[str, str]) -> None:
     from pgforklint.diagnostics import Diagnostic
 
     for chart, first in sorted(charts.items()):
+        if _vendored(chart, charts):
+            continue
         chart_file = f"{chart}/Chart.yaml" if chart != "." else "Chart.yaml"
         project.notices.append(Diagnostic(
             "PGF101", Location(chart_file, 1),
