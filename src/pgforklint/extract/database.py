@@ -313,6 +313,12 @@ def _flask_options(project: Project) -> dict[str, object] | None:
                 options = _options_dict(node.value, source.rel, parsed.text)
                 if options is not None:
                     return options
+            elif isinstance(node, ast.Dict):  # `app.config.update({"SQLALCHEMY_ENGINE_OPTIONS": {...}})`
+                for key, value in zip(node.keys, node.values):
+                    if isinstance(key, ast.Constant) and key.value == "SQLALCHEMY_ENGINE_OPTIONS":
+                        options = _options_dict(value, source.rel, parsed.text)
+                        if options is not None:
+                            return options
     return None
 
 
