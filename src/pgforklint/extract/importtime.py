@@ -269,6 +269,9 @@ SAFE_PACKAGES = {
     "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "flask_migrate", "flask", "logging", "builtins", "typing",
     "functools", "os", "sys", "json", "atexit", "dataclasses", "contextlib", "warnings", "weakref", "fastapi",
     "starlette", "structlog", "abc", "enum", "collections", "itertools", "alembic", "celery", "gunicorn",
+    # Flask-Security's datastores keep the `db` they are given and query only when a request logs in
+    # (pallets-eco/flask-security, flask_security/datastore.py: `Datastore.__init__` is `self.db = db`).
+    "flask_security",
 }
 BUILTIN_NAMES = set(dir(__builtins__)) if isinstance(__builtins__, dict) is False else set(__builtins__)
 
