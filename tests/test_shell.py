@@ -400,6 +400,7 @@ def test_read_script_never_raises(text: str) -> None:
     ("watchmedo auto-restart -d . -p '*.py' --recursive -- celery -A proj worker", ["celery", "-A", "proj", "worker"],
      ("watchmedo auto-restart",)),
     ("bundle exec puma -C config/puma.rb", ["puma", "-C", "config/puma.rb"], ("bundle exec",)),
+    ("bundle exec je -v puma -w 3", ["puma", "-w", "3"], ("bundle exec", "je")),
     ("exec -a web gunicorn a:b", ["gunicorn", "a:b"], ()),
     ("poetry run python -m celery worker", ["celery", "worker"], ("poetry run", "python -m")),
     ("uv run --no-sync gunicorn a:b", ["gunicorn", "a:b"], ("uv run",)),

@@ -258,7 +258,7 @@ def _peel_one(words: list[Word], found: dict) -> list[Word] | None:
     elif name == "timeout":
         index = _options(words, 1, _W({"-s", "--signal", "-k", "--kill-after"}))
         rest = words[index + 1:]
-    elif name in ("nohup", "setsid"):
+    elif name in ("nohup", "setsid", "je"):  # `je`: the jemalloc gem's wrapper (`bundle exec je -v puma ...`)
         rest = words[_options(words, 1):]
     elif name == "stdbuf":
         rest = words[_options(words, 1, _W({"-i", "-o", "-e"})):]
