@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -289,6 +290,43 @@ def launches(coverage: dict | None, probe: dict | None) -> tuple[list[dict], str
 
 # -- comparison -------------------------------------------------------------------------------------
 
+SERVER_KINDS = ("gunicorn", "uwsgi", "celery", "rq", "unicorn", "puma", "resque", "sidekiq", "solid_queue", "good_job")
+_APP_FILE = re.compile(r"[\w./-]+\.(?:py|wsgi|ru|rb)\b")
+
+
+def _truth_kind(text: str) -> str | None:
+    words = re.findall(r"[a-z_]+", text.lower())
+    return next((word for word in words if word in SERVER_KINDS), None)
+
+
+def matched_links(entry: dict, found: list[dict]) -> int:
+    """Forking processes of the ground truth that a linked process type of the run matches: for gunicorn and uWSGI
+    the same app file (the last file the truth's `app` names); for workers (whose "app" the truth may name by the
+    tasks module and the run by the Celery app module) and where the run names no file (Ruby), the same server.
+    Each linked row of the run counts once, so a run that links one process twice does not stand in for another."""
+    rows = [p for p in found if p["forks"] and p["linked"] and not p["unattached"]]
+    used: set[int] = set()
+    matched = 0
+    for process in entry.get("process", []):
+        if not process.get("forks"):
+            continue
+        files = _APP_FILE.findall(str(process.get("app", "")))
+        wanted = files[-1].lstrip("./") if files else None
+        kind = _truth_kind(str(process.get("server", "")))
+        for _ in range(int(process.get("count", 1))):
+            for index, row in enumerate(rows):
+                if index in used:
+                    continue
+                have = (row.get("resolved_file") or "").lstrip("./")
+                by_file = wanted and have and (have == wanted or have.endswith("/" + wanted) or wanted.endswith("/" + have))
+                by_kind = ((not have or kind not in ("gunicorn", "uwsgi") or not wanted) and kind
+                           and str(row.get("server") or "").lower().startswith(kind))
+                if by_file or by_kind:
+                    used.add(index)
+                    matched += 1
+                    break
+    return matched
+
 def _anchors(item: dict) -> list[tuple[str, int | None]]:
     out = []
     if item.get("path"):
@@ -393,6 +431,7 @@ def main() -> int:
             "truth_forking": truth_forking, "forking": len(forking),
             "linked": sum(1 for p in forking if p["linked"]),
             "linked_capped": min(truth_forking, sum(1 for p in forking if p["linked"])),
+            "linked_matched": matched_links(entry, found),
             "diagnostics": diags,
             "right": [_short(d) for d in verdict["right"]], "wrong": [_short(d) for d in verdict["wrong"]],
             "missed": [f"{m['code']} {m.get('path', '')}:{m.get('line', '')}" for m in verdict["missed"]],
@@ -463,10 +502,11 @@ def _summarise(results: list[dict], missing: list[dict]) -> dict:
     by_language: dict[str, dict] = {}
     for r in results:
         lang = by_language.setdefault(r["language"], {"repositories": 0, "truth_forking": 0, "linked": 0,
-                                                      "right": 0, "wrong": 0, "missed": 0})
+                                                      "matched": 0, "right": 0, "wrong": 0, "missed": 0})
         lang["repositories"] += 1
         lang["truth_forking"] += r["truth_forking"]
         lang["linked"] += r["linked_capped"]
+        lang["matched"] += r["linked_matched"]
         for label in ("right", "wrong", "missed"):
             lang[label] += len(r[label])
     return {
@@ -477,6 +517,11 @@ def _summarise(results: list[dict], missing: list[dict]) -> dict:
         "tool_forking_launches": sum(r["forking"] for r in results),
         "tool_linked_launches": sum(r["linked"] for r in results),
         "linked_of_truth": sum(r["linked_capped"] for r in results),
+        "linked_matched": sum(r["linked_matched"] for r in results),
+        # Ground-truth forking processes no linked process type matches, in runs that give no PGF102 at all.
+        "unlinked_without_pgf102": [f"{r['name']} ({r['truth_forking'] - r['linked_matched']})" for r in results
+                                    if r["linked_matched"] < r["truth_forking"]
+                                    and not any(d.get("code") == "PGF102" for d in r["diagnostics"])],
         "per_rule": dict(sorted(per_rule.items())),
         "silent_and_unlinked": silent_unlinked,
         "timeouts": [r["name"] for r in results if r["timeout"]],
@@ -484,18 +529,22 @@ def _summarise(results: list[dict], missing: list[dict]) -> dict:
 
 
 def _print_summary(s: dict, results: list[dict]) -> None:
-    print("\n| repository | s | forking (truth) | forking (tool) | linked | right | wrong | missed |")
+    print("\n| repository | s | forking (truth) | forking (tool) | linked (matched) | right | wrong | missed |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['name']} | {r['seconds']} | {r['truth_forking']} | {r['forking']} | {r['linked']} | "
+        print(f"| {r['name']} | {r['seconds']} | {r['truth_forking']} | {r['forking']} | {r['linked']} ({r['linked_matched']}) | "
               f"{len(r['right'])} | {len(r['wrong'])} | {len(r['missed'])} |")
     print(f"\nrepositories run: {s['repositories']}; skipped (no mirror): {len(s['skipped'])}; total {s['seconds']} s")
     print(f"forking launches: {s['truth_forking_launches']} in the ground truth; pgforklint saw "
           f"{s['tool_forking_launches']} forking process types and linked {s['tool_linked_launches']} to app code "
-          f"(per repository at most the ground truth's count: {s['linked_of_truth']} of {s['truth_forking_launches']})")
+          f"(per repository at most the ground truth's count: {s['linked_of_truth']} of {s['truth_forking_launches']};"
+          f" matched process by process, by app file or server: {s['linked_matched']} of {s['truth_forking_launches']})")
     for name, lang in s["by_language"].items():
         print(f"  {name}: {lang['repositories']} repositories, linked {lang['linked']} of {lang['truth_forking']} "
-              f"forking launches; findings right {lang['right']}, wrong {lang['wrong']}, missed {lang['missed']}")
+              f"forking launches ({lang['matched']} matched); findings right {lang['right']}, wrong {lang['wrong']}, "
+              f"missed {lang['missed']}")
+    print(f"repositories with forking processes not linked and no PGF102: {len(s['unlinked_without_pgf102'])}"
+          + (f" ({', '.join(s['unlinked_without_pgf102'])})" if s["unlinked_without_pgf102"] else ""))
     print("per rule (right / wrong / missed):")
     for code, c in s["per_rule"].items():
         print(f"  {code}: {c['right']} / {c['wrong']} / {c['missed']}")

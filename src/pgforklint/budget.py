@@ -30,7 +30,6 @@ from pgforklint.model import (
     Quantity,
     Server,
     ServerKind,
-    unused_configurations,
 )
 from pgforklint.records import record
 
@@ -462,12 +461,16 @@ def _rows(model: DeploymentModel) -> tuple[list[Row], list[Left]]:
     for process_type in model.process_types:
         if process_type.server is not None and process_type.transient:
             attached.add(id(process_type.server))
-    unused = unused_configurations(model)
-    for server in unused:
-        left.append(Left(server.kind.value, server.location, "no launch in the repository uses this configuration"))
-    unused_ids = {id(server) for server in unused}
     for server in model.servers:
-        if id(server) in attached or id(server) in unused_ids or server.kind in IN_CODE_SERVERS:
+        if id(server) in attached or server.kind in IN_CODE_SERVERS:
+            # A fork point found in code (multiprocessing, an RQ worker script) that no launch line starts is
+            # not a process type of the deployment: its connections belong to whatever process runs it.
+            continue
+        if running:
+            # The repository says how its processes start, and none of its launches uses this configuration: a
+            # sample, a developer's file, or a server started outside the repository. The fork rules still read it
+            # unless it is named like a sample (`unused_configurations`); its instances are not in the repository.
+            left.append(Left(server.kind.value, server.location, "no launch in the repository uses this configuration"))
             continue
         instances = Quantity(1, Origin(OriginKind.DEFAULT, server.location, "instance count not in the repository; counted as 1"))
         rows.append(_row(server.kind.value, server.location, None, server, instances, agents))

@@ -282,14 +282,11 @@ IN_CODE_SERVERS = (ServerKind.MULTIPROCESSING, ServerKind.RQ)
 
 
 def unused_configurations(model: DeploymentModel) -> list[Server]:
-    """Server configurations no launch uses (a `uwsgi-sample.ini`, a developer's `gunicorn.dev.py`) in a repository
-    that does say how its processes start. They define no running server: the budget leaves them out, the fork
-    rules do not read them, and the summary says they were not checked. When the repository shows no launch at
-    all, a lone configuration is the best account of the deployment and is read."""
-    if not any(p.server is not None and not p.transient for p in model.process_types):
-        return []
-    attached = {id(p.server) for p in model.process_types if p.server is not None}
-    return [s for s in model.servers if id(s) not in attached and s.kind not in IN_CODE_SERVERS]
+    """Server configurations that are samples or development files (`uwsgi-sample.ini`, `gunicorn.dev.py`) and that
+    no launch uses, in a repository that does say how its processes start (decided by `extract/deployments.py`).
+    The fork rules do not read them and the summary says they were not checked. A configuration with no launch
+    that is named like a production one is still read: its launch may live outside the repository."""
+    return list(model.facts.get("unused_configurations") or [])
 
 
 def servers_in_use(model: DeploymentModel) -> list[Server]:

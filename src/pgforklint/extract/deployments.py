@@ -26,7 +26,7 @@ from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.launch import Launch
 from pgforklint.launch.coverage import dev_server
-from pgforklint.model import DeploymentModel
+from pgforklint.model import IN_CODE_SERVERS, DeploymentModel, Server
 from pgforklint.project import Project
 
 DEVELOPMENT_WORDS = frozenset({"dev", "devel", "develop", "development", "local", "test", "tests", "testing", "ci",
@@ -160,9 +160,29 @@ def other_deployments(project: Project, launches: list[Launch], model: Deploymen
     return out
 
 
+def unused_samples(project: Project, model: DeploymentModel) -> list[Server]:
+    """Servers defined only by a configuration file that no launch uses and that is named like a sample or a
+    development file (or matches `development-files`), while the repository has launches of its own."""
+    from pgforklint.ignore import PatternFile
+
+    if not any(p.server is not None and not p.transient for p in model.process_types):
+        return []
+    attached = {id(p.server) for p in model.process_types if p.server is not None}
+    patterns = project.config.development_files
+    out = []
+    for server in model.servers:
+        if id(server) in attached or server.kind in IN_CODE_SERVERS:
+            continue
+        path = server.config_path or server.location.path
+        if development_name(path) if patterns is None else PatternFile(patterns).excludes(path):
+            out.append(server)
+    return out
+
+
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
     patterns = project.config.development_files
     found = guess(project, launches) if patterns is None else declared(project, launches, patterns)
     if patterns is None:
         found.update(other_deployments(project, launches, model, found))
     model.facts["development_files"] = found
+    model.facts["unused_configurations"] = unused_samples(project, model)
