@@ -120,7 +120,8 @@ def load_corpus(path: Path) -> list[dict]:
 
 def mirror_dir(mirrors: Path, repo: str) -> Path | None:
     owner, name = repo.split("/", 1)
-    for candidate in (mirrors / f"{owner}+{name}" / "repo", mirrors / f"{owner}+{name}"):
+    base = mirrors / f"{owner}+{name}"
+    for candidate in (base / "repo", base / "repo" / ".git", base):  # some snapshots are clones with a work tree
         if (candidate / "HEAD").is_file() or (candidate / "objects").is_dir():
             return candidate
     return None
@@ -301,7 +302,7 @@ def _truth_kind(text: str) -> str | None:
 
 def matched_links(entry: dict, found: list[dict]) -> int:
     """Forking processes of the ground truth that a linked process type of the run matches: for gunicorn and uWSGI
-    the same app file (the last file the truth's `app` names); for workers (whose "app" the truth may name by the
+    the same app file (one of the files the truth's `app` names); for workers (whose "app" the truth may name by the
     tasks module and the run by the Celery app module) and where the run names no file (Ruby), the same server.
     Each linked row of the run counts once, so a run that links one process twice does not stand in for another."""
     rows = [p for p in found if p["forks"] and p["linked"] and not p["unattached"]]
@@ -310,15 +311,14 @@ def matched_links(entry: dict, found: list[dict]) -> int:
     for process in entry.get("process", []):
         if not process.get("forks"):
             continue
-        files = _APP_FILE.findall(str(process.get("app", "")))
-        wanted = files[-1].lstrip("./") if files else None
+        wanted = [f.lstrip("./") for f in _APP_FILE.findall(str(process.get("app", "")))]  # `wsgi.py -> app/server.py`
         kind = _truth_kind(str(process.get("server", "")))
         for _ in range(int(process.get("count", 1))):
             for index, row in enumerate(rows):
                 if index in used:
                     continue
                 have = (row.get("resolved_file") or "").lstrip("./")
-                by_file = wanted and have and (have == wanted or have.endswith("/" + wanted) or wanted.endswith("/" + have))
+                by_file = have and any(have == w or have.endswith("/" + w) or w.endswith("/" + have) for w in wanted)
                 by_kind = ((not have or kind not in ("gunicorn", "uwsgi") or not wanted) and kind
                            and str(row.get("server") or "").lower().startswith(kind))
                 if by_file or by_kind:
