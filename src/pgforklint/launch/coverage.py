@@ -71,6 +71,8 @@ def server_label(server: Server) -> str:
         return f"celery {server.worker_class}"
     if server.kind is ServerKind.GUNICORN and server.worker_class not in ("sync", ""):
         return f"gunicorn {server.worker_class}"
+    if server.settings.get("may_fork"):
+        return f"{server.kind.value}, {server.settings['may_fork']} so it may fork"
     if server.settings.get("no_app"):
         return f"{server.kind.value} (no app option)"
     return server.kind.value
