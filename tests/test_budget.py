@@ -337,3 +337,38 @@ def test_two_platforms_are_two_budgets_and_the_choice_is_said(capsys):
     assert data["expected_peak"] == 8
     assert [left["reason"] for left in data["not_counted"]] == [
         "another deployment of the app (Compose), with its own database: the budget counts the Cloud Foundry deployment"]
+
+
+def test_dev_tool_folders_and_smoke_scripts_are_development(capsys, tmp_path):
+    """A coding agent's skill that starts the server for a smoke test is not a deployment (rubygems-org's
+    `.agents/skills/run-rubygems-org/smoke.sh`); one script reaching the same server command on several paths
+    (a `fail` helper called from many places) is one process type, not extra ones."""
+    from pgforklint.extract.deployments import development_name
+
+    assert development_name(".agents/skills/run-shop/smoke.sh") == ".agents"
+    assert development_name(".devcontainer/docker-compose.yml") == ".devcontainer"
+    assert development_name("scripts/smoke.sh") == "smoke"
+    assert development_name("agents/worker/Procfile") is None  # an app folder named agents
+    import shutil
+
+    project = tmp_path / "shop"
+    shutil.copytree(FIXTURES / "puma_unread_workers_preload_rails51", project)
+    (project / ".agents/skills/run-shop").mkdir(parents=True)
+    (project / ".agents/skills/run-shop/smoke.sh").write_text(
+        "#!/usr/bin/env bash\nfail() { echo \"$*\"; exit 1; }\n"
+        "if ! curl -s localhost:3000; then\n  bundle exec rails server -p 3000 &\nelse\n"
+        "  bundle exec rails server -p 3000 &\nfi\ncurl -sf localhost:3000 || fail down\n")
+    _, data = budget_json(capsys, str(project))
+    assert [r["name"] for r in data["process_types"]] == ["web"]
+    assert [item["location"] for item in data["not_counted"]] == [".agents/skills/run-shop/smoke.sh:4"]
+
+
+def test_one_launch_running_the_same_ruby_server_command_twice_is_one_server():
+    from pgforklint.diagnostics import Location
+    from pgforklint.extract.ruby import ruby_launches
+    from pgforklint.launch import Launch
+    from pgforklint.read.command import parse_commands
+
+    commands = parse_commands("bundle exec rails server -p 3000; curl -s localhost; bundle exec rails server -p 3000")
+    launch = Launch("smoke", "shell", "sh smoke.sh", Location("smoke.sh", 1), commands)
+    assert [r.kind for r in ruby_launches([launch], None)] == ["puma"]

@@ -259,7 +259,13 @@ def build_server(project: Project, invocation: GunicornInvocation, env: dict[str
     else:
         preload = Flag(False, Origin(OriginKind.DEFAULT, None, "gunicorn's default preload_app = False"))
 
-    if "WEB_CONCURRENCY" in env:
+    image_workers = launch.extra.get("image_workers") if launch is not None and config_rel is None else None
+    if image_workers is not None and "WEB_CONCURRENCY" not in env:
+        # a base image's gunicorn_conf.py (`launch.base_images`): workers from the CPU count, unknown here
+        detail, where = image_workers
+        default_workers = Quantity(None, Origin(OriginKind.DEFAULT, where, detail), symbolic=detail.split(": ", 1)[-1],
+                                   env_var="WEB_CONCURRENCY")
+    elif "WEB_CONCURRENCY" in env:
         default_workers = Quantity(parse_count(env["WEB_CONCURRENCY"]),
                                    Origin(OriginKind.FILE, None, "$WEB_CONCURRENCY (gunicorn's default for workers)"),
                                    env_var="WEB_CONCURRENCY")

@@ -53,8 +53,9 @@ MAX_INCLUDES = 10
 class Option:
     value: str
     location: Location
-    source: str = "file"  # "file", "cli", "env"
+    source: str = "file"  # "file", "cli", "env", "image" (a base image's default, `launch.base_images`)
     raw: str = ""  # as written, before `$(VAR)` and `%(option)` were expanded
+    detail: str = ""  # "image": which image and where its FROM line is
 
 
 @record
@@ -315,13 +316,17 @@ def read_command(project: Project, words: list[Word], location: Location, env: d
 
 
 def env_options(project: Project, env: dict[str, str], location: Location, config: UwsgiConfig) -> None:
+    image_defaults = config.launch.extra.get("image_defaults", {}) if config.launch is not None else {}
     for key, value in env.items():
         if key.startswith("UWSGI_") and key not in ("UWSGI_RELOADS", "UWSGI_ORIGINAL_PROC_NAME"):
             name = key[len("UWSGI_"):].lower().replace("_", "-")
             if name in CONFIG_OPTIONS:
                 read_config(project, value, CONFIG_OPTIONS[name], env, config)
                 continue
-            config.options.setdefault(ALIASES.get(name, name), []).insert(0, Option(value, location, "env"))
+            option = Option(value, location, "env")
+            if key in image_defaults:
+                option = Option(value, config.launch.env_locations.get(key, location), "image", detail=image_defaults[key])
+            config.options.setdefault(ALIASES.get(name, name), []).insert(0, option)
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -480,6 +485,8 @@ def _quantity(option: Option | None, default: Quantity) -> Quantity:
         return Quantity(None, Origin(OriginKind.ENV_UNSET, option.location, detail), symbolic=raw.strip(),
                         env_var=name)
     match = _LEADING_INT.match(option.value)
+    if match and option.source == "image":
+        return Quantity(int(match.group(1)), Origin(OriginKind.DEFAULT, option.location, option.detail))
     if match:
         rest = option.value[match.end():].strip()
         detail = "uWSGI option" + (f" (uWSGI reads the leading number and ignores `{rest}`)" if rest else "")

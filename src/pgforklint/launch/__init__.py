@@ -53,7 +53,13 @@ def all_launches(project: Project) -> list[Launch]:
 
         launches.extend(paas_launches(project))
     launches.extend(declared_launches(project))
-    launches = _follow_scripts(project, launches)
+    if project.files(FileKind.DOCKERFILE):
+        from pgforklint.launch.base_images import resolve
+
+        launches = resolve(project, launches)  # the base image's own scripts: before and after following the repo's
+        launches = resolve(project, _follow_scripts(project, launches))
+    else:
+        launches = _follow_scripts(project, launches)
     if any(c.program == "supervisord" for launch in launches for c in launch.commands):
         from pgforklint.launch.managers import expand_supervisord
 

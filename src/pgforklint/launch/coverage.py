@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from pgforklint.diagnostics import Location
+from pgforklint.discover import FileKind
 from pgforklint.model import (
     IN_CODE_SERVERS,
     Coverage,
@@ -78,6 +79,8 @@ def server_label(server: Server) -> str:
         return f"celery {server.worker_class}"
     if server.kind is ServerKind.GUNICORN and server.worker_class not in ("sync", ""):
         return f"gunicorn {server.worker_class}"
+    if server.settings.get("may_fork"):
+        return f"{server.kind.value}, {server.settings['may_fork']} so it may fork"
     if server.settings.get("no_app"):
         return f"{server.kind.value} (no app option)"
     return server.kind.value
@@ -129,7 +132,15 @@ def build_coverage(project: Project, launches: list[Launch], model: DeploymentMo
     for server in model.servers:
         if id(server) in attached or server.kind in IN_CODE_SERVERS:
             continue
-        coverage.process_types.append(_row(project, server.kind.value, server.location, server, None))
+        row = _row(project, server.kind.value, server.location, server, None)
+        if project.files(FileKind.DOCKERFILE):
+            from pgforklint.launch.base_images import unknown_base_step
+
+            # only when what the configuration alone says was not followed to forking app code
+            step = unknown_base_step(project, server.config_path, launches) if not (row.forks and row.app_file) else None
+            if step is not None:
+                row.failed.append(step)
+        coverage.process_types.append(row)
     for launch in launches:
         if (launch.name, launch.location) in seen_launches or launch.name == "release":
             continue

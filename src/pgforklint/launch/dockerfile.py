@@ -42,6 +42,7 @@ class Image:
     entrypoint: ImageCommand | None = None
     cmd: ImageCommand | None = None
     env_locations: dict[str, Location] = field(default_factory=dict)
+    from_image: str = ""  # the outside image the first stage starts from (`pgforklint.launch.base_images`)
 
     def command(self, entrypoint: ImageCommand | None = None, cmd: ImageCommand | None = None,
                 *, override_entrypoint: bool = False, override_cmd: bool = False) -> tuple[str, Location] | None:
@@ -202,9 +203,11 @@ def _read(project: Project, rel: str, text: str, context: str, target: str | Non
             if parent is not None:
                 current = Image(rel, ContainerPaths(rel, context, parent.paths.workdir, list(parent.paths.copies),
                                                     dict(parent.paths.env)),
-                                parent.entrypoint, parent.cmd, dict(parent.env_locations))
+                                parent.entrypoint, parent.cmd, dict(parent.env_locations), parent.from_image)
             else:
-                current = Image(rel, ContainerPaths(rel, context))
+                from pgforklint.launch.base_images import start_image  # a known base image's WORKDIR, ENV and command
+
+                current = start_image(rel, context, base, location)
             stages[name or f"#{len(stages)}"] = current
             continue
         if current is None:

@@ -112,7 +112,8 @@ def text_line(results: list[LintResult]) -> str:
     from pgforklint.report import printable  # names come from the repository
 
     line = printable(f"Checked {len(found)} {noun}: {described}.")
-    if not checked and not any(row.forks for _, _, row in found if row.server is not None):
+    unfollowed = any(row.failed and not row.dev_only for _, _, row in found)
+    if not checked and not unfollowed and not any(row.forks for _, _, row in found if row.server is not None):
         line += " None of them forks workers, so no connection can be shared across a fork."
     elif not checked:
         line += " None was followed to a forking server's app code: nothing was checked for connections shared across a fork."

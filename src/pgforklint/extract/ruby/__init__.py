@@ -249,7 +249,12 @@ def _strip_bundle(words: list) -> list:
 def ruby_launches(launches: list, app: RubyApp | None) -> list[RubyLaunch]:
     out: list[RubyLaunch] = []
     for launch in launches:
+        seen: set[tuple] = set()
         for command in launch.commands:
+            key = (tuple(w.text for w in command.argv), tuple(sorted(command.env.items())))
+            if key in seen:
+                continue  # the same command reached twice in one script (a helper function called on several paths)
+            seen.add(key)
             words = _strip_bundle(list(command.argv))
             if not words:
                 continue

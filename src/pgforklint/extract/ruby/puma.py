@@ -124,6 +124,7 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
         if has_flag(ruby_launch.words, "--preload"):
             preload = Flag(True, Origin(OriginKind.FILE, where, "`--preload`"))
     modern = version is None or version >= (5, 0)
+    workers_written = workers is not None  # by the config file or the command line
     if workers is None:
         if modern and "WEB_CONCURRENCY" in env and env["WEB_CONCURRENCY"].strip().isdigit():
             where = ruby_launch.launch.env_locations.get("WEB_CONCURRENCY", launch_location) if ruby_launch else launch_location
@@ -144,10 +145,13 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
             max_threads = Quantity.default(default, f"Puma {'5.0+' if default == 5 else '< 5.0'} default max threads = {default}"
                                            + (" (version unknown)" if version is None else ""))
     n_workers = workers.value or 0
-    cluster = n_workers > 0
+    # A `workers` value the repository writes but pgforklint cannot read (`workers Integer(ENV.fetch(...) {
+    # Concurrent.physical_processor_count })`) may start cluster mode: the fork rules run as if it does.
+    may_fork = workers.value is None and workers_written
+    cluster = n_workers > 0 or may_fork
     if preload is None:
         implicit = False
-        if n_workers > 1:
+        if n_workers > 1 or may_fork:
             if version is not None and version >= (7, 0):
                 implicit = not prune_bundler
             elif version is not None and version >= (5, 0):
@@ -182,6 +186,8 @@ def build(project, model, app, ruby_launch: RubyLaunch | None, rel: str | None) 
                     processes=processes, threads=threads, worker_class="threads",
                     config_path=rel if source is not None else None)
     server.settings.update(language="ruby", workers=workers, max_threads=max_threads)
+    if may_fork:
+        server.settings["may_fork"] = "`workers` not read"
     if plugin is not None:
         server.settings["solid_queue_plugin"] = plugin
     server.parent_effects = master_effects(app, loads, preload.origin.location, "Puma", config_effects)
