@@ -76,8 +76,10 @@ def _children(server: Server) -> str:
     noun = {ServerKind.CELERY: "child processes", ServerKind.RQ: "work horses",
             ServerKind.RESQUE: "job children"}.get(server.kind, "workers")
     if count is None:
-        symbolic = server.processes.symbolic or "its"
-        return f"the {symbolic} {noun}"
+        symbolic = server.processes.symbolic
+        if symbolic and (server.processes.env_var or symbolic.isidentifier()):
+            return f"the {noun} (`{symbolic}` of them)"
+        return f"its {noun}"
     return f"the {count} {noun}" if count != 1 else f"the {noun[:-1] if noun.endswith('s') else noun}"
 
 
