@@ -98,7 +98,14 @@ def _failed_steps(project: Project, server: Server, launch: Launch | None) -> li
     if app is None and server.settings.get("no_app"):
         return steps  # a uWSGI vassal with no app option: it loads no Python app
     if app is None:
-        if server.kind in (ServerKind.GUNICORN, ServerKind.UWSGI):
+        passes_on = launch.extra.get("forwards_arguments") if launch is not None else None
+        if server.kind in (ServerKind.GUNICORN, ServerKind.UWSGI) and passes_on is not None:
+            options = "app option (`--module`, `--wsgi-file`) and no ini" if server.kind is ServerKind.UWSGI \
+                else "app module and no configuration file"
+            steps.append(f"{server.kind.value} is started at {passes_on.path}:{passes_on.line} with no {options}, and "
+                         "with the arguments the script is given (`\"$@\"`): the app comes from whoever runs it, "
+                         "not from the repository")
+        elif server.kind in (ServerKind.GUNICORN, ServerKind.UWSGI):
             steps.append(f"{server.kind.value}: the command names no app module (nor does its configuration)")
         elif server.kind is ServerKind.CELERY and not server.parent_effects.engines:
             steps.append("celery: no `-A`/`--app` module to follow")
