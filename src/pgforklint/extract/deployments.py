@@ -25,29 +25,11 @@ import re
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.launch import Launch
-from pgforklint.launch.coverage import dev_server
+from pgforklint.launch.coverage import OTHER_ENVIRONMENT_WORDS, dev_server, development_name
 from pgforklint.model import IN_CODE_SERVERS, DeploymentModel, Server
 from pgforklint.project import Project
 
-DEVELOPMENT_WORDS = frozenset({"dev", "devel", "develop", "development", "local", "test", "tests", "testing", "ci",
-                               "sample", "example", "examples", "vagrant", "smoke"})
-# Folders of development tools: dev containers, CI workflows, coding agents' skills (`.agents/skills/run-x/smoke.sh`).
-DEVELOPMENT_FOLDERS = frozenset({".devcontainer", ".github", ".gitlab", ".circleci", ".agents", ".claude", ".cursor",
-                                 ".codex", ".windsurf", ".gemini"})
-# Other environments of the same app (their own database): not added to production's budget either.
-OTHER_ENVIRONMENT_WORDS = frozenset({"stage", "staging", "feature", "preview", "review", "qa", "uat", "sandbox", "demo"})
 _POSTGRES_IMAGE = re.compile(r"^(?:[\w.-]+/)*(?:postgres|postgis|timescaledb[\w-]*)(?::|$)")
-
-
-def development_name(path: str) -> str | None:
-    folder = next((part for part in path.lower().split("/")[:-1] if part in DEVELOPMENT_FOLDERS), None)
-    if folder is not None:
-        return folder
-    words = [word for word in re.split(r"[/._\-]+", path.lower()) if word]
-    for word in words:
-        if word in DEVELOPMENT_WORDS or word in OTHER_ENVIRONMENT_WORDS:
-            return word
-    return None
 
 
 def _compose_postgres(project: Project, rel: str) -> Location | None:

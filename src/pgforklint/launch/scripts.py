@@ -238,6 +238,48 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
     return out
 
 
+FORKING_PROGRAMS = frozenset({"gunicorn", "uwsgi", "uwsgi-core", "pyuwsgi", "celery", "rq", "rqworker", "puma",
+                              "unicorn", "unicorn_rails", "resque", "resque-pool"})
+
+
+def unselected_image_branches(project: Project, launches: list[Launch], built: set[str]) -> list[Launch]:
+    """Process types of an image that Compose builds, whose ENTRYPOINT is a dispatch script and that has no CMD
+    (the argument comes from the deployment: a Kubernetes manifest, a platform's process list outside the
+    repository): each branch that starts a forking server and that no production launch of the repository runs
+    (`case "$1" in web-prod)` beside a Compose file that selects only `celery` and `web-dev`). A branch a
+    development setup runs (a Compose file with `runserver`) still is one: production selects it elsewhere."""
+    from pgforklint.launch import image_launch
+    from pgforklint.launch.coverage import _server_program, dev_server, development_name
+    from pgforklint.launch.dockerfile import read_image
+
+    development = {launch.location.path for launch in launches
+                   if development_name(launch.location.path) or dev_server(launch)}
+    selected = {where for launch in launches if launch.location.path not in development for where in launch.via}
+    ran = {where.path for launch in launches for where in launch.via}
+    out: list[Launch] = []
+    for rel in sorted(built):
+        contexts = [launch.paths.context for launch in launches
+                    if launch.source == "compose" and launch.paths is not None and launch.paths.origin == rel]
+        image = read_image(project, rel, contexts[0] if contexts else None)
+        if image is None or image.entrypoint is None or not image.entrypoint.words or image.cmd is not None:
+            continue
+        launch = image_launch(project, rel, image)
+        if launch is None:
+            continue
+        for variant in follow(project, launch):
+            if variant.condition is None or not variant.via or variant.via[0].path not in ran:
+                continue  # no branch, or a script no launch of the image runs (every service replaces it)
+            program = _server_program(variant) or next((c.program for c in variant.commands
+                                                        if c.program in FORKING_PROGRAMS), None)
+            if program not in FORKING_PROGRAMS or dev_server(variant) is not None:
+                continue
+            if any(where in selected for where in variant.via[1:] or variant.via):
+                continue
+            variant.name = f"{variant.via[0].path} [{variant_label(variant.condition)}]"
+            out.append(variant)
+    return out
+
+
 def _unknown_source_step(project: Project, launch: Launch, rel: str, written: str, unknown, words: list[Word],
                          env: dict[str, str], invoked_as: str | None) -> str | None:
     """The step that failed when a script sources a file picked by a variable with no known value here
@@ -315,6 +357,7 @@ def variant_label(condition: str) -> str:
             return condition
         return f"not {test.group(1)}" if condition.rstrip().endswith("else") else test.group(1)
     _, value = max(found)
+    value = value.rstrip(")").strip("'\"") or value  # `case "$1" in 'web-prod')`
     negated = condition.rstrip().endswith("else") or "!=" in condition[max(found)[0]:]
     return f"not {value}" if negated else value
 
