@@ -158,8 +158,9 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
             # `docker run image worker`, a platform's process command): when the script starts more servers on
             # other arguments (`*) exit 1` without one, `elif [ "$1" == "worker" ]`), each branch is a variant.
             unknown_args = _read(project, rel, {**launch.env, **command.env}, [], False, invoked_as, launch)
-            if unknown_args is not None and _server_count(unknown_args[0]) > _server_count(read[0]):
-                read = unknown_args
+            if unknown_args is not None and (_server_count(unknown_args[0]) > _server_count(read[0]) or (
+                    unknown_args[2] and not _server_count(read[0]))):
+                read = unknown_args  # or it sources a file named by the argument (`source commands/$1`)
         if read is None:
             failed.append(f"the script `{written}` ({rel}) could not be read")
             continue

@@ -858,8 +858,9 @@ class _Parser:
                     start = tok.end
             elif tok.kind == "op" and tok.value == ")":
                 depth -= 1
+                if depth == 1:
+                    end = tok.start  # the first `)` of the closing `))`
                 if depth <= 0:
-                    end = tok.start
                     if self.peek().kind == "op" and self.peek().value == ")":
                         self.take()
                     break
