@@ -379,3 +379,10 @@ def test_an_image_branch_a_compose_service_selects_is_counted_once(capsys):
     assert [r["name"] for r in data["process_types"]] == ["docker/entrypoint.sh [web]", "worker"]
     assert row(data, "worker")["instances"] == 2 and row(data, "docker/entrypoint.sh [web]")["instances"] == 2
     assert (data["expected_peak"], data["worst_case"]) == (8, 24) and data["not_counted"] == []
+
+
+def test_a_compose_service_that_keeps_its_image_s_command_is_part_of_the_same_deployment(capsys):
+    # `web` has no `command:` (its line is the Dockerfile's CMD): still the same Compose deployment as `worker`.
+    _, data = budget_json(capsys, str(FIXTURES / "ok_budget_compose_service_keeps_image_command"))
+    assert [r["name"] for r in data["process_types"]] == ["web", "worker"] and data["not_counted"] == []
+    assert (data["expected_peak"], data["worst_case"]) == (5, 10)

@@ -105,7 +105,8 @@ def _platform_of(launch: Launch, heroku: bool) -> str | None:
     if launch.source == "procfile":
         return "heroku" if heroku else "procfile"
     if launch.source == "compose":
-        return f"compose:{launch.location.path}"
+        # The Compose file, not the line's: a service that keeps its image's command is located at the Dockerfile.
+        return f"compose:{launch.extra.get('compose') or launch.location.path}"
     if launch.source in ("kubernetes", "cloudfoundry", "render", "fly"):
         return launch.source
     return None  # an image, a script, a unit: part of whichever deployment runs it
