@@ -381,7 +381,7 @@ def _dispatch_image(compose: str) -> dict[str, str]:
     return {
         "docker/Dockerfile": "FROM python:3.12-slim\nWORKDIR /srv\nCOPY . /srv\n"
                              'ENTRYPOINT ["/bin/sh", "/srv/docker/entrypoint.sh"]\n',
-        "docker/entrypoint.sh": "#!/bin/sh\ncase \"$1\" in\ncelery)\n    exec celery -A tasks worker\n    ;;\n"
+        "docker/entrypoint.sh": "#!/bin/sh\npython manage.py check\npython manage.py migrate\ncase \"$1\" in\ncelery)\n    exec celery -A tasks worker\n    ;;\n"
                                 "web)\n    exec gunicorn app:app --workers 2\n    ;;\n"
                                 "web-dev)\n    exec python manage.py runserver\n    ;;\nesac\n",
         "docker-compose.yml": compose, "app.py": APP, "db.py": DB, "manage.py": "import sys\n",

@@ -135,6 +135,7 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
     failed: list[str] = []
     extra_env: dict[str, str] = {}
     forwarded: dict[str | None, Location] = {}
+    branch_at: dict[str | None, Location] = {}  # the command that makes each variant (`exec gunicorn` in its arm)
     followed = False
     for command in launch.commands:
         call = script_call(project, launch, command)
@@ -195,6 +196,7 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
                 if key not in variants:
                     variants[key] = list(variants[None])
                     via[key] = list(via[None])
+                    branch_at[key] = result.extra.get(BRANCH_AT) or where
                 # `exec uwsgi --master ... "$@"`: whoever runs the image may add the app's options (an ini, a module)
                 passes_on = where if forwards and _starts_server(inner) else result.extra.get(FORWARDS)
                 for target in ([key] if key is not None else list(variants)):
@@ -205,7 +207,7 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
                 extra_env.update(result.env)
                 if result.workdir != launch.workdir or result.extra.get("container_cwd"):
                     inner_launch.workdir = result.workdir
-                    inner_launch.extra = {k: v for k, v in result.extra.items() if k != FORWARDS}
+                    inner_launch.extra = {k: v for k, v in result.extra.items() if k not in (FORWARDS, BRANCH_AT)}
     if not followed:
         if failed:
             launch.failed.extend(failed)
@@ -235,6 +237,8 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         variant.via = [*launch.via, *via[key]]
         if key in forwarded:
             variant.extra = {**variant.extra, FORWARDS: forwarded[key]}
+        if key in branch_at:
+            variant.extra = {**variant.extra, BRANCH_AT: branch_at[key]}
         out.append(variant)
     return out
 
@@ -274,7 +278,7 @@ def unselected_image_branches(project: Project, launches: list[Launch], built: s
                                                         if c.program in FORKING_PROGRAMS), None)
             if program not in FORKING_PROGRAMS or dev_server(variant) is not None:
                 continue
-            if any(where in selected for where in variant.via[1:] or variant.via):
+            if variant.extra.get(BRANCH_AT) in selected:
                 continue
             variant.name = f"{variant.via[0].path} [{variant_label(variant.condition)}]"
             out.append(variant)
@@ -329,6 +333,7 @@ def _sourced_folder(project: Project, launch: Launch | None, rel: str, folder: s
 
 
 FORWARDS = "forwards_arguments"  # Launch.extra: where the server command passes on the arguments it was given
+BRANCH_AT = "branch_at"  # Launch.extra of a variant: where the command that makes it is written
 
 
 def _unique_commands(commands: list[Command]) -> list[Command]:
