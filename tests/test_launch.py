@@ -374,7 +374,7 @@ def test_a_file_sourced_by_an_argument_the_image_does_not_give_lists_the_servers
     (step,) = launch.failed
     assert "sources a file of `/container/commands/` (`docker/container/commands/` in the repository)" in step
     assert "the script's argument $1, which the launch does not give" in step
-    assert "start a forking server: `web` (gunicorn), `worker` (celery)" in step
+    assert "files there that start a server: `web` (gunicorn), `worker` (celery)" in step
 
 
 def _dispatch_image(compose: str) -> dict[str, str]:
@@ -413,3 +413,15 @@ def test_a_build_only_true_entrypoint_does_not_swallow_the_extending_service_s_c
     })
     worker = next(launch for launch in all_launches(project(root)) if launch.name == "worker")
     assert [c.args for c in worker.commands] == [["celery", "-A", "tasks", "worker"]]
+
+
+def test_files_sourced_and_run_by_a_path_with_the_image_s_argument_are_read_through_its_copy_map(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Dockerfile": 'FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nENTRYPOINT ["/app/bin/entry"]\nCMD ["web"]\n',
+        "bin/entry": '#!/bin/sh\nDIR=/app/bin/roles\n. "$DIR/$1.sh"\nexec "/app/bin/run-$1"\n',
+        "bin/roles/web.sh": "export WORKERS=3\n",
+        "bin/run-web": '#!/bin/sh\nexec gunicorn -w "$WORKERS" --preload app:app\n',
+        "app.py": APP, "db.py": DB,
+    })
+    (launch,) = all_launches(project(root))
+    assert [c.args for c in launch.commands] == [["gunicorn", "-w", "3", "--preload", "app:app"]] and not launch.failed

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 SHELLS = ("sh", "bash", "dash", "zsh", "ash")
 PATH_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin")
 MAX_DEPTH = 4
+FORWARDS = "forwards_arguments"  # Launch.extra: where the server command passes on the arguments it was given
+BRANCH_AT = "branch_at"  # Launch.extra of a variant: where the command that makes it is written
 _SHEBANG = re.compile(rb"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(sh|bash|dash|zsh|ash)\b")
 
 
@@ -160,8 +162,8 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
             # other arguments (`*) exit 1` without one, `elif [ "$1" == "worker" ]`), each branch is a variant.
             unknown_args = _read(project, rel, {**launch.env, **command.env}, [], False, invoked_as, launch)
             if unknown_args is not None and (_server_count(unknown_args[0]) > _server_count(read[0]) or (
-                    unknown_args[2] and not _server_count(read[0]))):
-                read = unknown_args  # or it sources a file named by the argument (`source commands/$1`)
+                    unknown_args[2] and not words and not _server_count(read[0]))):
+                read = unknown_args  # or, given no argument, it sources a file the argument names (`source commands/$1`)
         if read is None:
             failed.append(f"the script `{written}` ({rel}) could not be read")
             continue
@@ -313,7 +315,7 @@ def _unknown_source_step(project: Project, launch: Launch, rel: str, written: st
         return None  # nothing the folder holds starts a server: the script starts none that can be seen
     whose = (f"the script's argument ${variable}, which the launch does not give" if variable.isdigit()
              else f"${variable}, which has no known value here")
-    found = (f"files there that start a forking server: {', '.join(starting)}" if starting
+    found = (f"files there that start a server: {', '.join(starting)}" if starting
              else "no file there starts a server pgforklint recognises")
     return (f"the script `{written}` ({rel}) sources a file of `{unknown.folder}/` (`{folder}/` in the repository) "
             f"at line {unknown.line}, picked by {whose}; {found}")
@@ -331,9 +333,6 @@ def _sourced_folder(project: Project, launch: Launch | None, rel: str, folder: s
             return target
     return None
 
-
-FORWARDS = "forwards_arguments"  # Launch.extra: where the server command passes on the arguments it was given
-BRANCH_AT = "branch_at"  # Launch.extra of a variant: where the command that makes it is written
 
 
 def _unique_commands(commands: list[Command]) -> list[Command]:
