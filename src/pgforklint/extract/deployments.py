@@ -59,6 +59,10 @@ def _platform_deployment(project: Project, launches: list[Launch]) -> str | None
 def guess(project: Project, launches: list[Launch]) -> dict[str, tuple[str, Location]]:
     out: dict[str, tuple[str, Location]] = {}
     for launch in launches:
+        compose = launch.extra.get("compose") if launch.source == "compose" else None
+        if isinstance(compose, str) and compose not in out and development_name(compose) is not None:
+            out[compose] = (f"`{compose}` is named like a development or test setup (`{development_name(compose)}`)",
+                            Location(compose, 1))
         path = launch.location.path
         if path in out:
             continue
@@ -122,7 +126,8 @@ def other_deployments(project: Project, launches: list[Launch], model: Deploymen
     places = {(p.name, p.location) for p in model.process_types if p.server is not None and not p.transient}
     groups: dict[str, list[Launch]] = {}
     for launch in launches:
-        if (launch.name, launch.location) not in places or launch.location.path in left_out:
+        if (launch.name, launch.location) not in places or launch.location.path in left_out \
+                or (launch.source == "compose" and launch.extra.get("compose") in left_out):
             continue
         platform = _platform_of(launch, heroku)
         if platform is not None:
@@ -174,4 +179,9 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
     if patterns is None:
         found.update(other_deployments(project, launches, model, found))
     model.facts["development_files"] = found
+    # A Compose service that keeps its image's command is located at the Dockerfile, which other (production)
+    # services may share: it is left out by its Compose file, process by process.
+    model.facts["development_processes"] = {
+        (launch.name, launch.location): found[launch.extra["compose"]] for launch in launches
+        if launch.source == "compose" and launch.extra.get("compose") in found and launch.location.path not in found}
     model.facts["unused_configurations"] = unused_samples(project, model)

@@ -95,9 +95,18 @@ def _read(project: Project, rel: str, env: dict[str, str], args: list[str], args
     # is no fault of the file: it matters only when no server command was found, and then it is the step that
     # failed (PGF102), never an unreadable file (PGF100).
     problems = list(getattr(script, "problems", []) or [])
-    items = [(item.command, item.line, tuple(item.conditions), item.cwd, item.runs_script, dict(item.env or {}),
-              bool(getattr(item, "is_exec", False)), _written_at(project, launch, rel, item.written_at, item.line),
-              item.forwards_arguments) for item in script.commands]
+    items = []
+    seen: set[tuple] = set()
+    for item in script.commands:
+        # The same command on the same line under the same conditions, reached by two ways the reader kept apart
+        # (a sourced function that returns a status it cannot decide): one command.
+        key = (tuple(item.command.args), item.line, tuple(item.conditions), item.written_at)
+        if key in seen:
+            continue
+        seen.add(key)
+        items.append((item.command, item.line, tuple(item.conditions), item.cwd, item.runs_script,
+                      dict(item.env or {}), bool(getattr(item, "is_exec", False)),
+                      _written_at(project, launch, rel, item.written_at, item.line), item.forwards_arguments))
     return items, problems, list(script.unknown_sources)
 
 
@@ -222,6 +231,7 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         distinct.setdefault(tuple(tuple(c.args) for c in commands), key)
     keep_name = len(distinct) == 1 and len(named) > 1  # every branch runs the same: no branch decides anything
     named = {key: named[key] for key in distinct.values()}
+    labels = [variant_label(key) for key in named]
     out = []
     base = copy_launch(launch, commands=variants[None], env={**launch.env, **extra_env})
     base.workdir, base.extra = inner_launch.workdir, {**launch.extra, **inner_launch.extra}
@@ -235,7 +245,9 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
         variant = copy_launch(base, commands=_unique_commands(commands) if keep_name else commands)
         variant.condition = None if keep_name else key
         if not keep_name and (len(named) > 1 or variants[None]):
-            variant.name = f"{launch.name} [{variant_label(key)}]"
+            label = variant_label(key)
+            # two branches with the same last test (`if [ -n "$X" ]` reached from both ways of an earlier one)
+            variant.name = f"{launch.name} [{label if labels.count(label) == 1 else key}]"
         variant.via = [*launch.via, *via[key]]
         if key in forwarded:
             variant.extra = {**variant.extra, FORWARDS: forwarded[key]}
@@ -376,7 +388,33 @@ def _server_count(items) -> int:
 
 
 def _starts_server(command: Command) -> bool:
-    return command.program in SERVER_PROGRAMS or any(w.text in ("runserver", "rqworker", "celery") for w in command.argv[1:3])
+    words = [w.text for w in command.argv]
+    if command.program in ("celery", "rq"):
+        return _celery_subcommand(words[1:]) in CELERY_PROCESSES
+    if command.program in SERVER_PROGRAMS:
+        return True
+    if "celery" in words[1:3]:  # `python -m celery -A app worker`
+        return _celery_subcommand(words[words.index("celery", 1) + 1:]) in CELERY_PROCESSES
+    return any(word in ("runserver", "rqworker") for word in words[1:3])
+
+
+# `celery worker|beat|multi|flower|events` (`rq worker`) run as processes; `celery status`, `inspect`, `call`, `purge`
+# (`rq info`) ask a running one something and exit (a readiness check in a start script).
+CELERY_PROCESSES = frozenset({"worker", "beat", "multi", "flower", "events", "worker-pool"})
+_CELERY_VALUE_OPTIONS = frozenset({"-A", "--app", "-b", "--broker", "--result-backend", "--loader", "--config",
+                                   "--workdir", "-C", "-c", "-u", "--url", "--path", "-P"})
+
+
+def _celery_subcommand(words: list[str]) -> str | None:
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in _CELERY_VALUE_OPTIONS
+        else:
+            return word
+    return None
 
 
 UNKNOWN_COMMAND = ("the command is held in", "the command `")  # read.shell's words for a command word with no value
