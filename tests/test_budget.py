@@ -372,3 +372,20 @@ def test_one_launch_running_the_same_ruby_server_command_twice_is_one_server():
     commands = parse_commands("bundle exec rails server -p 3000; curl -s localhost; bundle exec rails server -p 3000")
     launch = Launch("smoke", "shell", "sh smoke.sh", Location("smoke.sh", 1), commands)
     assert [r.kind for r in ruby_launches([launch], None)] == ["puma"]
+
+
+def test_an_image_branch_a_compose_service_selects_is_counted_once(capsys):
+    _, data = budget_json(capsys, str(FIXTURES / "ok_launch_entrypoint_branch_selected_by_compose"))
+    assert [r["name"] for r in data["process_types"]] == ["docker/entrypoint.sh [web]", "worker"]
+    assert row(data, "worker")["instances"] == 2 and row(data, "docker/entrypoint.sh [web]")["instances"] == 2
+    assert (data["expected_peak"], data["worst_case"]) == (8, 24) and data["not_counted"] == []
+
+
+def test_a_compose_service_that_keeps_its_image_s_command_is_part_of_the_same_deployment(capsys):
+    # `web` has no `command:` (its line is the Dockerfile's CMD): still the same Compose deployment as `worker`.
+    # The same service in compose.dev.yaml, at the same Dockerfile line, is left out by its Compose file's name.
+    _, data = budget_json(capsys, str(FIXTURES / "ok_budget_compose_service_keeps_image_command"))
+    assert [r["name"] for r in data["process_types"]] == ["web", "worker"]
+    assert data["not_counted"] == [{"name": "web (compose.dev.yaml)", "location": "Dockerfile:6", "reason":
+                                    "not production: `compose.dev.yaml` is named like a development or test setup (`dev`)"}]
+    assert (data["expected_peak"], data["worst_case"]) == (5, 10)

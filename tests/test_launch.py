@@ -346,3 +346,82 @@ def test_a_script_given_a_server_name_that_it_does_not_visibly_start_says_so(tmp
     })
     (row,) = build_model(project(root)).coverage.process_types
     assert row.failed and "is given `uwsgi` but reaches no command that starts it" in row.failed[0]
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DISPATCH_ENTRYPOINT = (FIXTURES / "launch_sourced_command_by_compose" / "docker/container/entrypoint").read_text()
+
+
+def test_a_server_passing_on_its_arguments_with_no_app_names_the_step() -> None:
+    root = FIXTURES / "unresolved_sourced_command_uwsgi_no_app"
+    (row,) = build_model(project(root)).coverage.process_types
+    (step,) = row.failed
+    assert "uwsgi is started at docker/container/commands/uwsgi:5 with no app option" in step
+    assert "no ini" in step and '`"$@"`' in step and "not from the repository" in step
+
+
+def test_a_file_sourced_by_an_argument_the_image_does_not_give_lists_the_servers_of_its_folder(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCOPY docker/container /container\n"
+                      'ENTRYPOINT ["/container/entrypoint"]\n',
+        "docker/container/entrypoint": DISPATCH_ENTRYPOINT,
+        "docker/container/commands/worker": '#!/bin/bash\nrun() {\n\texec celery -A tasks worker "$@"\n}\n',
+        "docker/container/commands/web": '#!/bin/bash\nrun() {\n\texec gunicorn app:app "$@"\n}\n',
+        "docker/container/commands/shell": '#!/bin/bash\nrun() {\n\texec /bin/bash\n}\n',
+        "app.py": APP, "db.py": DB,
+    })
+    (launch,) = all_launches(project(root))
+    (step,) = launch.failed
+    assert "sources a file of `/container/commands/` (`docker/container/commands/` in the repository)" in step
+    assert "the script's argument $1, which the launch does not give" in step
+    assert "files there that start a server: `web` (gunicorn), `worker` (celery)" in step
+
+
+def _dispatch_image(compose: str) -> dict[str, str]:
+    return {
+        "docker/Dockerfile": "FROM python:3.12-slim\nWORKDIR /srv\nCOPY . /srv\n"
+                             'ENTRYPOINT ["/bin/sh", "/srv/docker/entrypoint.sh"]\n',
+        "docker/entrypoint.sh": "#!/bin/sh\npython manage.py check\npython manage.py migrate\ncase \"$1\" in\ncelery)\n    exec celery -A tasks worker\n    ;;\n"
+                                "web)\n    exec gunicorn app:app --workers 2\n    ;;\n"
+                                "web-dev)\n    exec python manage.py runserver\n    ;;\nesac\n",
+        "docker-compose.yml": compose, "app.py": APP, "db.py": DB, "manage.py": "import sys\n",
+        "tasks.py": "from celery import Celery\n\napp = Celery('t')\n",
+    }
+
+
+def test_image_branches_a_production_compose_service_selects_are_not_a_second_process(tmp_path: Path) -> None:
+    compose = "services:\n  worker:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n    command: celery\n"
+    names = [launch.name for launch in all_launches(project(tree(tmp_path, _dispatch_image(compose))))]
+    assert names == ["worker", "docker/entrypoint.sh [web]"]
+
+
+def test_image_branches_a_development_compose_file_selects_are_still_the_image_s(tmp_path: Path) -> None:
+    compose = ("services:\n  worker:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n    command: celery\n"
+               "  web:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n    command: web-dev\n")
+    names = [launch.name for launch in all_launches(project(tree(tmp_path, _dispatch_image(compose))))]
+    assert names == ["worker", "web", "docker/entrypoint.sh [celery]", "docker/entrypoint.sh [web]"]
+
+
+def test_a_build_only_true_entrypoint_does_not_swallow_the_extending_service_s_command(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Dockerfile": 'FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nENTRYPOINT ["/app/start.sh"]\n',
+        "start.sh": '#!/bin/sh\ncase "$1" in\nworker) exec celery -A tasks worker ;;\nesac\n',
+        "compose.base.yml": "services:\n  base:\n    build: .\n    entrypoint: [\"/bin/true\"]\n",
+        "compose.yml": "services:\n  worker:\n    extends:\n      file: compose.base.yml\n      service: base\n"
+                       "    command: worker\n",
+        "tasks.py": "from celery import Celery\n\napp = Celery('t')\n",
+    })
+    worker = next(launch for launch in all_launches(project(root)) if launch.name == "worker")
+    assert [c.args for c in worker.commands] == [["celery", "-A", "tasks", "worker"]]
+
+
+def test_files_sourced_and_run_by_a_path_with_the_image_s_argument_are_read_through_its_copy_map(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Dockerfile": 'FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nENTRYPOINT ["/app/bin/entry"]\nCMD ["web"]\n',
+        "bin/entry": '#!/bin/sh\nDIR=/app/bin/roles\n. "$DIR/$1.sh"\nexec "/app/bin/run-$1"\n',
+        "bin/roles/web.sh": "export WORKERS=3\n",
+        "bin/run-web": '#!/bin/sh\nexec gunicorn -w "$WORKERS" --preload app:app\n',
+        "app.py": APP, "db.py": DB,
+    })
+    (launch,) = all_launches(project(root))
+    assert [c.args for c in launch.commands] == [["gunicorn", "-w", "3", "--preload", "app:app"]] and not launch.failed

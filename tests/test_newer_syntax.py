@@ -63,6 +63,13 @@ def test_newer_syntax_parses_with_lines_kept() -> None:
     assert ("get", 17, 27) in calls and ("getpid", 19, 4) in calls and ("join", 24, 9) in calls
 
 
+def test_type_parameters_over_several_lines_keep_the_lines() -> None:
+    source = "def pick[\n    T: int, **P\n](xs: list[T]) -> T:\n    return xs[0]\n\n\nafter = 1\n"
+    tree = parse_python(source)
+    assert [(n.name, n.lineno) for n in tree.body if isinstance(n, ast.FunctionDef)] == [("pick", 1)]
+    assert tree.body[-1].lineno == 7
+
+
 def test_plain_files_are_not_rewritten() -> None:
     assert downlevel("x = f'{a}' 'b'\ndef f(x):\n    return type(x)\n") is None
 

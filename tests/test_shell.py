@@ -604,3 +604,48 @@ def test_known_empty_arguments() -> None:
     assert runs(read_script(CASE, args_known=True)) == []
     assert runs(read_script(ENTRYPOINT, args_known=True)) == []
     assert read_script(ENTRYPOINT, args_known=True).problems == []
+
+
+# --- dispatch through sourced files ---------------------------------------------------------------------
+
+
+DISPATCH = """\
+#!/bin/bash
+main() {
+	if (( $# < 1 )); then
+		echo "usage: <command>"
+		exit 64
+	fi
+	command="$1"
+	shift
+	source "/container/commands/$command"
+	run "$@"
+}
+main "$@"
+"""
+WORKER = '#!/bin/bash\n\nrun() {\n\texec celery -A shop.tasks worker "$@"\n}\n'
+
+
+def test_arithmetic_tests_are_decided_when_their_values_are_known() -> None:
+    script = read_script('if (( $# < 1 )); then exec gunicorn a:b; fi\nexec celery -A t worker\n', args=("x",))
+    assert runs(script) == [(["celery", "-A", "t", "worker"], ())]
+    script = read_script('if (( $# < 1 )); then exec gunicorn a:b; fi\nexec celery -A t worker\n', args_known=True)
+    assert runs(script) == [(["gunicorn", "a:b"], ())]
+    script = read_script('if (( n > 2 )); then exec gunicorn a:b; fi\n')  # `n` unknown: both ways
+    assert [c.conditions for c in script.commands] == [("if (( n > 2 ))",)]
+
+
+def test_a_file_sourced_by_a_known_argument_is_read_and_its_commands_say_where_they_are_written() -> None:
+    files = {"/container/commands/worker": WORKER}
+    script = read_script(DISPATCH, args=("worker", "-Q", "mail"), read_file=files.get)
+    (command,) = script.commands
+    assert command.command.args == ["celery", "-A", "shop.tasks", "worker", "-Q", "mail"]
+    assert command.line == 9 and command.written_at == ("/container/commands/worker", 4)
+    assert command.forwards_arguments and script.unknown_sources == []
+
+
+def test_a_file_sourced_by_an_unknown_argument_names_the_variable_and_the_folder() -> None:
+    script = read_script(DISPATCH, read_file={"/container/commands/worker": WORKER}.get)
+    (unknown,) = script.unknown_sources
+    assert (unknown.line, unknown.folder, unknown.variables) == (9, "/container/commands", ("1",))
+    assert not any(c.command.program == "celery" for c in script.commands)

@@ -448,12 +448,18 @@ def _rows(model: DeploymentModel) -> tuple[list[Row], list[Left]]:
     attached: set[int] = set()
     agents = model.facts.get("agents", [])
     development: dict = model.facts.get("development_files") or {}
+    development_processes: dict = model.facts.get("development_processes") or {}
+
+    def left_out(process_type):
+        return development.get(process_type.location.path) or development_processes.get(
+            (process_type.name, process_type.location))
+
     running = [p for p in model.process_types if p.server is not None and not p.transient]
-    production = [p for p in running if p.location.path not in development]
+    production = [p for p in running if left_out(p) is None]
     for process_type in running:
         attached.add(id(process_type.server))
-        if production and process_type.location.path in development:
-            reason, _ = development[process_type.location.path]
+        if production and left_out(process_type) is not None:
+            reason, _ = left_out(process_type)
             left.append(Left(process_type.name, process_type.location, reason if reason.startswith("another deployment") else f"not production: {reason}"))
             continue
         rows.append(_row(process_type.name, process_type.location, process_type, process_type.server,

@@ -109,11 +109,30 @@ class CeleryAppVal(AdapterVal):
             self.autodiscover.append((names, loc))
             return UNKNOWN
         if name in ("task", "shared_task"):
+            _task_base(interp, kwargs.get("base"), loc)
             for arg in args:
                 if isinstance(arg, FunctionVal):
                     return arg
             return _PassThrough()
         return None
+
+
+def _task_base(interp: Interpreter, base: Value | None, loc: Location) -> None:
+    """`@app.task(base=DBTask)`: Celery makes each task an instance of a subclass of `base` when the app is
+    finalized, which the worker does in its parent before the pool forks (celery/app/base.py `_task_from_fun`,
+    `finalize`): the base class's own `__init__` runs there, once per task (walked once per class)."""
+    from dataclasses import replace
+
+    from pgforklint.extract.importtime import ClassVal, InstanceVal, _class_lookup
+
+    if not isinstance(base, ClassVal):
+        return
+    init = _class_lookup(base, "__init__")
+    done = interp.state.setdefault("celery_task_bases", set())
+    if not isinstance(init, FunctionVal) or id(base) in done:  # type: ignore[operator]
+        return
+    done.add(id(base))  # type: ignore[union-attr]
+    interp.register("celery_worker_init", replace(init, bound_self=InstanceVal(base)), loc)
 
 
 # Signals sent in the worker's parent process before the prefork pool forks its children
@@ -198,6 +217,7 @@ def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> V
         interp.state.setdefault("celery_apps", []).append(app)  # type: ignore[union-attr]
         return app
     if qualname in ("celery.shared_task", "celery.app.shared_task"):
+        _task_base(interp, kwargs.get("base"), interp.loc(frame.module, node))
         for arg in args:
             if isinstance(arg, FunctionVal):
                 return arg

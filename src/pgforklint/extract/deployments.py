@@ -25,29 +25,11 @@ import re
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.launch import Launch
-from pgforklint.launch.coverage import dev_server
+from pgforklint.launch.coverage import OTHER_ENVIRONMENT_WORDS, dev_server, development_name
 from pgforklint.model import IN_CODE_SERVERS, DeploymentModel, Server
 from pgforklint.project import Project
 
-DEVELOPMENT_WORDS = frozenset({"dev", "devel", "develop", "development", "local", "test", "tests", "testing", "ci",
-                               "sample", "example", "examples", "vagrant", "smoke"})
-# Folders of development tools: dev containers, CI workflows, coding agents' skills (`.agents/skills/run-x/smoke.sh`).
-DEVELOPMENT_FOLDERS = frozenset({".devcontainer", ".github", ".gitlab", ".circleci", ".agents", ".claude", ".cursor",
-                                 ".codex", ".windsurf", ".gemini"})
-# Other environments of the same app (their own database): not added to production's budget either.
-OTHER_ENVIRONMENT_WORDS = frozenset({"stage", "staging", "feature", "preview", "review", "qa", "uat", "sandbox", "demo"})
 _POSTGRES_IMAGE = re.compile(r"^(?:[\w.-]+/)*(?:postgres|postgis|timescaledb[\w-]*)(?::|$)")
-
-
-def development_name(path: str) -> str | None:
-    folder = next((part for part in path.lower().split("/")[:-1] if part in DEVELOPMENT_FOLDERS), None)
-    if folder is not None:
-        return folder
-    words = [word for word in re.split(r"[/._\-]+", path.lower()) if word]
-    for word in words:
-        if word in DEVELOPMENT_WORDS or word in OTHER_ENVIRONMENT_WORDS:
-            return word
-    return None
 
 
 def _compose_postgres(project: Project, rel: str) -> Location | None:
@@ -77,6 +59,10 @@ def _platform_deployment(project: Project, launches: list[Launch]) -> str | None
 def guess(project: Project, launches: list[Launch]) -> dict[str, tuple[str, Location]]:
     out: dict[str, tuple[str, Location]] = {}
     for launch in launches:
+        compose = launch.extra.get("compose") if launch.source == "compose" else None
+        if isinstance(compose, str) and compose not in out and development_name(compose) is not None:
+            out[compose] = (f"`{compose}` is named like a development or test setup (`{development_name(compose)}`)",
+                            Location(compose, 1))
         path = launch.location.path
         if path in out:
             continue
@@ -123,7 +109,8 @@ def _platform_of(launch: Launch, heroku: bool) -> str | None:
     if launch.source == "procfile":
         return "heroku" if heroku else "procfile"
     if launch.source == "compose":
-        return f"compose:{launch.location.path}"
+        # The Compose file, not the line's: a service that keeps its image's command is located at the Dockerfile.
+        return f"compose:{launch.extra.get('compose') or launch.location.path}"
     if launch.source in ("kubernetes", "cloudfoundry", "render", "fly"):
         return launch.source
     return None  # an image, a script, a unit: part of whichever deployment runs it
@@ -139,7 +126,8 @@ def other_deployments(project: Project, launches: list[Launch], model: Deploymen
     places = {(p.name, p.location) for p in model.process_types if p.server is not None and not p.transient}
     groups: dict[str, list[Launch]] = {}
     for launch in launches:
-        if (launch.name, launch.location) not in places or launch.location.path in left_out:
+        if (launch.name, launch.location) not in places or launch.location.path in left_out \
+                or (launch.source == "compose" and launch.extra.get("compose") in left_out):
             continue
         platform = _platform_of(launch, heroku)
         if platform is not None:
@@ -191,4 +179,9 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
     if patterns is None:
         found.update(other_deployments(project, launches, model, found))
     model.facts["development_files"] = found
+    # A Compose service that keeps its image's command is located at the Dockerfile, which other (production)
+    # services may share: it is left out by its Compose file, process by process.
+    model.facts["development_processes"] = {
+        (launch.name, launch.location): found[launch.extra["compose"]] for launch in launches
+        if launch.source == "compose" and launch.extra.get("compose") in found and launch.location.path not in found}
     model.facts["unused_configurations"] = unused_samples(project, model)

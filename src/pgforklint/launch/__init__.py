@@ -60,6 +60,10 @@ def all_launches(project: Project) -> list[Launch]:
         launches = resolve(project, _follow_scripts(project, launches))
     else:
         launches = _follow_scripts(project, launches)
+    if built:
+        from pgforklint.launch.scripts import unselected_image_branches
+
+        launches.extend(unselected_image_branches(project, launches, built))
     if any(c.program == "supervisord" for launch in launches for c in launch.commands):
         from pgforklint.launch.managers import expand_supervisord
 
@@ -81,19 +85,26 @@ def _dockerfile_launches(project: Project, built: set[str]) -> list[Launch]:
         if source.rel in built:
             continue
         image = read_image(project, source.rel)
-        combined = image.command() if image is not None else None
-        if combined is None:
-            continue
-        text, location = combined
-        repo = image.paths.to_repo(image.paths.workdir)
-        launch = Launch(source.rel, "dockerfile", text, location, [], dict(image.paths.env), dict(image.env_locations),
-                        workdir=repo if repo is not None else image.paths.context, paths=image.paths)
-        if image.entrypoint is not None and image.entrypoint.words and (image.cmd is None or image.cmd.words):
-            # The arguments after an exec-form ENTRYPOINT: the CMD's, a default whoever runs the image replaces.
-            launch.extra["default_args"] = len(image.cmd.words) if image.cmd is not None else 0
-        launch.commands = parse_launch_commands(project, location.path, location.line, text, launch.env)
-        launches.append(launch)
+        launch = image_launch(project, source.rel, image) if image is not None else None
+        if launch is not None:
+            launches.append(launch)
     return launches
+
+
+def image_launch(project: Project, rel: str, image) -> Launch | None:
+    """The container's command, run in WORKDIR, as the image `rel` says (ENTRYPOINT + CMD)."""
+    combined = image.command()
+    if combined is None:
+        return None
+    text, location = combined
+    repo = image.paths.to_repo(image.paths.workdir)
+    launch = Launch(rel, "dockerfile", text, location, [], dict(image.paths.env), dict(image.env_locations),
+                    workdir=repo if repo is not None else image.paths.context, paths=image.paths)
+    if image.entrypoint is not None and image.entrypoint.words and (image.cmd is None or image.cmd.words):
+        # The arguments after an exec-form ENTRYPOINT: the CMD's, a default whoever runs the image replaces.
+        launch.extra["default_args"] = len(image.cmd.words) if image.cmd is not None else 0
+    launch.commands = parse_launch_commands(project, location.path, location.line, text, launch.env)
+    return launch
 
 
 def _follow_scripts(project: Project, launches: list[Launch]) -> list[Launch]:

@@ -139,9 +139,20 @@ def _service(project: Project, rel: str, name: str, body: dict, siblings: dict, 
             if parent is not None:
                 merged = dict(parent)
                 where = dict(parent.where)
+                if _does_nothing(merged.get("entrypoint")) and "command" in body and "entrypoint" not in body:
+                    # A build-only service (`entrypoint: /bin/true`) extended by one that gives a command of its
+                    # own (`command: worker`): `/bin/true worker` runs nothing, so the command is meant for the
+                    # image's ENTRYPOINT, the process the extending service describes.
+                    merged.pop("entrypoint")
+                    where.pop("entrypoint", None)
     merged = _merge(merged, body, where, rel)
     merged.pop("extends", None)
     return _service_of(merged, where, name, body.line if isinstance(body, LineDict) else 1, rel)
+
+
+def _does_nothing(entrypoint) -> bool:
+    words = entrypoint if isinstance(entrypoint, list) else str(entrypoint or "").split()
+    return len(words) == 1 and str(words[0]) in ("/bin/true", "/usr/bin/true", "true", ":")
 
 
 def _env(project: Project, service: Service, rel: str) -> tuple[dict[str, str], dict[str, Location]]:

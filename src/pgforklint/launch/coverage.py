@@ -34,6 +34,28 @@ SERVER_PROGRAMS = ("gunicorn", "uwsgi", "celery", "rq", "rqworker", "pyuwsgi")
 SPAWNING_PROGRAMS = ("uvicorn", "hypercorn", "daphne", "granian", "waitress-serve", "fastapi")  # `fastapi run`: uvicorn
 
 
+DEVELOPMENT_WORDS = frozenset({"dev", "devel", "develop", "development", "local", "test", "tests", "testing", "ci",
+                               "sample", "example", "examples", "vagrant", "smoke"})
+# Folders of development tools: dev containers, CI workflows, coding agents' skills (`.agents/skills/run-x/smoke.sh`).
+DEVELOPMENT_FOLDERS = frozenset({".devcontainer", ".github", ".gitlab", ".circleci", ".agents", ".claude", ".cursor",
+                                 ".codex", ".windsurf", ".gemini"})
+# Other environments of the same app (their own database): not added to production's budget either.
+OTHER_ENVIRONMENT_WORDS = frozenset({"stage", "staging", "feature", "preview", "review", "qa", "uat", "sandbox", "demo"})
+
+
+def development_name(path: str) -> str | None:
+    """The word or folder that names a launch file as a development setup or another environment
+    (`docker-compose.dev.yml`, `.devcontainer/`)."""
+    folder = next((part for part in path.lower().split("/")[:-1] if part in DEVELOPMENT_FOLDERS), None)
+    if folder is not None:
+        return folder
+    words = [word for word in re.split(r"[/._\-]+", path.lower()) if word]
+    for word in words:
+        if word in DEVELOPMENT_WORDS or word in OTHER_ENVIRONMENT_WORDS:
+            return word
+    return None
+
+
 def dev_server(launch: Launch) -> str | None:
     """`flask run`, `manage.py runserver`, `--reload`: a development server, not a deployment."""
     for command in launch.commands:
@@ -98,7 +120,14 @@ def _failed_steps(project: Project, server: Server, launch: Launch | None) -> li
     if app is None and server.settings.get("no_app"):
         return steps  # a uWSGI vassal with no app option: it loads no Python app
     if app is None:
-        if server.kind in (ServerKind.GUNICORN, ServerKind.UWSGI):
+        passes_on = launch.extra.get("forwards_arguments") if launch is not None else None
+        if server.kind in (ServerKind.GUNICORN, ServerKind.UWSGI) and passes_on is not None:
+            options = "app option (`--module`, `--wsgi-file`) and no ini" if server.kind is ServerKind.UWSGI \
+                else "app module and no configuration file"
+            steps.append(f"{server.kind.value} is started at {passes_on.path}:{passes_on.line} with no {options}, and "
+                         "with the arguments the script is given (`\"$@\"`): the app comes from whoever runs it, "
+                         "not from the repository")
+        elif server.kind in (ServerKind.GUNICORN, ServerKind.UWSGI):
             steps.append(f"{server.kind.value}: the command names no app module (nor does its configuration)")
         elif server.kind is ServerKind.CELERY and not server.parent_effects.engines:
             steps.append("celery: no `-A`/`--app` module to follow")

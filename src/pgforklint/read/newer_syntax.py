@@ -339,8 +339,11 @@ class _Scanner:
         if k < self.n and self.text[k] == "[":
             close = self._bracket_end(k)
             for p in range(k, close):
-                if self.text[p] != "\n":
-                    self.edits[p] = " "
+                if self.text[p] == "\n":
+                    # `def f[\n    T: Ord\n](x)`: the name and `(` must stay one logical line
+                    self.edits[p - 1] = "\\"
+                else:
+                    self.edits.setdefault(p, " ")
 
     def _type_alias(self, start: int, end: int) -> None:
         text = self.text

@@ -45,6 +45,18 @@ class ShellCommand:
     exported: frozenset[str] = frozenset()  # names in `env` the process inherits (input env, `export`, `set -a`)
     is_exec: bool = False  # run through `exec`: it replaces the script's process
     background: bool = False  # started with `&`
+    written_at: tuple[str, int] | None = None  # (file, line there) when written in a file the script sources
+    forwards_arguments: bool = False  # passes on arguments it was given (`"$@"`, `$*`), whatever they are
+
+
+@record
+class UnknownSource:
+    """`. "/container/commands/$command"` where the variable has no known value: the folder the file is taken
+    from (as the script sees it, before the unknown part) and the variables that pick it."""
+    line: int
+    written: str
+    folder: str
+    variables: tuple[str, ...]
 
 
 @record
@@ -52,6 +64,7 @@ class ShellScript:
     commands: list[ShellCommand]
     problems: list[tuple[int, str]]  # (line, reason) for constructs it could not follow
     sourced: list[str] = field(default_factory=list)  # files read through `.`/`source`
+    unknown_sources: list[UnknownSource] = field(default_factory=list)
 
 
 _SHEBANG = re.compile(r"#!\s*(\S+)[ \t]*(.*)")
@@ -100,7 +113,7 @@ def read_script(text: str, env: dict[str, str] | None = None, *, args: Sequence[
         reader.problem(stop.line, stop.reason)
     except RecursionError:
         reader.problem(1, "script nested too deeply to follow")
-    return ShellScript(reader.commands, reader.problems, reader.sourced)
+    return ShellScript(reader.commands, reader.problems, reader.sourced, reader.unknown_sources)
 
 
 # --- values ---------------------------------------------------------------------------------------------
@@ -632,18 +645,34 @@ class _Node:
 #   group / subshell: a = body;  func: a = name, b = body node;  test: a = words [(parts, raw)];  nop
 
 
+class _SourcedLine(int):
+    """The script's line of a `. file` (what commands read from that file are reported on), knowing the file
+    and the line there where the command is written."""
+
+    file: str
+    file_line: int
+
+    def __new__(cls, line: int, file: str, file_line: int) -> _SourcedLine:
+        value = super().__new__(cls, line)
+        value.file, value.file_line = file, file_line
+        return value
+
+
 class _Parser:
-    def __init__(self, reader: _Reader, text: str, fixed_line: int | None) -> None:
+    def __init__(self, reader: _Reader, text: str, fixed_line: int | None, origin: str | None = None) -> None:
         self.reader = reader
         self.text = text
         self.fixed_line = fixed_line
-        self.newlines = [m.start() for m in re.finditer("\n", text)] if fixed_line is None else []
+        self.origin = origin if fixed_line is not None else None
+        self.newlines = [m.start() for m in re.finditer("\n", text)] if fixed_line is None or origin else []
         lexer = _Lexer(text, self.problem_at, self.line_of)
         self.toks = lexer.tokens()
         self.pos = 0
         self.depth = 0
 
     def line_of(self, offset: int) -> int:
+        if self.origin is not None:
+            return _SourcedLine(self.fixed_line, self.origin, bisect_right(self.newlines, offset - 1) + 1)
         return self.fixed_line if self.fixed_line is not None else bisect_right(self.newlines, offset - 1) + 1
 
     def problem_at(self, line: int, reason: str) -> None:
@@ -818,18 +847,24 @@ class _Parser:
         return self.simple(line)
 
     def arithmetic(self, line: int) -> _Node:
+        """`(( expression ))`: its status is the expression's value (true when not 0)."""
         depth = 0
+        start = end = self.peek().end
         while self.peek().kind != "eof":
             tok = self.take()
             if tok.kind == "op" and tok.value == "(":
                 depth += 1
+                if depth == 2:
+                    start = tok.end
             elif tok.kind == "op" and tok.value == ")":
                 depth -= 1
+                if depth == 1:
+                    end = tok.start  # the first `)` of the closing `))`
                 if depth <= 0:
                     if self.peek().kind == "op" and self.peek().value == ")":
                         self.take()
                     break
-        return _Node("nop", line)
+        return _Node("arith", line, self.text[start:end])
 
     def simple(self, line: int) -> _Node:
         assignments: list = []
@@ -986,6 +1021,7 @@ class _Reader:
         self.commands: list[ShellCommand] = []
         self.problems: list[tuple[int, str]] = []
         self.sourced: list[str] = []
+        self.unknown_sources: list[UnknownSource] = []
         self.steps = 0
         self.function_depth = 0
         self.read_depth = 0
@@ -999,8 +1035,8 @@ class _Reader:
         if len(self.problems) < 100 and (line, reason) not in self.problems:
             self.problems.append((line, reason))
 
-    def parse(self, text: str, fixed_line: int | None) -> _Node:
-        parser = _Parser(self, text, fixed_line)
+    def parse(self, text: str, fixed_line: int | None, origin: str | None = None) -> _Node:
+        parser = _Parser(self, text, fixed_line, origin)
         try:
             return parser.program()
         except _Stop as stop:
@@ -1102,6 +1138,11 @@ class _Reader:
                 fields = [self.expand(parts, raw, s, split=False) for parts, raw in node.a]
                 value = _test([f[0] if f else _empty_field() for f in fields], double=True, exists=self.exists)
                 s.status, s.tested = value, value is None
+            return states
+        if kind == "arith":
+            for s in states:
+                value = self.condition_value(node.a, s)
+                s.status, s.tested = (None if value is None else value != 0), value is None
             return states
         for s in states:  # nop
             s.status, s.tested = True, False
@@ -1366,17 +1407,20 @@ class _Reader:
         for key, value in command.env.items():
             env[key] = value
             exported.add(key)
-        self.commands.append(ShellCommand(command, node.line, s.conds, env, s.cwd, command.exec_name,
-                                          command.runs_script, frozenset(exported), is_exec, background))
+        written_at = (node.line.file, node.line.file_line) if isinstance(node.line, _SourcedLine) else None
+        forwards = any(word[0] != "array" and _FORWARDED.search(word[1]) for word in node.b)
+        self.commands.append(ShellCommand(command, int(node.line), s.conds, env, s.cwd, command.exec_name,
+                                          command.runs_script, frozenset(exported), is_exec, background,
+                                          written_at, bool(forwards)))
 
-    def nested(self, text: str, line: int, states: list[_State]) -> list[_State]:
-        """Read `text` (a sourced file, `sh -c`/`eval` string) as shell, its commands on `line`."""
+    def nested(self, text: str, line: int, states: list[_State], origin: str | None = None) -> list[_State]:
+        """Read `text` (a sourced file `origin`, `sh -c`/`eval` string) as shell, its commands on `line`."""
         if self.read_depth >= MAX_READ_DEPTH:
             self.problem(line, f"`.`/`sh -c`/`eval` nested more than {MAX_READ_DEPTH} deep")
             return states
         self.read_depth += 1
         try:
-            return self.run_seq(self.parse(text[:MAX_TEXT], line), states)
+            return self.run_seq(self.parse(text[:MAX_TEXT], line, origin), states)
         finally:
             self.read_depth -= 1
 
@@ -1595,6 +1639,19 @@ class _Reader:
             return _Val("", False, (EnvRef(name, None, None, "unset"),))
         return value
 
+    def condition_value(self, expression: str, s: _State) -> int | None:
+        """An arithmetic command's value: one comparison (`$# < 1`, `n == 0`) or an expression; None if unknown."""
+        match = re.fullmatch(r"(.*?)(<=|>=|==|!=|<|>)(.*)", expression.strip(), re.DOTALL)
+        if match is None:
+            return self.arithmetic(expression, s)
+        if any(op in match.group(3) for op in ("<", ">", "=", "&", "|", "!")):
+            return None
+        left, right = self.arithmetic(match.group(1), s), self.arithmetic(match.group(3), s)
+        if left is None or right is None:
+            return None
+        return int({"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right,
+                    "==": left == right, "!=": left != right}[match.group(2)])
+
     def arithmetic(self, expression: str, s: _State) -> int | None:
         def substitute(match: re.Match) -> str:
             value = self.lookup(s, match.group(1) or match.group(2), None)
@@ -1603,7 +1660,7 @@ class _Reader:
             return value.text.strip() or "0"
 
         try:
-            text = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?|\b([A-Za-z_][A-Za-z0-9_]*)\b", substitute, expression)
+            text = re.sub(r"\$\{?([#0-9]|[A-Za-z_][A-Za-z0-9_]*)\}?|\b([A-Za-z_][A-Za-z0-9_]*)\b", substitute, expression)
         except ValueError:
             return None
         if len(text) > 200 or not re.fullmatch(r"[0-9+\-*/%() \t]*", text) or "**" in text:
@@ -1891,12 +1948,21 @@ def _b_cd(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arrays:
     return [s]
 
 
+_FORWARDED = re.compile(r"\$(?:[@*]|\{[@*]\})")
+
+
 def _b_source(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arrays: list) -> list[_State]:
     if len(fields) < 2:
         return [s]
     target = fields[1]
     if not target.known:
         reader.problem(node.line, f"sourced file `{target.raw or target.text}` is not known here")
+        names = tuple(dict.fromkeys(ref.name for ref in target.refs if ref.source == "unset"))
+        folder = posixpath.dirname(target.text) if "/" in target.text else None
+        if names and folder and len(reader.unknown_sources) < 20:
+            if s.cwd and not folder.startswith("/"):
+                folder = posixpath.normpath(posixpath.join(s.cwd, folder))
+            reader.unknown_sources.append(UnknownSource(int(node.line), target.raw or target.text, folder, names))
         return [s]
     path = target.text
     if s.cwd and not path.startswith("/"):
@@ -1911,7 +1977,7 @@ def _b_source(reader: _Reader, node: _Node, s: _State, fields: list[_Field], arr
     saved = s.args
     if len(fields) > 2:
         s.args = [_as_val(f) for f in fields[2:]]
-    out = reader.nested(text, node.line, [s])
+    out = reader.nested(text, node.line, [s], origin=path)
     for state in out:
         if len(fields) > 2:
             state.args = saved

@@ -19,9 +19,14 @@ def unresolved_launch(model: DeploymentModel) -> Iterator[Diagnostic]:
     # A development setup (`supervisord-dev.conf`, `docker-compose.local.yml`) beside a production deployment:
     # what it runs was not followed, but production's launches say what the deployment checks.
     development = model.facts.get("development_files") or {}
-    production = any(row.location.path not in development for row in coverage.process_types)
+    development_processes = model.facts.get("development_processes") or {}
+
+    def in_development(row) -> bool:
+        return row.location.path in development or (row.name, row.location) in development_processes
+
+    production = any(not in_development(row) for row in coverage.process_types)
     for row in coverage.process_types:
-        if row.dev_only or not row.failed or (production and row.location.path in development):
+        if row.dev_only or not row.failed or (production and in_development(row)):
             continue
         if row.server is not None and not row.forks and row.app_file is None and "spawns" in row.server:
             continue
