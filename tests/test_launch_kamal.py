@@ -179,6 +179,10 @@ def test_kamal_is_the_budget_over_render_and_compose_but_the_rails_template_is_n
     left_out = build_model(project(root)).facts["development_files"]
     assert "config/deploy.yml" in left_out and "Render" in left_out["config/deploy.yml"][0]
     assert "render.yaml" not in left_out
+    root = tree(tmp_path / "template-procfile", {**RAILS, "Procfile": "web: bundle exec puma\n",
+                                                "config/deploy.yml": "servers:\n  web:\n    - 192.168.0.1\n"})
+    left_out = build_model(project(root)).facts["development_files"]
+    assert "config/deploy.yml" in left_out and "Procfile" not in left_out
 
 
 def test_a_postgres_accessory_gives_max_connections(tmp_path: Path) -> None:
@@ -196,6 +200,20 @@ def test_a_postgres_accessory_gives_max_connections(tmp_path: Path) -> None:
     limits = build_model(project(root)).database
     assert limits.max_connections.value == 40 and limits.max_connections.origin.location.line == 9
     assert limits.reserved.value == 5
+    root = tree(tmp_path / "bitnami", {**RAILS, "config/deploy.yml": """\
+        servers:
+          - 10.0.0.1
+        accessories:
+          db:
+            image: bitnami/postgresql:16
+            env:
+              clear:
+                POSTGRESQL_MAX_CONNECTIONS: 30
+              secret:
+                - POSTGRESQL_PASSWORD
+        """})
+    limits = build_model(project(root)).database
+    assert limits.max_connections.value == 30 and limits.max_connections.origin.location.line == 8
 
 
 def test_broken_deploy_yml_is_reported_not_raised(tmp_path: Path) -> None:

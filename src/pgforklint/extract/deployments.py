@@ -112,10 +112,9 @@ def declared(project: Project, launches: list[Launch], patterns: list[str]) -> d
 # a repository describes several (its other deployments are separate budgets).
 # Kamal comes before the PaaS files: its roles name the hosts they run on, so a repository that keeps a Kamal
 # configuration beside an app.json or render.yaml has moved to (or added) servers of its own. Kamal still set up
-# as `rails new` wrote it (`kamal-template`: only the placeholder host 192.168.0.1) deploys nowhere yet: it
-# comes after every other platform file, before a bare Procfile and Compose.
-PLATFORM_ORDER = ("kubernetes", "kamal", "heroku", "cloudfoundry", "render", "fly", "kamal-template", "procfile",
-                  "compose")
+# as `rails new` wrote it (`kamal-template`: only the placeholder host 192.168.0.1) deploys nowhere: it comes last.
+PLATFORM_ORDER = ("kubernetes", "kamal", "heroku", "cloudfoundry", "render", "fly", "procfile", "compose",
+                  "kamal-template")
 PLATFORM_NAMES = {"kubernetes": "Kubernetes", "kamal": "Kamal", "heroku": "Heroku", "cloudfoundry": "Cloud Foundry",
                   "render": "Render", "fly": "Fly.io", "kamal-template": "Kamal", "procfile": "Procfile",
                   "compose": "Compose"}

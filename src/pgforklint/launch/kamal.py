@@ -86,7 +86,8 @@ def _document(project: Project, rel: str) -> Merged | None:
     loaded = project.erb_yaml(rel)
     documents = loaded.documents if loaded is not None else []
     document = documents[0] if documents else None
-    return _wrap(document, rel, 1) if isinstance(document, dict) else None  # type: ignore[return-value]
+    wrapped = _wrap(document, rel, 1) if isinstance(document, dict) else None
+    return wrapped if isinstance(wrapped, Merged) else None
 
 
 def production_config(project: Project) -> tuple[Merged, list[str]] | None:
@@ -286,14 +287,21 @@ def accessory_postgres_settings(project: Project) -> dict[str, Quantity]:
             continue
         image = accessory.get("image")
         cmd = accessory.get("cmd")
-        if not isinstance(image, str) or not re.match(r"^(?:[\w.-]+/)*(?:postgres|postgis)(?::|$)", image.strip()):
+        if not isinstance(image, str) or not re.match(r"^(?:[\w.-]+/)*(?:postgres|postgis|postgresql)(?::|$)",
+                                                      image.strip()):
             continue
-        if not isinstance(cmd, str):
-            continue
-        for match in _PG_SETTING.finditer(cmd):
+        for match in _PG_SETTING.finditer(cmd if isinstance(cmd, str) else ""):
             out[match.group(1)] = Quantity(parse_count(match.group(2)), Origin(
                 OriginKind.FILE, accessory.where["cmd"], f"postgres -c {match.group(1)} (Kamal accessory `{name}`)"))
+        # Bitnami's image reads its limit from the environment (as for a Compose service).
+        env: dict[str, str] = {}
+        where: dict[str, Location] = {}
+        _apply_env(accessory.get("env"), env, where, {})
+        if parse_count(env.get("POSTGRESQL_MAX_CONNECTIONS", "")) is not None and "max_connections" not in out:
+            out["max_connections"] = Quantity(parse_count(env["POSTGRESQL_MAX_CONNECTIONS"]), Origin(
+                OriginKind.FILE, where["POSTGRESQL_MAX_CONNECTIONS"],
+                f"$POSTGRESQL_MAX_CONNECTIONS (Kamal accessory `{name}`)"))
     return out
 
 
-__all__ = ["kamal_launches", "production_config", "accessory_postgres_settings", "is_rails_template"]
+__all__ = ["accessory_postgres_settings", "is_rails_template", "kamal_launches", "production_config"]
