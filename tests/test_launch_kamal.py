@@ -74,9 +74,13 @@ def test_roles_hosts_and_commands_in_the_image_kamal_builds(tmp_path: Path) -> N
           idle:
             hosts: []
             cmd: bin/jobs
+          reports:
+            hosts: <%= ENV["REPORT_HOSTS"].split(",") %>
+            cmd: bin/jobs
         """})
     launches = kamal(root)
-    assert sorted(launches) == ["jobs", "web"]  # a role with no hosts runs nowhere
+    assert sorted(launches) == ["jobs", "reports", "web"]  # a role with no hosts runs nowhere
+    assert launches["reports"].extra["instances"][0] is None  # how many hosts ERB lists is not in the repository
     web, jobs = launches["web"], launches["jobs"]
     # a host listed twice is one container; an ERB host is one more, unknown
     assert web.extra["instances"][0] == 3 and web.extra["instances"][1].line == 4
@@ -90,6 +94,20 @@ def test_roles_hosts_and_commands_in_the_image_kamal_builds(tmp_path: Path) -> N
     assert web.workdir == "" and web.paths is not None
     # the Dockerfile's own CMD is the web role, not another process
     assert not [launch for launch in all_launches(project(root)) if launch.source == "dockerfile"]
+
+
+def test_erb_in_a_role_command(tmp_path: Path) -> None:
+    root = tree(tmp_path, {**RAILS, "config/deploy.yml": """\
+        servers:
+          web:
+            hosts: [10.0.0.1]
+            cmd: bundle exec puma -w <%= ENV["PUMA_WORKERS"] %>
+          jobs:
+            hosts: [10.0.0.2]
+            cmd: <%= ENV["JOBS_COMMAND"] %>
+        """})
+    # a command written with ERB is not in the repository, and not the image's CMD either
+    assert kamal(root) == {}
 
 
 def test_a_list_of_servers_is_the_web_role(tmp_path: Path) -> None:

@@ -152,8 +152,11 @@ def _apply_env(block: object, env: dict[str, str], where: dict[str, Location], s
         secrets[name] = block.where.get("secret", block.location)
 
 
-def _hosts(value: object) -> list[str]:
-    """The hosts of a role, one per container (a name listed twice is one host; each unknown ERB value counts)."""
+def _hosts(value: object) -> list[str] | None:
+    """The hosts of a role, one per container (a name listed twice is one host; each unknown ERB value counts).
+    None: the whole list is written with ERB (`hosts: <%= ENV["HOSTS"].split(",") %>`), so their number is unknown."""
+    if _unknown(value):
+        return None
     items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
     out: list[str] = []
     for index, item in enumerate(items):
@@ -166,7 +169,7 @@ def _hosts(value: object) -> list[str]:
     return out
 
 
-def roles(config: Merged) -> list[tuple[str, Merged | None, list[str], Location, Location]]:
+def roles(config: Merged) -> list[tuple[str, Merged | None, list[str] | None, Location, Location]]:
     """(name, role mapping or None, hosts, where the role is written, where its hosts are)."""
     servers = config.get("servers")
     where = config.where.get("servers", config.location)
@@ -202,7 +205,7 @@ def _image(project: Project, config: Merged) -> Image | None:
 
 def is_rails_template(config: Merged) -> bool:
     """Every host is the placeholder `rails new` writes: the file was generated and never pointed at a server."""
-    hosts = [host for _, _, role_hosts, _, _ in roles(config) for host in role_hosts]
+    hosts = [host for _, _, role_hosts, _, _ in roles(config) for host in role_hosts or ["?"]]
     return bool(hosts) and all(host in RAILS_TEMPLATE_HOSTS for host in hosts)
 
 
@@ -221,7 +224,7 @@ def kamal_launches(project: Project, built_dockerfiles: set[str]) -> list[Launch
     template = is_rails_template(config)
     launches = []
     for name, role, hosts, role_where, hosts_where in roles(config):
-        if not hosts:
+        if hosts is not None and not hosts:
             continue  # a role with no hosts runs nowhere (`allow_empty_roles`)
         env = dict(image.paths.env) if image is not None else {}
         env_where = dict(image.env_locations) if image is not None else {}
@@ -231,7 +234,9 @@ def kamal_launches(project: Project, built_dockerfiles: set[str]) -> list[Launch
             _apply_env(role.get("env"), env, env_where, secrets)
         cmd = role.get("cmd") if role is not None else None
         override = None
-        if isinstance(cmd, str) and cmd.strip() and not _unknown(cmd):
+        if isinstance(cmd, str) and cmd.strip():
+            if _unknown(cmd):
+                continue  # written with ERB (`<%= ENV["JOBS_COMMAND"] %>`): what the role runs is not in the repository
             cmd_where = role.where["cmd"]
             try:
                 override = ImageCommand(shlex.split(cmd), None, cmd_where)
@@ -247,9 +252,11 @@ def kamal_launches(project: Project, built_dockerfiles: set[str]) -> list[Launch
             continue  # no command in the repository: the image is built elsewhere
         text, _ = combined
         location = override.location if override is not None else role_where
-        extra: dict = {"kamal_role": name, "kamal_files": list(files), "kamal_secrets": secrets,
-                       "instances": (len(hosts), hosts_where,
-                                     f"Kamal role `{name}`: {len(hosts)} host{'s' if len(hosts) != 1 else ''}")}
+        if hosts is None:
+            instances = (None, hosts_where, f"the ERB-written hosts of Kamal role `{name}`")
+        else:
+            instances = (len(hosts), hosts_where, f"Kamal role `{name}`: {len(hosts)} host{'s' if len(hosts) != 1 else ''}")
+        extra: dict = {"kamal_role": name, "kamal_files": list(files), "kamal_secrets": secrets, "instances": instances}
         if template:
             extra["kamal_template"] = True
         launch = Launch(name, "kamal", text, location, [], env, env_where, extra)
