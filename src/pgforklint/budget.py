@@ -508,12 +508,29 @@ def _inside(process_type: ProcessType) -> tuple[Quantity, Quantity | None]:
                                                              f"`{host.name}` instances ({worst.origin.detail}), `{condition}`"))
 
 
+def _in_environment(engine: Engine, env: dict[str, str], name: str) -> Engine:
+    """The engine as this process type sees it: a pool read from a variable the engine's file leaves to the
+    environment (database.yml `pool: <%= ENV.fetch("RAILS_MAX_THREADS") { 5 } %>`) takes the value the process's
+    launch gives it (Compose `environment`, Kamal `env.clear`), as the process's threads do."""
+    size = engine.max_size
+    if size is None or size.env_var is None or size.origin.kind not in (OriginKind.ENV_DEFAULT, OriginKind.ENV_UNSET):
+        return engine
+    value = env.get(size.env_var, "").strip()
+    if not value.isdigit():
+        return engine
+    import dataclasses
+
+    return dataclasses.replace(engine, max_size=Quantity(int(value), Origin(
+        OriginKind.FILE, size.origin.location, f"${size.env_var} = {value} where `{name}` starts"), env_var=size.env_var))
+
+
 def _row(name: str, location: Location, process_type: ProcessType | None, server: Server, instances: Quantity,
          agents: list[dict]) -> Row:
     conc, note = concurrency(server)
     row = Row(name, location, process_type, server, instances, server.processes, server.threads, conc, note)
     green = is_green(server)
-    row.engines = [engine_use(engine, conc, green) for engine in process_engines(server)]
+    env = process_type.env if process_type is not None else {}
+    row.engines = [engine_use(_in_environment(engine, env, name), conc, green) for engine in process_engines(server)]
     for agent in agents:
         if agent["process_types"] is None or name in agent["process_types"]:
             wrapped = agent.get("launches")

@@ -173,7 +173,13 @@ def classify(name: str) -> FileKind | None:
         return FileKind.CONF
     if "." not in name and name not in _NOT_SCRIPTS:
         return FileKind.SCRIPT
+    if lower.rpartition(".")[2] in _SCRIPT_ENVIRONMENT_SUFFIXES:
+        return FileKind.SCRIPT  # `bin/setup.docker.prod`, `entrypoint.production`: an image's ENTRYPOINT script
     return None
+
+
+# Last suffixes that name an environment, not a format: such a file is a start script when a launch runs it.
+_SCRIPT_ENVIRONMENT_SUFFIXES = frozenset({"prod", "production", "docker", "staging"})
 
 
 # Names without an extension that are never start scripts (not listed, so never read).

@@ -6,7 +6,7 @@ Sources for the limit, in order:
 1. `[tool.pgforklint]` `max-connections` / `reserved-connections` (CONFIG);
 2. the repository: `postgresql.conf`, a Compose service running the `postgres` image with
    `-c max_connections=N` (also `superuser_reserved_connections`, `reserved_connections`), Bitnami's
-   `POSTGRESQL_MAX_CONNECTIONS`;
+   `POSTGRESQL_MAX_CONNECTIONS`, a Kamal `postgres` accessory's `cmd: postgres -c max_connections=N`;
 3. a Heroku Postgres plan named in `app.json` `addons`: the plan's connection limit. Heroku enforces it
    per role ("FATAL: too many connections for role"; the Essential/hobby servers are multi-tenant with a
    per-user quota), so it is modelled as a role limit that reserved slots do not reduce;
@@ -152,6 +152,10 @@ def _server_settings(project: Project) -> dict[str, Quantity]:
             if var in env and parse_count(env[var][0]) is not None:
                 found[setting] = Quantity(parse_count(env[var][0]), Origin(OriginKind.FILE, env[var][1], f"${var} (Compose service `{name}`)"))
         found.setdefault("__service__", Quantity(None, Origin(OriginKind.FILE, Location(rel, service.line), f"Compose service `{name}`")))
+    if project.exists("config/deploy.yml"):
+        from pgforklint.launch.kamal import accessory_postgres_settings  # a Kamal `postgres` accessory's `cmd`
+
+        found.update(accessory_postgres_settings(project))
     return found
 
 

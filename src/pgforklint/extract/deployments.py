@@ -12,7 +12,7 @@ file is a development setup when
 - one of its launches is a development server (`--reload`, `manage.py runserver`, `flask run`, `hupper`,
   `watchmedo auto-restart`), or
 - it is a Compose file that runs its own `postgres` container while the repository also has a platform
-  deployment (Heroku's app.json/heroku.yml, Kubernetes workloads).
+  deployment (Heroku's app.json/heroku.yml, Kubernetes workloads, Kamal roles).
 
 `[tool.pgforklint] development-files = [...]` (gitignore-style patterns) replaces the guess.
 Facts go to `model.facts["development_files"]`: path -> (reason, location of the evidence).
@@ -53,6 +53,8 @@ def _platform_deployment(project: Project, launches: list[Launch]) -> str | None
         return "Heroku"
     if any(launch.source == "kubernetes" for launch in launches):
         return "Kubernetes"
+    if any(launch.source == "kamal" and not launch.extra.get("kamal_template") for launch in launches):
+        return "Kamal"
     return None
 
 
@@ -100,9 +102,14 @@ def declared(project: Project, launches: list[Launch], patterns: list[str]) -> d
 
 # Platforms that each run the whole app against their own database, in the order one is chosen as production when
 # a repository describes several (its other deployments are separate budgets).
-PLATFORM_ORDER = ("kubernetes", "heroku", "cloudfoundry", "render", "fly", "procfile", "compose")
-PLATFORM_NAMES = {"kubernetes": "Kubernetes", "heroku": "Heroku", "cloudfoundry": "Cloud Foundry", "render": "Render",
-                  "fly": "Fly.io", "procfile": "Procfile", "compose": "Compose"}
+# Kamal comes before the PaaS files: its roles name the hosts they run on, so a repository that keeps a Kamal
+# configuration beside an app.json or render.yaml has moved to (or added) servers of its own. Kamal still set up
+# as `rails new` wrote it (`kamal-template`: only the placeholder host 192.168.0.1) deploys nowhere: it comes last.
+PLATFORM_ORDER = ("kubernetes", "kamal", "heroku", "cloudfoundry", "render", "fly", "procfile", "compose",
+                  "kamal-template")
+PLATFORM_NAMES = {"kubernetes": "Kubernetes", "kamal": "Kamal", "heroku": "Heroku", "cloudfoundry": "Cloud Foundry",
+                  "render": "Render", "fly": "Fly.io", "kamal-template": "Kamal", "procfile": "Procfile",
+                  "compose": "Compose"}
 
 
 def _platform_of(launch: Launch, heroku: bool) -> str | None:
@@ -113,6 +120,8 @@ def _platform_of(launch: Launch, heroku: bool) -> str | None:
         return f"compose:{launch.extra.get('compose') or launch.location.path}"
     if launch.source in ("kubernetes", "cloudfoundry", "render", "fly"):
         return launch.source
+    if launch.source == "kamal":
+        return "kamal-template" if launch.extra.get("kamal_template") else "kamal"
     return None  # an image, a script, a unit: part of whichever deployment runs it
 
 

@@ -4,7 +4,8 @@ Sources, in order (the first that knows wins):
 
 1. `[tool.pgforklint.scale]` (or `pgforklint budget --scale web=6`): CONFIG origin;
 2. the repository: Heroku `app.json` `formation.<type>.quantity`, Compose `deploy.replicas` / `scale`,
-   Kubernetes `spec.replicas` of Deployments and StatefulSets;
+   Kubernetes `spec.replicas` of Deployments and StatefulSets, Render/Cloud Foundry instances, the hosts of a
+   Kamal role (`pgforklint.launch.kamal`);
 3. otherwise the count is unknown and counted as 1 (DEFAULT origin, reported by PGF101 with how to pin it).
 
 On Heroku (the repo has an `app.json` or `heroku.yml`) the Python buildpack sets `WEB_CONCURRENCY` by dyno
@@ -162,11 +163,11 @@ def _instances(project: Project, process_type: ProcessType, launch: Launch | Non
             return Quantity(quantity, Origin(OriginKind.FILE, where, "app.json formation quantity"))
     if launch.source == "compose":
         return _compose_replicas(launch.extra.get("service"), launch.location.path)
-    if launch.source in ("render", "fly", "cloudfoundry"):
+    if launch.source in ("render", "fly", "cloudfoundry", "kamal"):
         value, where, detail = launch.extra["instances"]
         if value is None:
             return Quantity(1, Origin(OriginKind.PLATFORM, where, detail))
-        kind = OriginKind.DEFAULT if "default" in detail else OriginKind.FILE
+        kind = OriginKind.DEFAULT if "default" in detail and launch.source != "kamal" else OriginKind.FILE
         return Quantity(value, Origin(kind, where, detail))
     if launch.source == "kubernetes":
         replicas = launch.extra.get("replicas")

@@ -5,7 +5,7 @@ discover -> read -> **launch** -> extract -> model -> rules -> report
 
 Sources, one module each: `procfile` (and app.json's environment), `dockerfile` (the image: files,
 WORKDIR, ENV, ENTRYPOINT + CMD), `compose` (merged as Compose merges), `kubernetes`, `managers`
-(supervisord, systemd), `paas` (Render, Fly.io, Cloud Foundry), `scripts` (start scripts followed with their arguments through the shell
+(supervisord, systemd), `paas` (Render, Fly.io, Cloud Foundry), `kamal` (config/deploy.yml roles), `scripts` (start scripts followed with their arguments through the shell
 reader), `declared` (`[tool.pgforklint.processes]`), `python_servers` (gunicorn or Celery started from the
 project's own Python). `paths` maps container paths to repository paths
 and gives every adapter the same module roots; `base` holds `Launch` and the process types handed to the
@@ -37,6 +37,10 @@ def all_launches(project: Project) -> list[Launch]:
         from pgforklint.launch.compose import compose_launches
 
         launches.extend(compose_launches(project, built))
+    if project.exists("config/deploy.yml"):
+        from pgforklint.launch.kamal import kamal_launches  # Kamal: roles in the image it builds
+
+        launches.extend(kamal_launches(project, built))
     if project.files(FileKind.DOCKERFILE):
         launches.extend(_dockerfile_launches(project, built))
     if project.files(FileKind.YAML):

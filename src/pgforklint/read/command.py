@@ -260,6 +260,10 @@ def _peel_one(words: list[Word], found: dict) -> list[Word] | None:
         rest = words[index + 1:]
     elif name in ("nohup", "setsid", "je"):  # `je`: the jemalloc gem's wrapper (`bundle exec je -v puma ...`)
         rest = words[_options(words, 1):]
+    elif name == "thrust":
+        # Thruster (Rails 8's `CMD ["./bin/thrust", "./bin/rails", "server"]`): an HTTP proxy that runs the command
+        # after it as its child and has no options of its own [src: basecamp/thruster README, Usage].
+        rest = words[1:]
     elif name == "stdbuf":
         rest = words[_options(words, 1, _W({"-i", "-o", "-e"})):]
     elif name in ("pipenv", "poetry", "pdm", "hatch", "rye") and second == "run":

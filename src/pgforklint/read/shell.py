@@ -1393,8 +1393,8 @@ class _Reader:
             return
         if not command.argv:
             return
-        if command.program in _NOT_RECORDED and not command.wrappers:
-            return
+        if command.program in _NOT_RECORDED and not command.wrappers and "/" not in command.argv[0].text:
+            return  # a builtin; a path (`bin/jobs`, Solid Queue's binstub) is a file, never the builtin `jobs`
         if len(self.commands) >= MAX_COMMANDS:
             raise _Stop(node.line, f"more than {MAX_COMMANDS} commands: the rest are not read")
         env = {k: v.text for k, v in s.vars.items() if v.known and v.set}

@@ -277,6 +277,12 @@ def _quantity(value, location: Location, detail: str) -> Quantity:
                                                 f"{detail}: ${value.env_var} not set in the repo; its default is used"),
                             env_var=value.env_var)
         return Quantity(value.value, Origin(OriginKind.FILE, location, detail), env_var=value.env_var)
+    if isinstance(value.value, str) and value.env_var and value.value.strip().isdigit():
+        # `workers ENV.fetch("WEB_CONCURRENCY", 2)` where the launch sets the variable (Compose `environment`, Kamal
+        # `env.clear`): environment values are strings, and Puma and Unicorn take them with `Integer()`/`to_i`.
+        return Quantity(int(value.value), Origin(OriginKind.FILE, location,
+                                                 f"{detail}: ${value.env_var} = {value.value.strip()} where the process starts"),
+                        env_var=value.env_var)
     if value.env_var:
         return Quantity(None, Origin(OriginKind.ENV_UNSET, location, f"{detail}: ${value.env_var} has no value in the repo"),
                         symbolic=value.symbolic, env_var=value.env_var)

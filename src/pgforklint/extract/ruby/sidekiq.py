@@ -116,6 +116,24 @@ def _assignments(node):
         stack.extend(reversed(current.named_children))
 
 
+def _config(project, rel: str, env: dict[str, str]):
+    """The config file with its ERB evaluated in the process's environment (`<%= ENV["SIDEKIQ_CONCURRENCY"] || 5 %>`
+    where Compose `environment` or Kamal `env.clear` sets the variable)."""
+    loaded = project.erb_yaml(rel)
+    if loaded is None or not env or not any(value.env_var in env for value in loaded.values.values()):
+        return loaded
+    key = ("sidekiq-config", rel, tuple(sorted(env.items())))
+    if key not in project._cache:
+        from pgforklint.errors import ReadError
+        from pgforklint.read.erb_yaml import load
+
+        try:
+            project._cache[key] = load(project.text(rel) or "", env)
+        except ReadError:
+            project._cache[key] = loaded
+    return project._cache[key]
+
+
 def adapt(project, launches, model: DeploymentModel) -> None:
     app = ruby_app(project, model)
     if app is None:
@@ -129,7 +147,7 @@ def adapt(project, launches, model: DeploymentModel) -> None:
             concurrency = word_quantity(word, location, "`-c` on the command line")
         config = option_word(ruby_launch.words, "-C", "--config")
         rel = config.text.lstrip("./") if config is not None else next((c for c in CONFIG_FILES if project.exists(c)), None)
-        loaded = project.erb_yaml(rel) if rel and project.exists(rel) else None
+        loaded = _config(project, rel, env) if rel and project.exists(rel) else None
         if concurrency is None and loaded is not None:
             concurrency = yaml_quantity(loaded, rel, "concurrency", f"concurrency in {rel}")
             capsules = _capsules(loaded, rel)
