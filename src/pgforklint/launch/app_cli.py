@@ -686,21 +686,23 @@ def _flask_entry(project: Project, launch: Launch, command: Command, reader: _Re
 # --- following the words -------------------------------------------------------------------------------
 
 
-def _options_with_values(node: ast.AST | None) -> set[str]:
-    """The options a click command/group declares that take a value (`@click.option("-c", "--config")`)."""
-    out: set[str] = set()
+def _declared_options(node: ast.AST | None) -> tuple[set[str], set[str]]:
+    """(options that take a value, flags) a click command/group declares (`@click.option("-c", "--config")`)."""
+    values: set[str] = set()
+    flags: set[str] = set()
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return out
+        return values, flags
     for decorator in node.decorator_list:
-        if isinstance(decorator, ast.Call) and _dotted(decorator.func).rsplit(".", 1)[-1] == "option":
-            if any(k.arg in ("is_flag", "count") and not (isinstance(k.value, ast.Constant) and k.value.value is False)
-                   for k in decorator.keywords):
-                continue
-            names = [_const_str(a) for a in decorator.args]
-            if any(n and "/" in n for n in names):  # `--shout/--no-shout`: a boolean flag
-                continue
-            out.update(n for n in names if n and n.startswith("-"))
-    return out
+        kind = _dotted(decorator.func).rsplit(".", 1)[-1] if isinstance(decorator, ast.Call) else ""
+        if kind not in ("option", "help_option", "version_option"):
+            continue
+        written = [n for n in (_const_str(a) for a in decorator.args) if n]
+        names = {part for n in written for part in n.split("/")}  # `--shout/--no-shout`: a boolean flag
+        flag = kind != "option" or any("/" in n for n in written) or any(
+            k.arg in ("is_flag", "count") and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+            for k in decorator.keywords)
+        (flags if flag else values).update(n for n in names if n.startswith("-"))
+    return values, flags
 
 
 def _follow(entry: _Entry, walker: _Walker) -> tuple[_Cli | None, list[_Cli], str, str | None]:
@@ -711,9 +713,12 @@ def _follow(entry: _Entry, walker: _Walker) -> tuple[_Cli | None, list[_Cli], st
     written = entry.label
     while current is not None and current.kind in ("group", "flask"):
         path.append(current)
-        takes_value = _options_with_values(current.node) | {"--app", "-A", "--env-file", "-e"}
+        takes_value, flags = _declared_options(current.node)
+        if current.kind == "flask":
+            takes_value |= {"--app", "-A", "--env-file", "-e"}
         children = walker.children(current)
         word = None
+        undeclared = False  # the word before was an option the group does not declare: maybe its value
         while words:
             text = words.pop(0)
             if text == "--":
@@ -721,6 +726,10 @@ def _follow(entry: _Entry, walker: _Walker) -> tuple[_Cli | None, list[_Cli], st
             if text.startswith("-"):
                 if text in takes_value and words:
                     words.pop(0)
+                undeclared = "=" not in text and text not in takes_value and text not in flags
+                continue
+            if undeclared and text not in children:
+                undeclared = False
                 continue
             word = text
             break
@@ -738,6 +747,8 @@ def _follow(entry: _Entry, walker: _Walker) -> tuple[_Cli | None, list[_Cli], st
         if child is None and _typer(current) and len(children) == 1:
             words.insert(0, word)  # a Typer app with one command runs it without a command word
             child = next(iter(children.values()))
+        if child is None and current.kind == "flask":
+            return None, path, written, None  # a command an installed extension adds (`flask rq`, `flask digest`)
         if child is None:
             known = ", ".join(f"`{name}`" for name in sorted(children))
             return None, path, written, (f"`{written}`: no command `{word}` under {current.label}"
