@@ -128,12 +128,14 @@ def _is_main_guard(test: ast.AST | None) -> bool:
 
 
 def _dotted(node: ast.AST | None) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr}" if inner else ""
-    return ""
+    """`a.b.c` for a name or an attribute chain on a name, else "" (a loop: chains can be long)."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return ""
+    return ".".join([node.id, *reversed(parts)])
 
 
 def _const_str(node: ast.AST | None) -> str | None:
