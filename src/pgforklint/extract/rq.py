@@ -241,42 +241,14 @@ def app_command_server(project: Project, launch: Launch, command: AppCommand) ->
     """A worker started by a command of the project's CLI (`pgforklint.launch.app_cli`): the process runs its
     entry (`manage.py`, the console script's module), the command's module, the group callbacks, then the
     command function, which builds the Worker and calls `work()`; the parent is what ran before that fork."""
-    from pgforklint.extract.importtime import InstanceVal
+    from pgforklint.extract.forking import run_app_command
     from pgforklint.extract.multiproc import fork_server
     from pgforklint.model import AppRef
 
     roots = module_roots(project, launch)
     interp = make_interpreter(project, roots, dict(launch.env))
-    location = launch.location
     parent = ProcessEffects()
-
-    def function(module_name: str, name: str) -> FunctionVal | None:
-        module = interp.import_module(module_name, location)
-        owner, _, method = name.rpartition(".")
-        value = module.namespace.get(owner or name) if module is not None else None
-        if method and owner and isinstance(value, ClassVal):  # `Command.handle`
-            found = _class_lookup(value, method)
-            return replace(found, bound_self=InstanceVal(value)) if isinstance(found, FunctionVal) else None
-        return value if isinstance(value, FunctionVal) else None
-
-    def load() -> None:
-        if command.entry:
-            if command.entry_is_main:
-                interp.main_modules.add(command.entry)
-            interp.import_module(command.entry, location)
-        if command.django:
-            from pgforklint.extract.django import django_setup
-
-            django_setup(interp, location)
-        for owner, name in command.callbacks:
-            callback = function(owner, name)
-            if callback is not None:
-                interp.call_function(callback, [], {}, location)
-        target = function(command.module, command.function)
-        if target is not None:
-            interp.call_function(target, [], {}, location)
-
-    run_phase(interp, parent, load)
+    run_phase(interp, parent, lambda: run_app_command(interp, command, launch.location))
     points = [p for p in interp.state.get("fork_points") or [] if p.kind == "rq" and p.effects is parent]
     if points:
         server = fork_server(interp, points[0], ServerKind.RQ, points[0].extra.get("class_name", "Worker"),
@@ -304,7 +276,7 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
             attach_process_type(model, invocation.launch, server)
     for launch in launches:
         command = launch.extra.get("app_cli")
-        if isinstance(command, AppCommand):
+        if isinstance(command, AppCommand) and command.server == "rq":
             server = app_command_server(project, launch, command)
             model.servers.append(server)
             attach_process_type(model, launch, server)

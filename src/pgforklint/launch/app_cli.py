@@ -57,6 +57,7 @@ class AppCommand:
     location: Location  # the command function's definition
     callbacks: list[tuple[str, str]]  # (module, function) run before it: group callbacks, Flask's app factory
     django: bool = False  # a management command: `django.setup()` runs first
+    server: str = "rq"  # "rq": the RQ adapter builds the worker from this; "celery": the command was rewritten
 
 
 # --- modules read statically -----------------------------------------------------------------------
@@ -798,9 +799,11 @@ def rewrite(project: Project, launch: Launch) -> None:
             launch.via.append(found.location)
             commands.append(command)
         elif isinstance(found, tuple):
-            text, where = found
+            text, where, prelude = found
             commands.extend(parse_commands(text, {**launch.env, **command.env}))
             launch.via.append(where)
+            if prelude is not None:  # the Celery adapter runs the CLI's part of the parent first
+                launch.extra["app_cli"] = prelude
             changed = True
         else:
             commands.append(command)
@@ -817,7 +820,7 @@ def _could_fork(project: Project) -> bool:
 
 
 def _resolve(project: Project, launch: Launch, entry: _Entry, reader: _Reader):
-    """An AppCommand (RQ), (command line, where) for Celery/gunicorn, a failed step, or None."""
+    """An AppCommand (RQ); (command line, where, the AppCommand or None) for Celery/gunicorn; a failed step; or None."""
     walker = _Walker(reader)
     starts = _Starts(project, launch, reader)
     if entry.django:
@@ -830,7 +833,7 @@ def _resolve(project: Project, launch: Launch, entry: _Entry, reader: _Reader):
     start = starts.of(target.module, target.node)
     if start is None or start.server == "none":
         return None
-    if start.server == "rq":
+    if start.server in ("rq", "celery"):
         callbacks = []
         for group in path:
             if group.create_app is not None:
@@ -844,18 +847,20 @@ def _resolve(project: Project, launch: Launch, entry: _Entry, reader: _Reader):
                                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
                                  and any(_dotted(d.func if isinstance(d, ast.Call) else d) == f"{group.name}.callback"
                                          for d in node.decorator_list))
-        return AppCommand(written, entry.module.name, entry.is_main, target.module.name, target.module.rel,
-                          target.node.name, Location(target.module.rel, target.node.lineno), callbacks)
-    if start.server == "celery":
+        command = AppCommand(written, entry.module.name, entry.is_main, target.module.name, target.module.rel,
+                             target.node.name, Location(target.module.rel, target.node.lineno), callbacks,
+                             server=start.server)
+        if start.server == "rq":
+            return command
         if start.command is None:
             return f"`{written}`: the Celery app that `{target.node.name}()` starts could not be resolved"
-        return start.command, start.location
+        return start.command, start.location, command
     from pgforklint.launch.python_servers import _servers
 
     texts = _servers(project, launch, target.module.rel, [target.node.name], only=target.node.name)
     if not texts:
         return f"`{written}`: the gunicorn application `{target.node.name}()` runs could not be read"
-    return texts[0], start.location
+    return texts[0], start.location, None
 
 
 def _django_command(project: Project, entry: _Entry, reader: _Reader, starts: _Starts):
@@ -877,11 +882,12 @@ def _django_command(project: Project, entry: _Entry, reader: _Reader, starts: _S
         if start is None or start.server == "none":
             return None
         written = f"{entry.label} {words[0]}"
+        command = AppCommand(written, entry.module.name, True, module.name, module.rel, "Command.handle",
+                             Location(module.rel, handle.lineno), [], django=True, server=start.server)
         if start.server == "rq":
-            return AppCommand(written, entry.module.name, True, module.name, module.rel, "Command.handle",
-                              Location(module.rel, handle.lineno), [], django=True)
+            return command
         if start.server == "celery" and start.command is not None:
-            return start.command, start.location
+            return start.command, start.location, command
         return None
     return None  # a command of Django or an installed app: not the project's code
 
