@@ -252,3 +252,24 @@ def test_a_typer_app_with_one_command_runs_it_without_a_command_word(tmp_path: P
     })
     command = launch_named(root, "worker").extra["app_cli"]
     assert (command.module, command.function) == ("jobs.__main__", "work")
+
+
+def test_flask_rq2_worker_loads_the_app_and_needs_to_find_it(tmp_path: Path) -> None:
+    app = "from flask import Flask\nfrom flask_rq2 import RQ\n\n\ndef create_app():\n    app = Flask(__name__)\n" \
+          "    RQ(app)\n    return app\n"
+    root = tree(tmp_path, {"Procfile": "worker: flask --app calls rq worker\n", "calls/__init__.py": app})
+    command = launch_named(root, "worker").extra["app_cli"]
+    assert (command.words, command.module, command.function, command.callbacks) == (
+        "flask rq worker", "calls", "", [("calls", "create_app")])
+    (row,) = build_model(project(root)).coverage.process_types
+    assert (row.server, row.forks, row.app_file, row.failed) == ("rq", True, "calls/__init__.py", [])
+
+    (tmp_path / "Procfile").write_text("worker: flask rq worker\n")  # no FLASK_APP, no app.py: Flask finds no app
+    assert launch_named(root, "worker").failed == [
+        "`flask rq worker` (Flask-RQ2) loads the Flask app first: no `FLASK_APP` or `--app` in the repository, "
+        "and no `wsgi.py` or `app.py` where the process runs"]
+
+    (tmp_path / "Procfile").write_text("worker: flask --app calls rq worker\n")
+    (tmp_path / "calls/settings.py").write_text('RQ_WORKER_CLASS = "rq.SimpleWorker"\n')  # runs jobs in the worker
+    launch = launch_named(root, "worker")
+    assert "app_cli" not in launch.extra and not launch.failed

@@ -256,7 +256,7 @@ def app_command_server(project: Project, launch: Launch, command: AppCommand) ->
     else:  # the Worker was not followed in the walk; the launch stage saw it: the whole command is the parent
         server = Server(ServerKind.RQ, command.location, forks=True,
                         loads_app_in_parent=Flag(True, Origin(OriginKind.FILE, command.location,
-                                                              f"`{command.words}` starts an RQ worker")),
+                                                              f"`{command.words}` forks a work horse for every job")),
                         processes=Quantity.default(1, "one work horse at a time per worker"),
                         threads=Quantity.default(1, "a work horse runs one job"), worker_class="Worker")
         server.parent_effects = parent

@@ -524,6 +524,7 @@ class _Entry:
     root: _Cli | None
     words: list[Word]  # the command's words after the entry
     django: bool = False
+    flask_rq2: bool = False  # `flask rq worker` of Flask-RQ2, unless the project defines an `rq` command
 
 
 def console_scripts(project: Project) -> dict[str, str]:
@@ -590,7 +591,7 @@ def _setup_py_scripts(tree: ast.Module) -> dict[str, str]:
     return out
 
 
-def _entry(project: Project, launch: Launch, command: Command, reader: _Reader) -> _Entry | None:
+def _entry(project: Project, launch: Launch, command: Command, reader: _Reader) -> _Entry | str | None:
     from pgforklint.launch.paths import repo_file
 
     if not command.argv:
@@ -650,7 +651,7 @@ def _script_entry(reader: _Reader, rel: str, label: str, words: list[Word]) -> _
     return None
 
 
-def _flask_entry(project: Project, launch: Launch, command: Command, reader: _Reader) -> _Entry | None:
+def _flask_entry(project: Project, launch: Launch, command: Command, reader: _Reader) -> _Entry | str | None:
     """`flask [--app X] group command`: the Flask app's CLI (`app.cli.add_command`, `@app.cli.command()`)."""
     words = command.argv[1:]
     app = {**launch.env, **command.env}.get("FLASK_APP")
@@ -670,12 +671,17 @@ def _flask_entry(project: Project, launch: Launch, command: Command, reader: _Re
         index += 1
     if rest and rest[0].text in FLASK_BUILTIN:
         return None
+    rq2 = [w.text for w in rest[:2]] in (["rq", "worker"], ["rq", "worker-pool"]) and _uses_flask_rq2(project)
     module = None
     for candidate in ([app.split(":", 1)[0].removesuffix(".py").replace("/", ".")] if app else ["wsgi", "app"]):
         module = reader.module(candidate)
         if module is not None:
             break
     if module is None:
+        if rq2:
+            where = f"`FLASK_APP`/`--app` = `{app}`: no such module" if app else \
+                "no `FLASK_APP` or `--app` in the repository, and no `wsgi.py` or `app.py` where the process runs"
+            return f"`flask rq worker` (Flask-RQ2) loads the Flask app first: {where}"
         return None
     root = _Cli("flask", module, "app.cli", None, f"the Flask CLI of `{module.name}` (`app.cli`)")
     factory = app.split(":", 1)[1].split("(", 1)[0] if app and ":" in app else None
@@ -683,7 +689,18 @@ def _flask_entry(project: Project, launch: Launch, command: Command, reader: _Re
         factory = next((n for n in ("create_app", "make_app") if n in module.defs and "app" not in module.defs), None)
     if factory and any(isinstance(n, ast.FunctionDef) for n in module.defs.get(factory, [])):
         root.create_app = ast.Name(factory)
-    return _Entry("flask", module, False, root, rest)
+    return _Entry("flask", module, False, root, rest, flask_rq2=rq2)
+
+
+def _uses_flask_rq2(project: Project) -> bool:
+    """Flask-RQ2's `flask rq worker` (an `rq.Worker` unless `RQ_WORKER_CLASS` names a non-forking one)."""
+    cached = project._cache.get(("app-cli-flask-rq2",))
+    if cached is None:
+        files = [s.rel for s in project.files(FileKind.PYTHON) if project.contains(s.rel, b"flask_rq2")]
+        cached = bool(files) and not any(project.contains(s.rel, b"RQ_WORKER_CLASS") and project.contains(
+            s.rel, *(name.encode() for name in RQ_NON_FORKING)) for s in project.files(FileKind.PYTHON))
+        project._cache[("app-cli-flask-rq2",)] = cached
+    return cached
 
 
 # --- following the words -------------------------------------------------------------------------------
@@ -789,9 +806,11 @@ def rewrite(project: Project, launch: Launch) -> None:
         if entry is None:
             commands.append(command)
             continue
-        found = _resolve(project, launch, entry, reader)
+        found = _resolve(project, launch, entry, reader) if isinstance(entry, _Entry) else entry
         if isinstance(found, str):
-            if position == len(launch.commands) - 1 and _could_fork(project):
+            # A word the CLI cannot name may start a worker only if the project has code that starts one; a
+            # failed entry (Flask-RQ2's worker with no app found) is a worker already.
+            if position == len(launch.commands) - 1 and (isinstance(entry, str) or _could_fork(project)):
                 launch.failed.append(found)
             commands.append(command)
         elif isinstance(found, AppCommand):
@@ -828,6 +847,11 @@ def _resolve(project: Project, launch: Launch, entry: _Entry, reader: _Reader):
     target, path, written, failed = _follow(entry, walker)
     if failed is not None:
         return failed
+    if target is None and entry.flask_rq2 and path and path[-1] is entry.root:
+        # Flask-RQ2's worker: the app is loaded (the factory called), then `rq.Worker(...).work()`
+        callbacks = [(entry.module.name, entry.root.create_app.id)] if isinstance(entry.root.create_app, ast.Name) else []
+        return AppCommand(" ".join(["flask", *(w.text for w in entry.words[:2])]), entry.module.name, False,
+                          entry.module.name, entry.module.rel, "", launch.location, callbacks)
     if target is None or not isinstance(target.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     start = starts.of(target.module, target.node)
