@@ -679,8 +679,13 @@ def _flask_entry(project: Project, launch: Launch, command: Command, reader: _Re
             break
     if module is None:
         if rq2:
-            where = f"`FLASK_APP`/`--app` = `{app}`: no such module" if app else \
-                "no `FLASK_APP` or `--app` in the repository, and no `wsgi.py` or `app.py` where the process runs"
+            name = app.split(":", 1)[0].removesuffix(".py").replace("/", ".") if app else ""
+            if app and project.module_file(name, reader.roots):
+                where = f"`FLASK_APP`/`--app` = `{app}`: {project.module_file(name, reader.roots)} could not be read (PGF100)"
+            elif app:
+                where = f"`FLASK_APP`/`--app` = `{app}`: no such module"
+            else:
+                where = "no `FLASK_APP` or `--app` in the repository, and no `wsgi.py` or `app.py` where the process runs"
             return f"`flask rq worker` (Flask-RQ2) loads the Flask app first: {where}"
         return None
     root = _Cli("flask", module, "app.cli", None, f"the Flask CLI of `{module.name}` (`app.cli`)")
