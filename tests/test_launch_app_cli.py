@@ -273,3 +273,33 @@ def test_flask_rq2_worker_loads_the_app_and_needs_to_find_it(tmp_path: Path) -> 
     (tmp_path / "calls/settings.py").write_text('RQ_WORKER_CLASS = "rq.SimpleWorker"\n')  # runs jobs in the worker
     launch = launch_named(root, "worker")
     assert "app_cli" not in launch.extra and not launch.failed
+
+
+def test_an_option_callback_of_a_group_runs_before_the_group_and_the_command(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Procfile": "worker: python manage.py -c prod.ini jobs\n",
+        "manage.py": """\
+            import click
+            from rq import Worker
+
+
+            def load_config(ctx, param, value):
+                ctx.obj = value
+
+
+            @click.group()
+            @click.option("-c", "--config", callback=load_config, is_eager=True, expose_value=False)
+            def cli():
+                pass
+
+
+            @cli.command()
+            def jobs():
+                Worker(["default"]).work()
+
+
+            if __name__ == "__main__":
+                cli()
+        """,
+    })
+    assert launch_named(root, "worker").extra["app_cli"].callbacks == [("manage", "load_config"), ("manage", "cli")]

@@ -870,6 +870,7 @@ def _resolve(project: Project, launch: Launch, entry: _Entry, reader: _Reader):
                 if obj is not None and obj.module is not None and obj.name:
                     callbacks.append((obj.module.name, obj.name))
             if isinstance(group.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                callbacks.extend(_option_callbacks(reader, group))
                 callbacks.append((group.module.name, group.node.name))
             elif _typer(group):  # `@app.callback()`: typer runs it before the command
                 callbacks.extend((group.module.name, node.name) for node in group.module.tree.body
@@ -890,6 +891,20 @@ def _resolve(project: Project, launch: Launch, entry: _Entry, reader: _Reader):
     if not texts:
         return f"`{written}`: the gunicorn application `{target.node.name}()` runs could not be read"
     return texts[0], start.location, None
+
+
+def _option_callbacks(reader: _Reader, group: _Cli) -> list[tuple[str, str]]:
+    """`@click.option("-c", callback=load_config)`: click calls an option's callback while it parses the group's
+    options (given or not), before the group's own callback."""
+    out = []
+    for decorator in group.node.decorator_list if isinstance(group.node, ast.FunctionDef) else []:
+        if isinstance(decorator, ast.Call) and _dotted(decorator.func).rsplit(".", 1)[-1] == "option":
+            for keyword in decorator.keywords:
+                if keyword.arg == "callback":
+                    obj = reader.resolve(group.module, keyword.value)
+                    if obj is not None and obj.module is not None and obj.name and "." not in obj.name:
+                        out.append((obj.module.name, obj.name))
+    return out
 
 
 def _django_command(project: Project, entry: _Entry, reader: _Reader, starts: _Starts):
