@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from pgforklint.project import Project
 
 # Code that can start a forking worker: without any, a CLI command that cannot be followed cannot start one.
-WORKER_NEEDLES = (b".work(", b"worker_main", b"BaseApplication", b".Worker(")
+WORKER_NEEDLES = (b".work(", b"worker_main", b"BaseApplication", b"WSGIApplication", b"gunicorn.app", b".Worker(")
 RQ_FORKING = ("Worker", "HerokuWorker", "RoundRobinWorker", "RandomWorker")
 RQ_NON_FORKING = ("SimpleWorker", "SpawnWorker")
 GROUP_FACTORIES = ("Group", "AppGroup", "FlaskGroup", "Typer", "MultiCommand", "CommandCollection")
@@ -97,14 +97,19 @@ class _Module:
                         self.defs.setdefault(target.id, []).append(node.value)
             elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
                 self.defs.setdefault(node.target.id, []).append(node.value)
-        # Imports inside functions (`def create_app(): from app.commands import jobs_cli`), for names the
-        # module level does not bind.
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                for alias in node.names:
-                    name = alias.asname or alias.name
-                    if name not in self.imports and name not in self.defs and alias.name != "*":
-                        self.imports[name] = (node.module, alias.name)
+        self._inner: dict[str, tuple[str, str]] | None = None
+
+    def inner_import(self, name: str) -> tuple[str, str] | None:
+        """An import inside a function (`def create_app(): from app.commands import jobs_cli`), for a name the
+        module level does not bind (the whole tree is read for them once, when first asked)."""
+        if self._inner is None:
+            self._inner = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    for alias in node.names:
+                        if alias.name != "*":
+                            self._inner.setdefault(alias.asname or alias.name, (node.module, alias.name))
+        return self._inner.get(name)
 
 
 def _top_level(body: list[ast.stmt]):
@@ -160,20 +165,29 @@ class _Reader:
         self.project = project
         self.roots = roots
         self.modules: dict[str, _Module | None] = {}
+        self.by_rel: dict[str, _Module | None] = {}
+        self.children: dict[tuple[str, str, bool], dict] = {}  # (module file, group name, everywhere) -> commands
+        self.scripts: dict[str, tuple] = {}  # script file -> (module, root, django), as `_script_entry` found them
 
     def module(self, name: str) -> _Module | None:
         if name in self.modules:
             return self.modules[name]
         rel = self.project.module_file(name, self.roots) if name else None
-        self.modules[name] = self.module_at(rel, name) if rel else None
-        return self.modules[name]
+        found = self.module_at(rel, name) if rel else None
+        self.modules[name] = found
+        return found
 
     def module_at(self, rel: str, name: str) -> _Module | None:
-        source = self.project.python(rel)
-        if source is None:
-            return None
-        found = _Module(name, rel, source.tree)
-        self.modules.setdefault(name, found)
+        if rel in self.by_rel:
+            return self.by_rel[rel]
+        key = ("app-cli-module", rel, name)  # shared by the readers of every set of module roots
+        if key not in self.project._cache:
+            source = self.project.python(rel)
+            self.project._cache[key] = _Module(name, rel, source.tree) if source is not None else None
+        found = self.project._cache[key]
+        self.by_rel[rel] = found
+        if found is not None:
+            self.modules.setdefault(name, found)
         return found
 
     def module_name(self, rel: str) -> str:
@@ -211,8 +225,9 @@ class _Reader:
             if isinstance(value, (ast.Name, ast.Attribute)):  # an alias
                 return self.resolve(module, value, depth + 1) or _Obj(module, name)
             return _Obj(module, name)
-        if name in module.imports:
-            source, attribute = module.imports[name]
+        imported = module.imports.get(name) or module.inner_import(name)
+        if imported is not None:
+            source, attribute = imported
             if attribute is None:
                 found = self.module(source)
                 return _Obj(found) if found is not None else _Obj(external=source)
@@ -319,14 +334,20 @@ class _Walker:
                 return _Cli("group", module, name, node, f"the {kind} group `{name}` in {module.rel}", create_app)
         return None
 
-    def children(self, group: _Cli) -> dict[str, _Cli | _Obj]:
-        """The group's commands by name: decorated in its module, added with `add_command`/`add_typer` in any
-        module that imports it."""
+    def children(self, group: _Cli, everywhere: bool = False) -> dict[str, _Cli | _Obj]:
+        """The group's commands by name: decorated in its module, added with `add_command`/`add_typer` there or,
+        with `everywhere`, in any module that imports it (read once per group and run)."""
+        key = (group.module.rel, group.name, everywhere)
+        if key not in self.reader.children:
+            self.reader.children[key] = self._children(group, everywhere)
+        return self.reader.children[key]
+
+    def _children(self, group: _Cli, everywhere: bool) -> dict[str, _Cli | _Obj]:
         found: dict[str, _Cli | _Obj] = {}
         modules = [(group.module, group.name)]
         needles = [f"{group.name.rsplit('.', 1)[-1]}.{verb}".encode() for verb in ("command", "add_command", "group",
                                                                                    "add_typer")]
-        for source in self.reader.project.files(FileKind.PYTHON):
+        for source in self.reader.project.files(FileKind.PYTHON) if everywhere else ():
             if source.rel == group.module.rel or not self.reader.project.contains(source.rel, *needles):
                 continue
             other = self.reader.module_at(source.rel, self.reader.module_name(source.rel))
@@ -368,6 +389,15 @@ class _Walker:
                         cli.node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None)
                 if name:
                     found[name] = cli if cli is not None else obj
+
+
+def _match(children: dict[str, _Cli | _Obj], word: str) -> _Cli | _Obj | None:
+    """The child a command word names: its declared name, or its function's name as click and typer spell it."""
+    found = children.get(word)
+    if found is None:
+        found = next((c for key, c in children.items() if isinstance(c, _Cli)
+                      and getattr(c.node, "name", None) == key and _word_matches(word, key)), None)
+    return found
 
 
 def _typer(group: _Cli) -> bool:
@@ -441,10 +471,12 @@ class _Starts:
                 return _Start("celery", where, self._celery(module, receiver.func.value, None, receiver))
             if method == "run" and isinstance(receiver, ast.Call) and self._gunicorn_class(module, receiver.func):
                 return _Start("gunicorn", where)
-        for node in ast.walk(function):  # project functions it calls
+        for node in ast.walk(function):  # project functions it calls, in modules that can start a worker
             if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
                 obj = self.reader.resolve(module, node.func)
-                for target in obj.nodes() if obj is not None else []:
+                if obj is None or obj.module is None or not self.project.contains(obj.module.rel, *WORKER_NEEDLES):
+                    continue
+                for target in obj.nodes():
                     if isinstance(target, (ast.FunctionDef, ast.AsyncFunctionDef)):
                         found = self.of(obj.module, target, depth + 1, seen)
                         if found is not None:
@@ -630,25 +662,42 @@ def _entry(project: Project, launch: Launch, command: Command, reader: _Reader) 
 
 
 def _script_entry(reader: _Reader, rel: str, label: str, words: list[Word]) -> _Entry | None:
+    if rel not in reader.scripts:
+        reader.scripts[rel] = _script_root(reader, rel)
+    module, root, django = reader.scripts[rel]
+    if module is None or (root is None and not django):
+        return None
+    return _Entry(label, module, True, root, words, django=django)
+
+
+def _script_root(reader: _Reader, rel: str) -> tuple[_Module | None, _Cli | None, bool]:
+    """(module, root group, runs Django's `execute_from_command_line`) of a script run as `__main__`."""
     module = reader.module_at(rel, reader.module_name(rel))
     if module is None:
-        return None
+        return None, None, False
     walker = _Walker(reader)
-    main_calls = [node for stmt in module.tree.body if isinstance(stmt, ast.If) and _is_main_guard(stmt.test)
-                  for node in ast.walk(stmt) if isinstance(node, ast.Call)]
+    statements = [inner for stmt in module.tree.body if isinstance(stmt, ast.If) and _is_main_guard(stmt.test)
+                  for inner in stmt.body]
     if rel.endswith("__main__.py"):
-        main_calls += [node for stmt in module.tree.body for node in ast.walk(stmt) if isinstance(node, ast.Call)]
-    for call in main_calls:
-        if _dotted(call.func).rsplit(".", 1)[-1] == "execute_from_command_line":
-            return _Entry(label, module, True, None, words, django=True)
+        statements += module.tree.body
+    main_calls = []  # what the main block calls as a statement: `cli()`, `sys.exit(main())`, `manager.main(obj={})`
+    for stmt in statements:
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(call, ast.Call) and _dotted(call.func) in ("sys.exit", "exit", "SystemExit") and call.args:
+            call = call.args[0]
+        if isinstance(call, ast.Call):
+            main_calls.append(call)
+    if any(_dotted(node.func).rsplit(".", 1)[-1] == "execute_from_command_line" for stmt in statements
+           for node in ast.walk(stmt) if isinstance(node, ast.Call)):
+        return module, None, True
     for call in main_calls:
         target = call.func.value if isinstance(call.func, ast.Attribute) and call.func.attr == "main" else call.func
         if not isinstance(target, (ast.Name, ast.Attribute)):
             continue
         cli = walker.cli_of(reader.resolve(module, target))
         if cli is not None and cli.kind != "function":
-            return _Entry(label, module, True, cli, words)
-    return None
+            return module, cli, False
+    return module, None, False
 
 
 def _flask_entry(project: Project, launch: Launch, command: Command, reader: _Reader) -> _Entry | str | None:
@@ -741,7 +790,14 @@ def _follow(entry: _Entry, walker: _Walker) -> tuple[_Cli | None, list[_Cli], st
         takes_value, flags = _declared_options(current.node)
         if current.kind == "flask":
             takes_value |= {"--app", "-A", "--env-file", "-e"}
-        children = walker.children(current)
+        own = walker.children(current)
+        everywhere: dict[str, _Cli | _Obj] = {}
+
+        def children() -> dict[str, _Cli | _Obj]:  # other modules are read only when the group's own has no match
+            if not everywhere:
+                everywhere.update(walker.children(current, everywhere=True))
+            return everywhere
+
         word = None
         undeclared = False  # the word before was an option the group does not declare: maybe its value
         while words:
@@ -753,29 +809,27 @@ def _follow(entry: _Entry, walker: _Walker) -> tuple[_Cli | None, list[_Cli], st
                     words.pop(0)
                 undeclared = "=" not in text and text not in takes_value and text not in flags
                 continue
-            if undeclared and text not in children:
+            if undeclared and _match(own, text) is None and _match(children(), text) is None:
                 undeclared = False
                 continue
             word = text
             break
+        single = _typer(current) and len(children()) == 1  # typer runs a lone command without a command word
         if word is None:
-            if _typer(current) and len(children) == 1:
-                current = next(iter(children.values()))
+            if single:
+                current = next(iter(children().values()))
                 if isinstance(current, _Cli):
                     continue
             return None, path, written, None  # the group alone prints its help
         written += f" {word}"
-        child = children.get(word)
-        if child is None:
-            child = next((c for key, c in children.items() if isinstance(c, _Cli)
-                          and getattr(c.node, "name", None) == key and _word_matches(word, key)), None)
-        if child is None and _typer(current) and len(children) == 1:
-            words.insert(0, word)  # a Typer app with one command runs it without a command word
-            child = next(iter(children.values()))
+        child = _match(own, word) or _match(children(), word)
+        if child is None and single:
+            words.insert(0, word)
+            child = next(iter(children().values()))
         if child is None and current.kind == "flask":
             return None, path, written, None  # a command an installed extension adds (`flask rq`, `flask digest`)
         if child is None:
-            known = ", ".join(f"`{name}`" for name in sorted(children))
+            known = ", ".join(f"`{name}`" for name in sorted(children()))
             return None, path, written, (f"`{written}`: no command `{word}` under {current.label}"
                                          + (f" (its commands: {known})" if known else ""))
         if isinstance(child, _Obj):
@@ -797,6 +851,7 @@ def rewrite(project: Project, launch: Launch) -> None:
     from pgforklint.launch.paths import module_roots
 
     scripts = None
+    reader = None
     commands: list[Command] = []
     changed = False
     for position, command in enumerate(launch.commands):
@@ -806,7 +861,9 @@ def rewrite(project: Project, launch: Launch) -> None:
             if program not in scripts:
                 commands.append(command)
                 continue
-        reader = _Reader(project, module_roots(project, launch))
+        if reader is None:  # one per set of module roots: modules are read once per run, not once per command
+            roots = module_roots(project, launch)
+            reader = project._cache.setdefault(("app-cli-reader", tuple(roots)), _Reader(project, roots))
         entry = _entry(project, launch, command, reader)
         if entry is None:
             commands.append(command)
@@ -916,6 +973,8 @@ def _django_command(project: Project, entry: _Entry, reader: _Reader, starts: _S
     for source in project.files(FileKind.PYTHON):
         if not source.rel.endswith(suffix):
             continue
+        if not project.contains(source.rel, *WORKER_NEEDLES):
+            return None  # the project's command starts no worker itself (`migrate`-like commands: most of them)
         module = reader.module_at(source.rel, reader.module_name(source.rel))
         command = next((n for n in module.defs.get("Command", []) if isinstance(n, ast.ClassDef)), None) if module else None
         handle = next((n for n in command.body if isinstance(n, ast.FunctionDef) and n.name == "handle"), None) \
