@@ -96,8 +96,8 @@ def test_a_missing_subcommand_is_the_failed_step_with_the_commands_the_group_has
         "manage.py": WORKER + '\n\nif __name__ == "__main__":\n    cli()\n',
     })
     (row,) = build_model(project(root)).coverage.process_types
-    assert row.failed == ["`manage.py worker`: no command `worker` under the click group `cli` in manage.py "
-                          "(its commands: `export`, `run_worker`)"]
+    assert row.failed == [("`manage.py worker`: no command `worker` under the click group `cli` in manage.py "
+                           "(its commands: `export`, `run_worker`)")]
 
 
 def test_no_failed_step_without_worker_code_or_before_the_last_command(tmp_path: Path) -> None:
@@ -266,8 +266,8 @@ def test_flask_rq2_worker_loads_the_app_and_needs_to_find_it(tmp_path: Path) -> 
 
     (tmp_path / "Procfile").write_text("worker: flask rq worker\n")  # no FLASK_APP, no app.py: Flask finds no app
     assert launch_named(root, "worker").failed == [
-        "`flask rq worker` (Flask-RQ2) loads the Flask app first: no `FLASK_APP` or `--app` in the repository, "
-        "and no `wsgi.py` or `app.py` where the process runs"]
+        ("`flask rq worker` (Flask-RQ2) loads the Flask app first: no `FLASK_APP` or `--app` in the repository, "
+         "and no `wsgi.py` or `app.py` where the process runs")]
 
     (tmp_path / "Procfile").write_text("worker: flask --app calls rq worker\n")
     (tmp_path / "calls/settings.py").write_text('RQ_WORKER_CLASS = "rq.SimpleWorker"\n')  # runs jobs in the worker

@@ -12,10 +12,10 @@ rq/django-rq `management/commands/rqworker.py`):
 
 from __future__ import annotations
 
-from pgforklint.diagnostics import Location
-from pgforklint.extract.forking import make_interpreter, python_entry, registered_hooks, run_phase
 from dataclasses import replace
 
+from pgforklint.diagnostics import Location
+from pgforklint.extract.forking import make_interpreter, python_entry, registered_hooks, run_phase
 from pgforklint.extract.importtime import (
     UNKNOWN,
     AdapterVal,

@@ -791,12 +791,10 @@ def _follow(entry: _Entry, walker: _Walker) -> tuple[_Cli | None, list[_Cli], st
         if current.kind == "flask":
             takes_value |= {"--app", "-A", "--env-file", "-e"}
         own = walker.children(current)
-        everywhere: dict[str, _Cli | _Obj] = {}
 
-        def children() -> dict[str, _Cli | _Obj]:  # other modules are read only when the group's own has no match
-            if not everywhere:
-                everywhere.update(walker.children(current, everywhere=True))
-            return everywhere
+        def children(group: _Cli = current) -> dict[str, _Cli | _Obj]:
+            """Other modules are read only when the group's own has no match (once: the walker keeps them)."""
+            return walker.children(group, everywhere=True)
 
         word = None
         undeclared = False  # the word before was an option the group does not declare: maybe its value
