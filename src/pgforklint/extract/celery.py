@@ -379,6 +379,11 @@ def build_server(project: Project, invocation: CeleryInvocation) -> Server | Non
 
     def load() -> None:
         nonlocal app, found_attribute, app_module
+        prelude = invocation.launch.extra.get("app_cli")
+        if prelude is not None and prelude.server == "celery":  # started by a command of the project's CLI
+            from pgforklint.extract.forking import run_app_command
+
+            run_app_command(interp, prelude, location)
         if app_option is None:
             return
         module_name, _, attribute = app_option[0].partition(":")

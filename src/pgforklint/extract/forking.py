@@ -154,6 +154,40 @@ def make_interpreter(project: Project, roots: list[str], env: dict[str, str] | N
     return interp
 
 
+def run_app_command(interp: Interpreter, command, location: Location) -> None:
+    """What a process started by a command of the project's CLI runs before the server it starts takes over
+    (`pgforklint.launch.app_cli.AppCommand`): the entry (as `__main__` for a script), `django.setup()` for a
+    management command, the group callbacks (Flask's app factory), then the command function itself."""
+    from dataclasses import replace
+
+    from pgforklint.extract.importtime import ClassVal, InstanceVal, _class_lookup
+
+    def function(module_name: str, name: str) -> FunctionVal | None:
+        module = interp.import_module(module_name, location)
+        owner, _, method = name.rpartition(".")
+        value = module.namespace.get(owner or name) if module is not None else None
+        if owner and isinstance(value, ClassVal):  # `Command.handle`
+            found = _class_lookup(value, method)
+            return replace(found, bound_self=InstanceVal(value)) if isinstance(found, FunctionVal) else None
+        return value if isinstance(value, FunctionVal) else None
+
+    if command.entry:
+        if command.entry_is_main:
+            interp.main_modules.add(command.entry)
+        interp.import_module(command.entry, location)
+    if command.django:
+        from pgforklint.extract.django import django_setup
+
+        django_setup(interp, location)
+    for owner, name in command.callbacks:
+        callback = function(owner, name)
+        if callback is not None:
+            interp.call_function(callback, [], {}, location)
+    target = function(command.module, command.function)
+    if target is not None:
+        interp.call_function(target, [], {}, location)
+
+
 def registered_hooks(interp: Interpreter, kinds: dict[str, str], start: int = 0, effective: bool = True,
                      args: int = 0) -> list[Hook]:
     """Child-side hooks registered during the walk, walked as the server would call them.

@@ -313,6 +313,9 @@ class Hooks:
     on_class: list[Callable[["Interpreter", ClassVal, Frame], None]] = field(default_factory=list)
     # An attribute a class does not define itself (Django's `Model.objects`).
     on_class_attribute: list[Callable[["Interpreter", ClassVal, str], "Value | None"]] = field(default_factory=list)
+    # A project class instantiated (`class Worker(rq.Worker)`): an adapter's value for it, or None.
+    on_instantiate: list[Callable[["Interpreter", ClassVal, list[Value], dict[str, Value], Location], "Value | None"]] = field(
+        default_factory=list)
     # An `if` an adapter walks itself (the child branch of `if os.fork() == 0:`); True when handled.
     on_if: list[Callable[["Interpreter", ast.If, Frame], bool]] = field(default_factory=list)
     # The end of a loop's body, with the sequence number at its start (a fork repeated by the next iteration).
@@ -954,6 +957,10 @@ class Interpreter:
 
     def _instantiate(self, cls: ClassVal, args: list[Value], kwargs: dict[str, Value], loc: Location,
                      node: ast.Call | None = None, frame: Frame | None = None) -> Value:
+        for hook in self.hooks.on_instantiate:
+            made = hook(self, cls, args, kwargs, loc)
+            if made is not None:
+                return made
         init = _class_lookup(cls, "__init__")
         library = _library_base(cls)
         if library is not None and node is not None and frame is not None and not (

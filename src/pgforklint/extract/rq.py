@@ -12,10 +12,23 @@ rq/django-rq `management/commands/rqworker.py`):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pgforklint.diagnostics import Location
 from pgforklint.extract.forking import make_interpreter, python_entry, registered_hooks, run_phase
-from pgforklint.extract.importtime import UNKNOWN, AdapterVal, ClassVal, ExternalVal, Hooks, Interpreter, Value
+from pgforklint.extract.importtime import (
+    UNKNOWN,
+    AdapterVal,
+    ClassVal,
+    ExternalVal,
+    FunctionVal,
+    Hooks,
+    Interpreter,
+    Value,
+    _class_lookup,
+)
 from pgforklint.launch import Launch
+from pgforklint.launch.app_cli import AppCommand
 from pgforklint.launch.paths import module_roots, repo_dir
 from pgforklint.model import (
     DeploymentModel,
@@ -33,8 +46,13 @@ from pgforklint.records import record
 
 WORKER_CLASSES = {"rq.Worker", "rq.worker.Worker", "rq.SimpleWorker", "rq.worker.SimpleWorker", "rq.SpawnWorker",
                   "rq.worker.SpawnWorker", "rq.worker.worker_classes.SpawnWorker", "rq.worker.worker_classes.SimpleWorker",
-                  "django_rq.workers.Worker", "django_rq.get_worker", "django_rq.workers.get_worker"}
+                  "django_rq.workers.Worker", "django_rq.get_worker", "django_rq.workers.get_worker",
+                  "rq.worker.HerokuWorker", "rq.HerokuWorker", "rq.worker.RoundRobinWorker", "rq.worker.RandomWorker"}
 NON_FORKING = ("SimpleWorker", "SpawnWorker")
+# Methods of a project's Worker subclass that rq calls around the fork: `execute_job` in the worker before it
+# forks (rq 1.x/2.x `Worker.execute_job` -> `fork_work_horse`), `main_work_horse`/`perform_job` in the horse.
+PARENT_METHODS = ("execute_job",)
+CHILD_METHODS = ("main_work_horse", "perform_job")
 
 
 def _non_forking(name: str) -> bool:
@@ -56,14 +74,29 @@ class RQWorkerVal(AdapterVal):
     class_name: str
     forks: bool
     location: Location
+    cls: ClassVal | None = None  # the project's subclass, whose own methods run around the fork
+
+    def attribute(self, interp, attr, node, frame):
+        method = _class_lookup(self.cls, attr) if self.cls is not None and attr != "work" else None
+        return replace(method, bound_self=self) if isinstance(method, FunctionVal) else None
 
     def call_method(self, interp, name, node, args, kwargs, frame, loc):
         if name == "work":
             from pgforklint.extract.multiproc import record_fork
 
+            child: list[tuple[str, Value]] = []
+            for method_name in (*PARENT_METHODS, *CHILD_METHODS):
+                method = _class_lookup(self.cls, method_name) if self.cls is not None else None
+                if not isinstance(method, FunctionVal):
+                    continue
+                bound = replace(method, bound_self=self)
+                if method_name in PARENT_METHODS:  # runs in the worker before each fork
+                    interp.call_function(bound, [UNKNOWN, UNKNOWN], {}, loc)
+                else:
+                    child.append((f"{self.cls.name}.{method_name}", bound))
             if self.forks:
-                record_fork(interp, "rq", "fork", loc, Quantity.default(1, "one work horse at a time"),
-                            class_name=self.class_name)
+                record_fork(interp, "rq", "fork", loc, Quantity.default(1, "one work horse at a time"), child,
+                            class_name=self.cls.name if self.cls is not None else self.class_name)
             return UNKNOWN
         return None
 
@@ -74,8 +107,31 @@ def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> V
     return None
 
 
+def _rq_base(cls: ClassVal, depth: int = 0) -> str | None:
+    for base in cls.bases:
+        if isinstance(base, ExternalVal) and base.qualname in WORKER_CLASSES:
+            return base.qualname
+        if isinstance(base, ClassVal) and depth < 10:
+            found = _rq_base(base, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _on_instantiate(interp: Interpreter, cls: ClassVal, args, kwargs, loc: Location) -> Value | None:
+    """`class Worker(rq.Worker)` instantiated: an RQ worker whose own `__init__` runs first."""
+    if _rq_base(cls) is None:
+        return None
+    worker = RQWorkerVal(cls.name, _class_forks(cls), loc, cls)
+    init = _class_lookup(cls, "__init__")
+    if isinstance(init, FunctionVal):
+        interp.call_function(replace(init, bound_self=worker), args, kwargs, loc)
+    return worker
+
+
 def install(hooks: Hooks) -> None:
     hooks.on_call.append(_on_call)
+    hooks.on_instantiate.append(_on_instantiate)
 
 
 # --- launch lines ---------------------------------------------------------------------------
@@ -181,6 +237,34 @@ def build_server(project: Project, invocation: RQInvocation) -> Server | None:
     return server
 
 
+def app_command_server(project: Project, launch: Launch, command: AppCommand) -> Server:
+    """A worker started by a command of the project's CLI (`pgforklint.launch.app_cli`): the process runs its
+    entry (`manage.py`, the console script's module), the command's module, the group callbacks, then the
+    command function, which builds the Worker and calls `work()`; the parent is what ran before that fork."""
+    from pgforklint.extract.forking import run_app_command
+    from pgforklint.extract.multiproc import fork_server
+    from pgforklint.model import AppRef
+
+    roots = module_roots(project, launch)
+    interp = make_interpreter(project, roots, dict(launch.env))
+    parent = ProcessEffects()
+    run_phase(interp, parent, lambda: run_app_command(interp, command, launch.location))
+    points = [p for p in interp.state.get("fork_points") or [] if p.kind == "rq" and p.effects is parent]
+    if points:
+        server = fork_server(interp, points[0], ServerKind.RQ, points[0].extra.get("class_name", "Worker"),
+                             f"`Worker.work()`, run by `{command.words}`, forks a work horse for every job")
+    else:  # the Worker was not followed in the walk; the launch stage saw it: the whole command is the parent
+        server = Server(ServerKind.RQ, command.location, forks=True,
+                        loads_app_in_parent=Flag(True, Origin(OriginKind.FILE, command.location,
+                                                              f"`{command.words}` forks a work horse for every job")),
+                        processes=Quantity.default(1, "one work horse at a time per worker"),
+                        threads=Quantity.default(1, "a work horse runs one job"), worker_class="Worker")
+        server.parent_effects = parent
+        server.hooks.extend(registered_hooks(interp, {"at_fork_child": "os.register_at_fork"}))
+    server.app = AppRef(command.module, command.function, False, command.location, command.rel, tuple(roots))
+    return server
+
+
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
     from pgforklint.launch import attach_process_type
     from pgforklint.extract.multiproc import entry_modules, fork_server, walk_entry
@@ -190,6 +274,12 @@ def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> N
         if server is not None:
             model.servers.append(server)
             attach_process_type(model, invocation.launch, server)
+    for launch in launches:
+        command = launch.extra.get("app_cli")
+        if isinstance(command, AppCommand) and command.server == "rq":
+            server = app_command_server(project, launch, command)
+            model.servers.append(server)
+            attach_process_type(model, launch, server)
     roots = project.default_module_roots()
     for name, location, env in entry_modules(project, launches, roots):
         interp, effects = walk_entry(project, name, location, env, project._cache.get(("entry-roots", name), roots))

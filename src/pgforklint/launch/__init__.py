@@ -7,7 +7,8 @@ Sources, one module each: `procfile` (and app.json's environment), `dockerfile` 
 WORKDIR, ENV, ENTRYPOINT + CMD), `compose` (merged as Compose merges), `kubernetes`, `managers`
 (supervisord, systemd), `paas` (Render, Fly.io, Cloud Foundry), `kamal` (config/deploy.yml roles), `scripts` (start scripts followed with their arguments through the shell
 reader), `declared` (`[tool.pgforklint.processes]`), `python_servers` (gunicorn or Celery started from the
-project's own Python). `paths` maps container paths to repository paths
+project's own Python), `app_cli` (workers started through the project's own click/typer/Flask/Django
+command line). `paths` maps container paths to repository paths
 and gives every adapter the same module roots; `base` holds `Launch` and the process types handed to the
 model; `coverage` says what was linked and what was not (PGF102).
 """
@@ -77,6 +78,11 @@ def all_launches(project: Project) -> list[Launch]:
 
         for launch in launches:
             rewrite(project, launch)
+    if launches and project.files(FileKind.PYTHON):
+        from pgforklint.launch.app_cli import rewrite as follow_app_cli
+
+        for launch in launches:
+            follow_app_cli(project, launch)
     return launches
 
 

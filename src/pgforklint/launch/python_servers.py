@@ -74,7 +74,8 @@ def _module_name(project: Project, launch: Launch, rel: str) -> str | None:
     return None
 
 
-def _servers(project: Project, launch: Launch, rel: str, argv: list[str]) -> list[str]:
+def _servers(project: Project, launch: Launch, rel: str, argv: list[str], only: str | None = None) -> list[str]:
+    """The server command lines the file's code amounts to; `only`: those started in that function."""
     source = project.python(rel)
     if source is None:
         return []
@@ -110,6 +111,8 @@ def _servers(project: Project, launch: Launch, rel: str, argv: list[str]) -> lis
             owner = imports.get(app_name, (module, app_name))
             found.append((function, "celery -A " + shlex.quote(f"{owner[0]}:{owner[1]}") + " "
                           + " ".join(shlex.quote(w) for w in words)))
+    if only is not None:
+        return [text for function, text in found if function == only]
     if len({function for function, _ in found}) > 1:
         chosen = [text for function, text in found if function and function.replace("_", "-") in argv or function in argv]
         if chosen:
