@@ -72,7 +72,7 @@ class _Module:
         self.tree = tree
         self.imports: dict[str, tuple[str, str | None]] = {}  # local name -> (module, attribute or None)
         self.defs: dict[str, list[ast.AST]] = {}  # name -> FunctionDef/ClassDef, or the expression assigned
-        package = name if rel.endswith("__init__.py") else name.rpartition(".")[0]
+        package = self.package = name if rel.endswith("__init__.py") else name.rpartition(".")[0]
         for node in _top_level(tree.body):
             if isinstance(node, ast.Import):
                 for alias in node.names:
@@ -81,11 +81,7 @@ class _Module:
                     else:
                         self.imports[alias.name.split(".")[0]] = (alias.name.split(".")[0], None)
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".") if package else []
-                    parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
-                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                base = self.absolute(node)
                 for alias in node.names:
                     if alias.name != "*":
                         self.imports[alias.asname or alias.name] = (base, alias.name)
@@ -99,16 +95,24 @@ class _Module:
                 self.defs.setdefault(node.target.id, []).append(node.value)
         self._inner: dict[str, tuple[str, str]] | None = None
 
+    def absolute(self, node: ast.ImportFrom) -> str:
+        """The module an import names, relative ones (`from .base import cli`) made absolute."""
+        if not node.level:
+            return node.module or ""
+        parts = self.package.split(".") if self.package else []
+        parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+        return ".".join([*parts, *([node.module] if node.module else [])])
+
     def inner_import(self, name: str) -> tuple[str, str] | None:
         """An import inside a function (`def create_app(): from app.commands import jobs_cli`), for a name the
         module level does not bind (the whole tree is read for them once, when first asked)."""
         if self._inner is None:
             self._inner = {}
             for node in ast.walk(self.tree):
-                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if isinstance(node, ast.ImportFrom) and (node.level or node.module):
                     for alias in node.names:
                         if alias.name != "*":
-                            self._inner.setdefault(alias.asname or alias.name, (node.module, alias.name))
+                            self._inner.setdefault(alias.asname or alias.name, (self.absolute(node), alias.name))
         return self._inner.get(name)
 
 
@@ -426,7 +430,7 @@ def _local_names(module: _Module, group: _Cli) -> list[str]:
 
 @record
 class _Start:
-    server: str  # "rq" | "celery" | "gunicorn" | "none"
+    server: str  # "rq" | "celery" | "gunicorn" | "subprocess" | "none"
     location: Location
     command: str | None = None  # the server command line it amounts to (celery, gunicorn)
     failed: str | None = None
@@ -471,6 +475,10 @@ class _Starts:
                 return _Start("celery", where, self._celery(module, receiver.func.value, None, receiver))
             if method == "run" and isinstance(receiver, ast.Call) and self._gunicorn_class(module, receiver.func):
                 return _Start("gunicorn", where)
+            if _dotted(node.func) in SUBPROCESS_CALLS and node.args:
+                line = _server_argv(function, node.args[-1] if _dotted(node.func).startswith("os.exec") else node.args[0])
+                if line is not None:
+                    return _Start("subprocess", where, line)
         for node in ast.walk(function):  # project functions it calls, in modules that can start a worker
             if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
                 obj = self.reader.resolve(module, node.func)
@@ -532,6 +540,29 @@ class _Starts:
             if flag and isinstance(keyword.value, ast.Constant):
                 words.extend([flag, str(keyword.value.value)])
         return "celery -A " + shlex.quote(f"{obj.module.name}:{obj.name}") + " " + " ".join(shlex.quote(w) for w in words)
+
+
+# A command that runs the server as a child process: the server starts fresh (exec), so what the CLI imported
+# before does not reach it; the server's own command line is the launch.
+SUBPROCESS_CALLS = frozenset({"subprocess.call", "subprocess.run", "subprocess.Popen", "subprocess.check_call",
+                              "subprocess.check_output", "os.execvp", "os.execv", "os.execvpe", "os.execve"})
+SUBPROCESS_SERVERS = frozenset({"gunicorn", "uwsgi", "celery", "rq", "rqworker"})
+
+
+def _server_argv(function: ast.AST, argv: ast.AST) -> str | None:
+    """The command line of a list of words that starts a forking server (`["uwsgi", "--master", ...]`, or a name
+    the function assigns such a list to): the words written as literals, the computed ones (`"--port={}".format(p)`)
+    left out, as their values are not in the repository."""
+    if isinstance(argv, ast.Name):
+        lists = [n.value for n in ast.walk(function) if isinstance(n, ast.Assign) and isinstance(n.value, ast.List)
+                 and any(isinstance(t, ast.Name) and t.id == argv.id for t in n.targets)]
+        argv = lists[0] if len(lists) == 1 else None
+    if not isinstance(argv, ast.List) or not argv.elts:
+        return None
+    words = [e.value for e in argv.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    if not words or words[0].rsplit("/", 1)[-1] not in SUBPROCESS_SERVERS or not isinstance(argv.elts[0], ast.Constant):
+        return None
+    return " ".join(shlex.quote(word) for word in words)
 
 
 def _rq_external(qualname: str) -> str | None:
@@ -917,6 +948,8 @@ def _resolve(project: Project, launch: Launch, entry: _Entry, reader: _Reader):
     start = starts.of(target.module, target.node)
     if start is None or start.server == "none":
         return None
+    if start.server == "subprocess":
+        return start.command, start.location, None
     if start.server in ("rq", "celery"):
         callbacks = []
         for group in path:
