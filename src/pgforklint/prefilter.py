@@ -33,7 +33,7 @@ from pgforklint.records import record
 SEED_PACKAGES = frozenset({
     "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "psycopg", "psycopg2", "psycopg_pool", "asyncpg", "pg8000",
     "pandas", "django", "dj_database_url", "django_rq", "celery", "rq", "multiprocessing", "concurrent",
-    "uwsgi", "uwsgidecorators", "newrelic", "gunicorn", "environ", "flask_migrate", "alembic",
+    "uwsgi", "uwsgidecorators", "newrelic", "gunicorn", "environ", "flask_migrate", "alembic", "flask_rq2",
 })
 # (`asyncio` is not a seed: `asyncio.run(x)` only hands back its argument, which is resolved when it matters.)
 # `os` calls the walk models without a seed import: os.fork/forkpty/register_at_fork, environment writes,

@@ -231,7 +231,9 @@ FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.S
                     "flask_appbuilder.models.sqla.base_legacy.SQLA"}
 # Library functions that return one of the classes above (flask_appbuilder/utils/legacy.py: the SQLA class
 # that matches the installed Flask-SQLAlchemy).
-CLASS_FACTORIES = {"flask_appbuilder.utils.legacy.get_sqla_class": "flask_appbuilder.models.sqla.base.SQLA"}
+CLASS_FACTORIES = {"flask_appbuilder.utils.legacy.get_sqla_class": "flask_appbuilder.models.sqla.base.SQLA",
+                   # Flask-RQ2's extension object, kept so that `rq.get_worker(...)` names the worker it builds
+                   "flask_rq2.RQ": "flask_rq2.RQ", "flask_rq2.app.RQ": "flask_rq2.RQ"}
 # Library classes a project may subclass: instantiating the subclass behaves like the library class.
 # (SQLAlchemy's engine factories are functions, not classes.)
 SUBCLASSABLE = FLASK_SQLALCHEMY | PSYCOPG_POOLS | PSYCOPG2_POOLS | SESSION_CLASSES

@@ -47,7 +47,9 @@ from pgforklint.records import record
 WORKER_CLASSES = {"rq.Worker", "rq.worker.Worker", "rq.SimpleWorker", "rq.worker.SimpleWorker", "rq.SpawnWorker",
                   "rq.worker.SpawnWorker", "rq.worker.worker_classes.SpawnWorker", "rq.worker.worker_classes.SimpleWorker",
                   "django_rq.workers.Worker", "django_rq.get_worker", "django_rq.workers.get_worker",
-                  "rq.worker.HerokuWorker", "rq.HerokuWorker", "rq.worker.RoundRobinWorker", "rq.worker.RandomWorker"}
+                  "rq.worker.HerokuWorker", "rq.HerokuWorker", "rq.worker.RoundRobinWorker", "rq.worker.RandomWorker",
+                  # Flask-RQ2: `RQ.get_worker()` builds `RQ_WORKER_CLASS`, rq's forking `Worker` by default
+                  "flask_rq2.RQ.get_worker"}
 NON_FORKING = ("SimpleWorker", "SpawnWorker")
 # Methods of a project's Worker subclass that rq calls around the fork: `execute_job` in the worker before it
 # forks (rq 1.x/2.x `Worker.execute_job` -> `fork_work_horse`), `main_work_horse`/`perform_job` in the horse.
