@@ -72,7 +72,14 @@ def all_launches(project: Project) -> list[Launch]:
     if any(c.program == "supervisord" for launch in launches for c in launch.commands):
         from pgforklint.launch.managers import expand_supervisord
 
+        before = {id(launch) for launch in launches}
         launches = expand_supervisord(project, launches)
+        if any(id(launch) not in before for launch in launches):
+            # the programs of a supervisord config an image runs: their scripts are followed like any launch's
+            from pgforklint.launch.scripts import follow
+
+            launches = [followed for launch in launches
+                        for followed in ([launch] if id(launch) in before else follow(project, launch))]
     if any(c.program.startswith("python") for launch in launches for c in launch.commands):
         from pgforklint.launch.python_servers import rewrite
 

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 # Code that can start a forking worker: without any, a CLI command that cannot be followed cannot start one.
 WORKER_NEEDLES = (b".work(", b"worker_main", b"BaseApplication", b"WSGIApplication", b"gunicorn.app", b".Worker(")
+# A project that defines a Celery app or uses RQ may start a worker in ways the walk does not follow (`app.start(argv)`,
+# commands registered by dotted name): a command word it cannot name is then a failed step, not nothing.
+WORKER_APP_NEEDLES = (b"Celery(", b"flask_rq2", b"import rq", b"from rq")
 RQ_FORKING = ("Worker", "HerokuWorker", "RoundRobinWorker", "RandomWorker")
 RQ_NON_FORKING = ("SimpleWorker", "SpawnWorker")
 GROUP_FACTORIES = ("Group", "AppGroup", "FlaskGroup", "Typer", "MultiCommand", "CommandCollection")
@@ -924,7 +927,8 @@ def rewrite(project: Project, launch: Launch) -> None:
 def _could_fork(project: Project) -> bool:
     cached = project._cache.get(("app-cli-could-fork",))
     if cached is None:
-        cached = any(project.contains(source.rel, *WORKER_NEEDLES) for source in project.files(FileKind.PYTHON))
+        cached = any(project.contains(source.rel, *WORKER_NEEDLES, *WORKER_APP_NEEDLES)
+                     for source in project.files(FileKind.PYTHON))
         project._cache[("app-cli-could-fork",)] = cached
     return cached
 

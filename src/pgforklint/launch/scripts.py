@@ -65,7 +65,9 @@ def script_call(project: Project, launch: Launch, command: Command) -> tuple[str
     if "/" in written or via_shell:
         rel = repo_file(project, launch, written)
     elif launch.paths is not None:
-        for folder in PATH_DIRS:
+        path_env = {**launch.paths.env, **launch.env}.get("PATH", "")
+        image_path = [folder for folder in path_env.split(":") if folder.startswith("/")]  # `ENV PATH /app/bin:$PATH`
+        for folder in dict.fromkeys([*image_path, *PATH_DIRS]):
             candidate = launch.paths.to_repo(posixpath.join(folder, written))
             if candidate and project.exists(candidate):
                 rel = candidate
