@@ -433,7 +433,7 @@ def _local_names(module: _Module, group: _Cli) -> list[str]:
 
 @record
 class _Start:
-    server: str  # "rq" | "celery" | "gunicorn" | "subprocess" | "none"
+    server: str  # "rq" | "celery" | "gunicorn" | "child" | "none"
     location: Location
     command: str | None = None  # the server command line it amounts to (celery, gunicorn)
     failed: str | None = None
@@ -481,7 +481,7 @@ class _Starts:
             if _dotted(node.func) in SUBPROCESS_CALLS and node.args:
                 line = _server_argv(function, node.args[-1] if _dotted(node.func).startswith("os.exec") else node.args[0])
                 if line is not None:
-                    return _Start("subprocess", where, line)
+                    return _Start("child", where, line)
         for node in ast.walk(function):  # project functions it calls, in modules that can start a worker
             if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
                 obj = self.reader.resolve(module, node.func)
@@ -952,7 +952,7 @@ def _resolve(project: Project, launch: Launch, entry: _Entry, reader: _Reader):
     start = starts.of(target.module, target.node)
     if start is None or start.server == "none":
         return None
-    if start.server == "subprocess":
+    if start.server == "child":  # a server run as a child process of the command
         return start.command, start.location, None
     if start.server in ("rq", "celery"):
         callbacks = []
