@@ -102,7 +102,8 @@ def test_a_missing_subcommand_is_the_failed_step_with_the_commands_the_group_has
 
 def test_no_failed_step_without_worker_code_or_before_the_last_command(tmp_path: Path) -> None:
     files = {
-        "Procfile": "web: python manage.py migrate-all && gunicorn app:app\nrelease: python manage.py migrate-all\n",
+        "Procfile": "web: python manage.py migrate-all && gunicorn app:app\nrelease: python manage.py migrate-all\n"
+                    "worker: python manage.py rq worker\n",
         "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
         "manage.py": "import click\n\n\n@click.group()\ndef cli():\n    pass\n\n\nif __name__ == '__main__':\n    cli()\n",
     }
@@ -111,7 +112,8 @@ def test_no_failed_step_without_worker_code_or_before_the_last_command(tmp_path:
     root = tree(tmp_path, {"jobs.py": "from rq import Worker\n\n\ndef run(queues):\n    Worker(queues).work()\n"})
     failed = {launch.name: launch.failed for launch in all_launches(project(root))}
     assert failed["web"] == []  # `migrate-all` is not the process: gunicorn is
-    assert failed["release"] == ["`manage.py migrate-all`: no command `migrate-all` under the click group `cli` in manage.py"]
+    assert failed["release"] == []  # a word that names no command and says nothing of a worker: not a worker
+    assert failed["worker"] == ["`manage.py rq`: no command `rq` under the click group `cli` in manage.py"]
 
 
 def test_groups_added_from_other_modules_and_worker_subclasses_elsewhere_are_followed(tmp_path: Path) -> None:
@@ -303,3 +305,15 @@ def test_an_option_callback_of_a_group_runs_before_the_group_and_the_command(tmp
         """,
     })
     assert launch_named(root, "worker").extra["app_cli"].callbacks == [("manage", "load_config"), ("manage", "cli")]
+
+
+def test_a_flask_group_s_own_commands_are_no_failed_step(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Procfile": "web: python manage.py run --host 0.0.0.0\nworker: python manage.py celery worker\n",
+        "manage.py": "from flask.cli import FlaskGroup\n\ncli = FlaskGroup(help='shop')\n\n"
+                     "if __name__ == '__main__':\n    cli.main()\n",
+        "shop/__init__.py": "", "shop/tasks.py": "from celery import Celery\n\ncelery = Celery('shop')\n",
+    })
+    failed = {launch.name: launch.failed for launch in all_launches(project(root))}
+    assert failed["web"] == []  # Flask's development server, which a FlaskGroup brings along
+    assert failed["worker"] == ["`manage.py celery`: no command `celery` under the FlaskGroup `cli` in manage.py"]

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 # Code that can start a forking worker: without any, a CLI command that cannot be followed cannot start one.
 WORKER_NEEDLES = (b".work(", b"worker_main", b"BaseApplication", b"WSGIApplication", b"gunicorn.app", b".Worker(")
+# Command words that say a worker is meant (`hypothesis celery worker`, `ckan jobs worker`): a CLI word pgforklint
+# cannot name is a failed step only then, not for `flask command functional-test-fixtures`.
+WORKER_WORDS = frozenset({"worker", "workers", "work", "celery", "rq", "rqworker", "jobs", "queue", "consumer"})
 # A project that defines a Celery app or uses RQ may start a worker in ways the walk does not follow (`app.start(argv)`,
 # commands registered by dotted name): a command word it cannot name is then a failed step, not nothing.
 WORKER_APP_NEEDLES = (b"Celery(", b"flask_rq2", b"import rq", b"from rq")
@@ -337,8 +340,9 @@ class _Walker:
                 return _Cli("function", module, name, node, f"`{name}()` in {module.rel}")
             if isinstance(node, ast.Call) and _dotted(node.func).rsplit(".", 1)[-1] in GROUP_FACTORIES:
                 create_app = next((k.value for k in node.keywords if k.arg == "create_app"), None)
-                kind = "typer" if _dotted(node.func).endswith("Typer") else "group"
-                return _Cli("group", module, name, node, f"the {kind} group `{name}` in {module.rel}", create_app)
+                factory = _dotted(node.func).rsplit(".", 1)[-1]
+                what = {"Typer": "typer app", "Group": "click group"}.get(factory, factory)
+                return _Cli("group", module, name, node, f"the {what} `{name}` in {module.rel}", create_app)
         return None
 
     def children(self, group: _Cli, everywhere: bool = False) -> dict[str, _Cli | _Obj]:
@@ -396,6 +400,15 @@ class _Walker:
                         cli.node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None)
                 if name:
                     found[name] = cli if cli is not None else obj
+
+
+def _flask_group(group: _Cli) -> bool:
+    """A group made by `FlaskGroup(...)` or `@click.group(cls=FlaskGroup)`: it has Flask's own commands."""
+    node = group.node
+    calls = [node] if isinstance(node, ast.Call) else [d for d in getattr(node, "decorator_list", [])
+                                                        if isinstance(d, ast.Call)]
+    return any(_dotted(call.func).endswith("FlaskGroup") or any(
+        k.arg == "cls" and _dotted(k.value).endswith("FlaskGroup") for k in call.keywords) for call in calls)
 
 
 def _match(children: dict[str, _Cli | _Obj], word: str) -> _Cli | _Obj | None:
@@ -860,6 +873,8 @@ def _follow(entry: _Entry, walker: _Walker) -> tuple[_Cli | None, list[_Cli], st
             child = next(iter(children().values()))
         if child is None and current.kind == "flask":
             return None, path, written, None  # a command an installed extension adds (`flask rq`, `flask digest`)
+        if child is None and word in FLASK_BUILTIN and _flask_group(current):
+            return None, path, written, None  # `zeus run`: the development server a FlaskGroup brings along
         if child is None:
             known = ", ".join(f"`{name}`" for name in sorted(children()))
             return None, path, written, (f"`{written}`: no command `{word}` under {current.label}"
@@ -904,7 +919,8 @@ def rewrite(project: Project, launch: Launch) -> None:
         if isinstance(found, str):
             # A word the CLI cannot name may start a worker only if the project has code that starts one; a
             # failed entry (Flask-RQ2's worker with no app found) is a worker already.
-            if position == len(launch.commands) - 1 and (isinstance(entry, str) or _could_fork(project)):
+            if position == len(launch.commands) - 1 and (isinstance(entry, str) or (
+                    _could_fork(project) and WORKER_WORDS & {w.text.lower() for w in command.argv[1:]})):
                 launch.failed.append(found)
             commands.append(command)
         elif isinstance(found, AppCommand):
