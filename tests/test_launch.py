@@ -199,6 +199,16 @@ def test_compose_override_replicas_are_read_from_the_file_that_wrote_them(tmp_pa
     assert (web.instances.origin.location.path, web.instances.origin.location.line) == ("compose.override.yaml", 4)
 
 
+def test_quoted_copy_and_workdir_paths_are_the_paths_inside_the_quotes(tmp_path: Path) -> None:
+    root = tree(tmp_path, {
+        "Dockerfile": 'FROM python:3.12\nENV APP_DIR=/srv/app\nCOPY . "${APP_DIR}"\nWORKDIR "${APP_DIR}"\n'
+                      'CMD ["/bin/bash", "-c", "exec ${APP_DIR}/docker/start.sh"]\n',
+        "docker/start.sh": "#!/bin/bash\nexec gunicorn --preload app:app\n", "app.py": APP, "db.py": DB})
+    (launch,) = [launch for launch in all_launches(project(root)) if launch.commands]
+    assert launch.paths.copies == [("/srv/app", "", True)] and launch.paths.workdir == "/srv/app"
+    assert [c.program for c in launch.commands] == ["gunicorn"]
+
+
 def test_a_run_that_linked_nothing_says_so(tmp_path: Path) -> None:
     root = tree(tmp_path, {"db.py": DB})
     out = subprocess.run([sys.executable, "-m", "pgforklint", "--no-cache", "--ignore", "PGF102", "."], cwd=root,

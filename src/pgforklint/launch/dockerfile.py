@@ -214,7 +214,8 @@ def _read(project: Project, rel: str, text: str, context: str, target: str | Non
             continue
         env = {**args, **current.paths.env}
         if instruction == "WORKDIR":
-            current.paths.workdir = posixpath.normpath(posixpath.join(current.paths.workdir, _expand(rest, env) or "/"))
+            current.paths.workdir = posixpath.normpath(posixpath.join(current.paths.workdir,
+                                                                      _expand(_unquoted(rest.strip()), env) or "/"))
         elif instruction == "ENV":
             for name, value in _env_pairs(rest):
                 current.paths.env[name] = _expand(value.strip('"'), env)
@@ -231,6 +232,11 @@ def _read(project: Project, rel: str, text: str, context: str, target: str | Non
     return current
 
 
+def _unquoted(word: str) -> str:
+    """`COPY . "${APP_DIR}"`: BuildKit reads quoted paths as the path inside the quotes."""
+    return word[1:-1] if len(word) >= 2 and word[0] == word[-1] and word[0] in "\"'" else word
+
+
 def _copy(project: Project, image: Image, rest: str, env: dict[str, str], stages: dict[str, Image]) -> None:
     origin = re.search(r"(?:^|\s)--from[= ](\S+)", rest)
     body = re.sub(r"^(?:--\S+(?:\s+|$))+", "", rest.strip())
@@ -242,7 +248,7 @@ def _copy(project: Project, image: Image, rest: str, env: dict[str, str], stages
             return
     if len(words) < 2:
         return
-    *sources, dest = [_expand(w, env) for w in words]
+    *sources, dest = [_expand(_unquoted(w), env) for w in words]
     dest_abs = posixpath.join(image.paths.workdir, dest)
     if origin is not None:
         # From another image: only a stage of this Dockerfile holds repository files, those it copied in.
