@@ -460,7 +460,7 @@ def _rows(model: DeploymentModel) -> tuple[list[Row], list[Left]]:
         attached.add(id(process_type.server))
         if production and left_out(process_type) is not None:
             reason, _ = left_out(process_type)
-            left.append(Left(process_type.name, process_type.location, reason if reason.startswith("another deployment") else f"not production: {reason}"))
+            left.append(Left(process_type.name, process_type.location, reason if reason.startswith(("another deployment", "it starts the same command")) else f"not production: {reason}"))
             continue
         rows.append(_row(process_type.name, process_type.location, process_type, process_type.server,
                          _inside(process_type)[0], agents))

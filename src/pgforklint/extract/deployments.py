@@ -182,11 +182,33 @@ def unused_samples(project: Project, model: DeploymentModel) -> list[Server]:
     return out
 
 
+def same_image_builds(launches: list[Launch], model: DeploymentModel,
+                      left_out: dict[str, tuple[str, Location]]) -> dict[str, tuple[str, Location]]:
+    """Dockerfiles that no Compose file or manifest uses and that start the same command (`Dockerfile` and
+    `app.Dockerfile`, one built with a wheelhouse): two builds of one image, so one process type, counted once."""
+    places = {(p.name, p.location) for p in model.process_types if p.server is not None and not p.transient}
+    first: dict[str, Launch] = {}
+    out: dict[str, tuple[str, Location]] = {}
+    for launch in sorted(launches, key=lambda launch: (launch.location.path.count("/"), len(launch.location.path),
+                                                       launch.location.path)):
+        if launch.source != "dockerfile" or (launch.name, launch.location) not in places \
+                or launch.location.path in left_out:
+            continue
+        text = " && ".join(" ".join(w.text for w in command.argv) for command in launch.commands)
+        kept = first.setdefault(text, launch)
+        if kept is not launch and launch.location.path != kept.location.path:
+            out.setdefault(launch.location.path, (
+                f"it starts the same command as `{kept.location.path}`: another build of the same image",
+                launch.location))
+    return out
+
+
 def adapt(project: Project, launches: list[Launch], model: DeploymentModel) -> None:
     patterns = project.config.development_files
     found = guess(project, launches) if patterns is None else declared(project, launches, patterns)
     if patterns is None:
         found.update(other_deployments(project, launches, model, found))
+        found.update(same_image_builds(launches, model, found))
     model.facts["development_files"] = found
     # A Compose service that keeps its image's command is located at the Dockerfile, which other (production)
     # services may share: it is left out by its Compose file, process by process.
