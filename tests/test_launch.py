@@ -10,14 +10,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from projects import project, tree
 
 from pgforklint.analyze import build_model, lint_project
-from pgforklint.config import Config, find_config
-from pgforklint.discover import discover
+from pgforklint.config import find_config
 from pgforklint.errors import ConfigError
 from pgforklint.launch import all_launches
 from pgforklint.launch.paths import ContainerPaths
-from pgforklint.project import Project
 
 DB = """\
 from sqlalchemy import create_engine, text
@@ -27,18 +26,6 @@ with engine.connect() as conn:
     conn.execute(text("SELECT 1"))
 """
 APP = "from flask import Flask\n\nimport db\n\napp = Flask(__name__)\n"
-
-
-def tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-def project(root: Path, config: Config | None = None) -> Project:
-    return Project(root.resolve(), discover(root.resolve()), config or find_config(root))
 
 
 def test_container_paths_map_copies_and_respect_the_last_copy() -> None:

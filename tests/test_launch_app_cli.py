@@ -4,15 +4,13 @@ End-to-end shapes are fixtures (`tests/fixtures/launch_app_cli_*`, `ok_app_cli_*
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
+from projects import project, tree
+
 from pgforklint.analyze import build_model
-from pgforklint.config import find_config
-from pgforklint.discover import discover
 from pgforklint.launch import all_launches
 from pgforklint.launch.app_cli import AppCommand, console_scripts
-from pgforklint.project import Project
 
 WORKER = """\
 import click
@@ -36,18 +34,6 @@ def run_worker():
 def export_rows():
     click.echo("done")
 """
-
-
-def tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-def project(root: Path) -> Project:
-    return Project(root.resolve(), discover(root.resolve()), find_config(root))
 
 
 def launch_named(root: Path, name: str):

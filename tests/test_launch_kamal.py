@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
+from projects import project, tree
+
 from pgforklint.analyze import build_model
-from pgforklint.config import find_config
-from pgforklint.discover import discover
 from pgforklint.launch import all_launches
-from pgforklint.project import Project
 
 GEMFILE_LOCK = """\
 GEM
@@ -40,18 +38,6 @@ RAILS = {
         "ENTRYPOINT [\"/rails/bin/docker-entrypoint\"]\nCMD [\"./bin/thrust\", \"./bin/rails\", \"server\"]\n"
     ),
 }
-
-
-def tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-def project(root: Path) -> Project:
-    return Project(root.resolve(), discover(root.resolve()), find_config(root))
 
 
 def kamal(root: Path) -> dict:

@@ -1313,13 +1313,14 @@ def _class_lookup(cls: ClassVal, attr: str, depth: int = 0) -> Value | None:
     return None
 
 
-def _library_base(cls: ClassVal, depth: int = 0) -> str | None:
-    """The qualified name of a modelled library class that a project class extends, directly or not."""
+def _library_base(cls: ClassVal, depth: int = 0, library: frozenset[str] | set[str] = SUBCLASSABLE) -> str | None:
+    """The qualified name of a modelled library class (one of `library`) that a project class extends, directly
+    or not."""
     for base in cls.bases:
-        if isinstance(base, ExternalVal) and base.qualname in SUBCLASSABLE:
+        if isinstance(base, ExternalVal) and base.qualname in library:
             return base.qualname
         if isinstance(base, ClassVal) and depth < 10:
-            found = _library_base(base, depth + 1)
+            found = _library_base(base, depth + 1, library)
             if found is not None:
                 return found
     return None

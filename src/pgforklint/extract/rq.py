@@ -26,6 +26,7 @@ from pgforklint.extract.importtime import (
     Interpreter,
     Value,
     _class_lookup,
+    _library_base,
 )
 from pgforklint.launch import Launch
 from pgforklint.launch.app_cli import AppCommand
@@ -109,15 +110,8 @@ def _on_call(interp: Interpreter, qualname: str, node, args, kwargs, frame) -> V
     return None
 
 
-def _rq_base(cls: ClassVal, depth: int = 0) -> str | None:
-    for base in cls.bases:
-        if isinstance(base, ExternalVal) and base.qualname in WORKER_CLASSES:
-            return base.qualname
-        if isinstance(base, ClassVal) and depth < 10:
-            found = _rq_base(base, depth + 1)
-            if found is not None:
-                return found
-    return None
+def _rq_base(cls: ClassVal) -> str | None:
+    return _library_base(cls, library=WORKER_CLASSES)
 
 
 def _on_instantiate(interp: Interpreter, cls: ClassVal, args, kwargs, loc: Location) -> Value | None:
