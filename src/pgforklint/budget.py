@@ -630,7 +630,7 @@ def assumptions(budget: Budget) -> list[tuple[Location | None, str, str]]:
                 what = origin.detail or (f"${quantity.env_var}" if quantity.env_var else quantity.symbolic or "an expression")
                 out.append((origin.location or row.location, f"{label}:{row.name}",
                             f"`{row.name}` {label}: {what}; counted as {counted}"
-                            + (f": set `{quantity.env_var}` in the repository (app.json, Compose `environment`) or pin the "
+                            + (f": set `{quantity.env_var}` in the repository (app.json, Compose `environment`, Kamal `env.clear`) or pin the "
                                f"{label} in the server's configuration" if quantity.env_var else
                                f" (`{quantity.symbolic}` cannot be evaluated statically)" if quantity.symbolic else "")))
     if not budget.database_shown and not budget.multiplexed:
