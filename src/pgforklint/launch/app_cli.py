@@ -13,10 +13,12 @@ function it calls) starts a forking worker, the launch is that worker:
   `pgforklint.extract.rq` walks (the entry and the command's module imported, the group callbacks and
   the command function called, as the process does before the first fork);
 - a Celery app's `worker_main()` / `app.Worker(...).start()`, or a gunicorn `BaseApplication` `.run()`:
-  the command is rewritten into the server's command line, as `python_servers` does for a script.
+  the command is rewritten into the server's command line, as `python_servers` does for a script;
+- a server run as a child process (`subprocess.call(["uwsgi", "--master", ...])`, `os.execvp`): the command is
+  rewritten into that command line (its literal words), and what the CLI imported does not reach the server.
 A command that starts no forking worker (`manage.py database create_tables`) is left alone. A command
 line of the project's CLI whose subcommand cannot be followed gets the failed step (PGF102), when the
-project has code that starts a forking worker at all.
+project has code that may start a worker and the command's words speak of one (`celery worker`, `jobs`).
 """
 
 from __future__ import annotations
