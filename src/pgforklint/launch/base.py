@@ -102,6 +102,8 @@ def attach_process_type(model: DeploymentModel, launch: Launch, server) -> None:
 
         if launch.source == "declared":
             origin = Origin(OriginKind.CONFIG, None, f"[tool.pgforklint.processes] {launch.name} instances")
+        elif "instances_detail" in launch.extra:
+            origin = Origin(OriginKind.ENV_DEFAULT, launch.location, launch.extra["instances_detail"])
         else:
             origin = Origin(OriginKind.FILE, launch.location, f"{launch.source} process count")
         instances = Quantity(launch.instances, origin)

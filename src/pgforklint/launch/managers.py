@@ -109,8 +109,13 @@ def supervisord_programs(project: Project, rel: str, parent: Launch | None = Non
                     if parent.paths is not None:
                         launch.extra["container_cwd"] = parent.paths.container_path(directory)
         numprocs = options.get("numprocs", ("", 0))[0].strip()
+        from_env = re.fullmatch(r"%\(ENV_([A-Za-z_][A-Za-z0-9_]*)\)s", numprocs)
         if numprocs.isdigit():
             launch.instances = int(numprocs)
+        elif from_env and (env.get(from_env.group(1)) or "").strip().isdigit():
+            # `numprocs=%(ENV_WORKERS_COUNT)s`: supervisord expands it from the environment it is started with
+            launch.instances = int(env[from_env.group(1)].strip())
+            launch.extra["instances_detail"] = f"supervisord numprocs = ${from_env.group(1)}"
         launch.extra["supervisord"] = folder
         launch.commands = parse_launch_commands(project, rel, line, command, env)
         launches.append(launch)
