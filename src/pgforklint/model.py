@@ -321,4 +321,4 @@ class Coverage:
     servers: int = 0  # servers analysed, including fork points found in code (multiprocessing, RQ scripts)
     database_code: bool = False  # the repository has database code (an engine, a driver, Django DATABASES)
     database_location: Location | None = None
-    unused_configurations: list[Location] = field(default_factory=list)  # server configurations no launch uses
+    unused_configurations: list[Location] = field(default_factory=list)  # samples no launch uses: not checked

@@ -15,8 +15,8 @@ JSON shape (version 1, stable):
     }
 
 `server` is null when no server was recognised; `app`/`app_file` are null when not resolved; `failed`
-lists the steps that could not be followed, in words (the text of PGF102). `unused_configurations` are server
-configurations that no launch of the repository uses: they were not checked.
+lists the steps that could not be followed, in words (the text of PGF102). `unused_configurations` are sample or
+development server configurations (`uwsgi-sample.ini`) that no launch of the repository uses: they were not checked.
 """
 
 from __future__ import annotations
