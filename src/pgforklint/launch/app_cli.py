@@ -402,6 +402,35 @@ class _Walker:
                         cli.node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None)
                 if name:
                     found[name] = cli if cli is not None else obj
+        for name, obj in self._by_dotted_name(module, local, flask):
+            found.setdefault(name, obj)
+
+    def _by_dotted_name(self, module: _Module, local: str, flask: bool):
+        """Commands registered by dotted name in a loop (`for cmd in SUBCOMMANDS:
+        cli.add_command(resolver.resolve(cmd))`, SUBCOMMANDS a tuple of "pkg.module.command" strings)."""
+        for loop in ast.walk(module.tree):
+            if not isinstance(loop, ast.For) or not isinstance(loop.target, ast.Name):
+                continue
+            registers = any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                            and node.func.attr == "add_command" and _same_group(_dotted(node.func.value), local, flask)
+                            and node.args and isinstance(node.args[0], ast.Call)
+                            and any(isinstance(a, ast.Name) and a.id == loop.target.id for a in node.args[0].args)
+                            for statement in loop.body for node in ast.walk(statement))
+            if not registers:
+                continue
+            listed = loop.iter
+            if isinstance(listed, ast.Name) and module.defs.get(listed.id):
+                listed = module.defs[listed.id][-1]
+            for element in listed.elts if isinstance(listed, (ast.Tuple, ast.List)) else ():
+                dotted = _const_str(element)
+                if not dotted or "." not in dotted:
+                    continue
+                owner, _, attribute = dotted.replace(":", ".").rpartition(".")
+                target = self.reader.module(owner)
+                obj = self.reader.lookup(target, attribute) if target is not None else None
+                cli = self.cli_of(obj) if obj is not None else None
+                if cli is not None:
+                    yield _declared_name(cli.node) or cli.name, cli
 
 
 def _flask_group(group: _Cli) -> bool:
@@ -491,6 +520,10 @@ class _Starts:
             if method == "start" and isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute) \
                     and receiver.func.attr == "Worker":
                 return _Start("celery", where, self._celery(module, receiver.func.value, None, receiver))
+            if method == "start" and isinstance(node.func.value, (ast.Name, ast.Attribute)) \
+                    and self._celery_app(module, node.func.value) and self._words_say("worker"):
+                # `app.start(argv)`: the Celery command line, with the words the launch passes on (`celery worker`)
+                return _Start("celery", where, self._celery(module, node.func.value, None, passed=self._words_from("worker")))
             if method == "run" and isinstance(receiver, ast.Call) and self._gunicorn_class(module, receiver.func):
                 return _Start("gunicorn", where)
             if _dotted(node.func) in SUBPROCESS_CALLS and node.args:
@@ -500,7 +533,8 @@ class _Starts:
         for node in ast.walk(function):  # project functions it calls, in modules that can start a worker
             if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
                 obj = self.reader.resolve(module, node.func)
-                if obj is None or obj.module is None or not self.project.contains(obj.module.rel, *WORKER_NEEDLES):
+                if obj is None or obj.module is None \
+                        or not self.project.contains(obj.module.rel, *WORKER_NEEDLES, b"Celery("):
                     continue
                 for target in obj.nodes():
                     if isinstance(target, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -508,6 +542,23 @@ class _Starts:
                         if found is not None:
                             return found
         return None
+
+    def _celery_app(self, module: _Module, node: ast.AST) -> bool:
+        """A name for the project's Celery app (`celery = Celery("h")`)."""
+        obj = self.reader.resolve(module, node)
+        return obj is not None and obj.module is not None and any(
+            isinstance(value, ast.Call) and _dotted(value.func).rsplit(".", 1)[-1] == "Celery" for value in obj.nodes())
+
+    def _words_say(self, word: str) -> bool:
+        return any(word in (w.text for w in command.argv) for command in self.launch.commands)
+
+    def _words_from(self, word: str) -> list[str]:
+        """The launch's words from `word` on (`... celery worker --concurrency 2` -> `worker --concurrency 2`)."""
+        for command in self.launch.commands:
+            texts = [w.text for w in command.argv]
+            if word in texts:
+                return texts[texts.index(word):]
+        return [word]
 
     def rq_class(self, module: _Module, node: ast.AST, depth: int = 0) -> str | None:
         """"forks", "no-fork" or None (not an RQ worker class) for the class a call constructs."""
@@ -538,14 +589,14 @@ class _Starts:
                                                            for b in value.bases) for value in obj.nodes())
 
     def _celery(self, module: _Module, app: ast.AST, worker_main: ast.Call | None,
-                worker: ast.Call | None = None) -> str | None:
+                worker: ast.Call | None = None, passed: list[str] | None = None) -> str | None:
         """`celery -A module:app worker ...` for `app.worker_main([...])` / `app.Worker(concurrency=4).start()`."""
         from pgforklint.launch.python_servers import _literal_list
 
         obj = self.reader.resolve(module, app)
         if obj is None or obj.module is None or obj.name is None:
             return None
-        words = ["worker"]
+        words = list(passed or ["worker"])
         if worker_main is not None:
             argv = worker_main.args[0] if worker_main.args else next(
                 (k.value for k in worker_main.keywords if k.arg == "argv"), None)

@@ -191,7 +191,9 @@ def follow(project: Project, launch: Launch, depth: int = 0, seen: tuple[str, ..
             failed.append(step)
         elif not any(_starts_server(inner) for inner, *_ in items):
             named = next((w.text for w in words if w.text in SERVER_PROGRAMS), None)
-            if named is not None:
+            # a script that passes its arguments on (`exec python -m h "$@"`) hands the word to the next program,
+            # which is followed in its turn (the project's CLI, `launch/app_cli.py`)
+            if named is not None and not any(item[-1] and _python_program(item[0]) for item in items):
                 # `entrypoint uwsgi` where the script picks what to run at run time (`source "commands/$1"; run`)
                 failed.append(f"the script `{written}` ({rel}) is given `{named}` but reaches no command that starts "
                               "it (the script picks what to run in a way pgforklint does not follow)")
@@ -405,6 +407,11 @@ def _starts_server(command: Command) -> bool:
 CELERY_PROCESSES = frozenset({"worker", "beat", "multi", "flower", "events", "worker-pool"})
 _CELERY_VALUE_OPTIONS = frozenset({"-A", "--app", "-b", "--broker", "--result-backend", "--loader", "--config",
                                    "--workdir", "-C", "-c", "-u", "--url", "--path", "-P"})
+
+
+def _python_program(command: Command) -> bool:
+    """`python -m pkg`, `python manage.py`, `./cli.py`: a Python program the project's CLI stage reads."""
+    return command.program.startswith("python") or command.program.endswith(".py")
 
 
 def _celery_subcommand(words: list[str]) -> str | None:
