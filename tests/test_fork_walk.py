@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pgforklint.analyze import lint_project
 from pgforklint.config import find_config
 from pgforklint.diagnostics import Location
@@ -223,8 +225,9 @@ def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
 
 
 def test_config_value_columns_count_characters(tmp_path: Path) -> None:
-    from pgforklint.extract.pyvalues import module_assignments
     import ast
+
+    from pgforklint.extract.pyvalues import module_assignments
 
     text = "é = 1; workers = 4\n"
     values, _ = module_assignments(ast.parse(text), "g.py", None, text)
@@ -240,3 +243,17 @@ def test_pgf003_names_the_first_open_that_left_the_connection(tmp_path: Path) ->
     (finding,) = _codes(result, "PGF003")
     assert "(opened by `engine.connect()`;" in finding.message
     assert finding.related[0].location.line == 3
+
+
+@pytest.mark.parametrize(("package", "module", "level", "expected"), [
+    ("shop.web", "db", 0, "db"),
+    ("shop.web", "db", 1, "shop.web.db"),
+    ("shop.web", "db", 2, "shop.db"),
+    ("shop.web", None, 2, "shop"),
+    ("", "db", 1, "db"),
+    ("shop", "db", 3, None),  # above the top-level package: an ImportError in Python
+])
+def test_relative_imports_are_made_absolute_one_way_everywhere(package, module, level, expected) -> None:
+    from pgforklint.read.python import absolute_import
+
+    assert absolute_import(package, module, level) == expected

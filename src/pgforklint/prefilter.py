@@ -236,17 +236,10 @@ class Prefilter:
         if facts.needle:
             return True, []
         project = self.project
-        package = name if rel.endswith("__init__.py") else name.rpartition(".")[0]
+        package = package_of(name, rel.endswith("__init__.py"))
         edges: list[tuple[str, str]] = []
         for level, module, names in facts.imports:
-            if level:
-                parts = package.split(".") if package else []
-                if level - 1 > len(parts):
-                    continue
-                base = ".".join(parts[: len(parts) - (level - 1)])
-                absolute = f"{base}.{module}" if base and module else (base or module)
-            else:
-                absolute = module
+            absolute = absolute_import(package, module, level)
             if not absolute:
                 continue
             candidates = [absolute, *(f"{absolute}.{n}" for n in names if n != "*")]
@@ -316,6 +309,7 @@ def for_project(project) -> Prefilter | None:
 
 # --- lazy modules in the walk -----------------------------------------------------------------
 
+from pgforklint.read.python import absolute_import, package_of  # noqa: E402
 from pgforklint.extract.importtime import (  # noqa: E402  (after the pure-bytes part on purpose)
     UNKNOWN,
     AdapterVal,

@@ -507,15 +507,9 @@ def _is_include(call: ast.Call) -> bool:
 
 
 def _resolve(name: str, rel: str, module: str | None, level: int) -> str | None:
-    if level == 0:
-        return module
-    parts = name.split(".")
-    if not rel.endswith("__init__.py"):
-        parts = parts[:-1]
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)]
-    base = ".".join(parts)
-    return f"{base}.{module}" if module and base else (module or base or None)
+    from pgforklint.read.python import absolute_import, package_of
+
+    return absolute_import(package_of(name, rel.endswith("__init__.py")), module, level)
 
 
 def _leaf_modules(project: Project, roots: list[str], candidates: list[str]) -> list[str]:

@@ -465,20 +465,10 @@ class Interpreter:
         return module
 
     def resolve_relative(self, frame: Frame, module: str | None, level: int) -> str | None:
-        if level == 0:
-            return module
-        package_parts = frame.module.name.split(".")
+        from pgforklint.read.python import absolute_import, package_of
+
         is_package = bool(frame.module.path and frame.module.path.endswith("__init__.py"))
-        if not is_package:
-            package_parts = package_parts[:-1]
-        if level > 1:
-            if level - 1 > len(package_parts):
-                return None
-            package_parts = package_parts[: len(package_parts) - (level - 1)]
-        base = ".".join(package_parts)
-        if module:
-            return f"{base}.{module}" if base else module
-        return base or None
+        return absolute_import(package_of(frame.module.name, is_package), module, level)
 
     # -- statements ---------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ import shlex
 from pgforklint.diagnostics import Location
 from pgforklint.discover import FileKind
 from pgforklint.launch.base import Launch
+from pgforklint.read.python import absolute_import, package_of
 from pgforklint.read.command import Command, Word, parse_commands, python_module_invocation
 from pgforklint.records import record
 
@@ -80,7 +81,7 @@ class _Module:
         self.tree = tree
         self.imports: dict[str, tuple[str, str | None]] = {}  # local name -> (module, attribute or None)
         self.defs: dict[str, list[ast.AST]] = {}  # name -> FunctionDef/ClassDef, or the expression assigned
-        package = self.package = name if rel.endswith("__init__.py") else name.rpartition(".")[0]
+        self.package = package_of(name, rel.endswith("__init__.py"))
         for node in _top_level(tree.body):
             if isinstance(node, ast.Import):
                 for alias in node.names:
@@ -89,8 +90,8 @@ class _Module:
                     else:
                         self.imports[alias.name.split(".")[0]] = (alias.name.split(".")[0], None)
             elif isinstance(node, ast.ImportFrom):
-                base = self.absolute(node)
-                for alias in node.names:
+                base = absolute_import(self.package, node.module, node.level)
+                for alias in node.names if base is not None else ():
                     if alias.name != "*":
                         self.imports[alias.asname or alias.name] = (base, alias.name)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -103,24 +104,16 @@ class _Module:
                 self.defs.setdefault(node.target.id, []).append(node.value)
         self._inner: dict[str, tuple[str, str]] | None = None
 
-    def absolute(self, node: ast.ImportFrom) -> str:
-        """The module an import names, relative ones (`from .base import cli`) made absolute."""
-        if not node.level:
-            return node.module or ""
-        parts = self.package.split(".") if self.package else []
-        parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
-        return ".".join([*parts, *([node.module] if node.module else [])])
-
     def inner_import(self, name: str) -> tuple[str, str] | None:
         """An import inside a function (`def create_app(): from app.commands import jobs_cli`), for a name the
         module level does not bind (the whole tree is read for them once, when first asked)."""
         if self._inner is None:
             self._inner = {}
             for node in ast.walk(self.tree):
-                if isinstance(node, ast.ImportFrom) and (node.level or node.module):
-                    for alias in node.names:
-                        if alias.name != "*":
-                            self._inner.setdefault(alias.asname or alias.name, (self.absolute(node), alias.name))
+                base = absolute_import(self.package, node.module, node.level) if isinstance(node, ast.ImportFrom) else None
+                for alias in node.names if base is not None else ():
+                    if alias.name != "*":
+                        self._inner.setdefault(alias.asname or alias.name, (base, alias.name))
         return self._inner.get(name)
 
 

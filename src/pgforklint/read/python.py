@@ -102,6 +102,25 @@ def read_python(path: Path) -> PythonSource:
     return PythonSource(text=text, tree=parse_python(text, str(path)))
 
 
+def package_of(module_name: str, is_package: bool) -> str:
+    """The package a module's relative imports start from: the module itself for a package's `__init__.py`."""
+    return module_name if is_package else module_name.rpartition(".")[0]
+
+
+def absolute_import(package: str, module: str | None, level: int) -> str | None:
+    """The module an import in `package` names: `from ..db import x` at level 2, made absolute. None when the
+    dots climb above the top-level package (Python raises ImportError there)."""
+    if level == 0:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = ".".join(parts[: len(parts) - (level - 1)])
+    if module:
+        return f"{base}.{module}" if base else module
+    return base or None
+
+
 def deepest_node(tree: ast.AST) -> tuple[int, int]:
     """(depth, line) of the most deeply nested node, found without recursion."""
     best = (0, 1)
