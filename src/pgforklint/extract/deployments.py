@@ -125,6 +125,11 @@ def _platform_of(launch: Launch, heroku: bool) -> str | None:
     return None  # an image, a script, a unit: part of whichever deployment runs it
 
 
+def _running_places(model: DeploymentModel) -> set[tuple[str, Location]]:
+    """(name, location) of every launch that runs a server, release phases aside."""
+    return {(p.name, p.location) for p in model.process_types if p.server is not None and not p.transient}
+
+
 def other_deployments(project: Project, launches: list[Launch], model: DeploymentModel,
                       left_out: dict[str, tuple[str, Location]]) -> dict[str, tuple[str, Location]]:
     """When the repository deploys the app on several platforms (a Cloud Foundry manifest and a production Compose
@@ -132,7 +137,7 @@ def other_deployments(project: Project, launches: list[Launch], model: Deploymen
     from pgforklint.extract.platform import is_heroku
 
     heroku = is_heroku(project)
-    places = {(p.name, p.location) for p in model.process_types if p.server is not None and not p.transient}
+    places = _running_places(model)
     groups: dict[str, list[Launch]] = {}
     for launch in launches:
         if (launch.name, launch.location) not in places or launch.location.path in left_out \
@@ -186,7 +191,7 @@ def same_image_builds(launches: list[Launch], model: DeploymentModel,
                       left_out: dict[str, tuple[str, Location]]) -> dict[str, tuple[str, Location]]:
     """Dockerfiles that no Compose file or manifest uses and that start the same command (`Dockerfile` and
     `app.Dockerfile`, one built with a wheelhouse): two builds of one image, so one process type, counted once."""
-    places = {(p.name, p.location) for p in model.process_types if p.server is not None and not p.transient}
+    places = _running_places(model)
     first: dict[str, Launch] = {}
     out: dict[str, tuple[str, Location]] = {}
     for launch in sorted(launches, key=lambda launch: (launch.location.path.count("/"), len(launch.location.path),
