@@ -120,7 +120,8 @@ def _compose_replicas(service: object, rel: str) -> Quantity | None:
     written = getattr(service, "where", {})  # a merged service: the file each key comes from
     deploy = service.get("deploy")
     if isinstance(deploy, LineDict) and "replicas" in deploy:
-        place = getattr(deploy, "files", {}).get("replicas") or (written["deploy"].path if "deploy" in written else rel)
+        merged = getattr(deploy, "where", {}).get("replicas")  # a `deploy` merged from several files
+        place = merged.path if merged is not None else (written["deploy"].path if "deploy" in written else rel)
         return _int_quantity(deploy.get("replicas"), Location(place, deploy.line_of("replicas") or 1), "Compose deploy.replicas")
     if "scale" in service:
         place = written["scale"].path if "scale" in written else rel

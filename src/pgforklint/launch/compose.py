@@ -45,24 +45,26 @@ def _service_of(values: dict, where: dict[str, Location], name: str, line: int, 
 
 
 class MergedMapping(LineDict):
-    """A nested mapping (`deploy`, `environment`) merged from several files: `files[key]` is the file its value
-    was written in, `lines[key]` the line there."""
+    """A nested mapping (`deploy`, `environment`) merged from several files: `where[key]` is the file and line its
+    value was written at, as `Service.where` is for a service's own keys."""
 
-    files: dict[str, str]
+    where: dict[str, Location]
 
 
 def _merge_mapping(old: dict, new: dict, old_rel: str, rel: str) -> MergedMapping:
     merged = MergedMapping(old)
     merged.line = getattr(new, "line", None) or getattr(old, "line", 1)
-    merged.lines = dict(getattr(old, "lines", {}))
-    merged.files = {k: getattr(old, "files", {}).get(k, old_rel) for k in old}
+    earlier = getattr(old, "where", {})
+    merged.where = {k: earlier.get(k) or Location(old_rel, old.line_of(k) if isinstance(old, LineDict) else merged.line)
+                    for k in old}
     for k, v in new.items():
         if isinstance(v, ComposeReset):
             merged.pop(k, None)
+            merged.where.pop(k, None)
             continue
         merged[k] = v
-        merged.lines[k] = new.line_of(k) if isinstance(new, LineDict) else merged.line
-        merged.files[k] = rel
+        merged.where[k] = Location(rel, new.line_of(k) if isinstance(new, LineDict) else merged.line)
+    merged.lines = {k: location.line for k, location in merged.where.items()}
     return merged
 
 
